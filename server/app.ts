@@ -1,0 +1,408 @@
+/**
+ * Builds the signaling server without starting it. `server/index.ts` reads the configuration
+ * and listens; tests build their own instance on port 0.
+ *
+ * Flow of one frame: socket `message` -> rate limit -> parse + validate (dispatch.ts) ->
+ * exhaustive switch -> relay (synchronous) or a service (async, serialised per connection)
+ * -> exactly one ack or error when the message carried an id.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
+import { verifyToken, type Principal } from './auth.js';
+import type { SignalingConfig } from './config.js';
+import { Connection } from './connection.js';
+import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
+import { AuthError, CloseCode, PolicyReason, SignalingError } from './errors.js';
+import { Hub } from './hub.js';
+import { iceServersFor } from './ice-servers.js';
+import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
+import { CallService, type CallObserver } from './services/calls.js';
+import { PresenceService } from './services/presence.js';
+import { RoomService } from './services/rooms.js';
+import { MemoryStore } from './state/memory-store.js';
+import type { StateStore } from './state/store.js';
+
+/** Options of {@link buildSignalingServer}. */
+export interface SignalingServerOptions {
+  readonly config: SignalingConfig;
+  /** Defaults to a silent logger, so tests and embedders are quiet unless they ask. */
+  readonly logger?: Logger;
+  /** Defaults to a fresh {@link MemoryStore}. */
+  readonly store?: StateStore;
+  /** Told of every call transition (the call log hooks in here). */
+  readonly onCallTransition?: CallObserver;
+}
+
+/** A built, not yet listening, signaling server. */
+export interface SignalingServer {
+  readonly config: SignalingConfig;
+  readonly httpServer: Server;
+  readonly metrics: SignalingMetrics;
+  readonly store: StateStore;
+  /** Live connections on this node. */
+  readonly connectionCount: number;
+  /** Starts listening; resolves with the bound address (use port 0 in tests). */
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Stops accepting, closes every client with 1001, and resolves once all are gone. */
+  close(): Promise<void>;
+}
+
+function readToken(req: IncomingMessage, url: URL): string | null {
+  const fromQuery = url.searchParams.get('token');
+  if (fromQuery !== null) return fromQuery;
+  // Non-browser clients may prefer a header, which keeps the token out of access logs.
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ') === true) return header.slice(7).trim();
+  return null;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Builds a signaling server from its configuration. Nothing listens until `listen()`. */
+export function buildSignalingServer(options: SignalingServerOptions): SignalingServer {
+  const { config } = options;
+  const log = options.logger ?? pino({ level: 'silent' });
+  const store = options.store ?? new MemoryStore();
+  const metrics = createSignalingMetrics();
+  const hub = new Hub(store);
+  const presence = new PresenceService(store, hub, config.missedRingsBeforeAway, log);
+  const calls = new CallService(
+    store,
+    hub,
+    presence,
+    config,
+    metrics,
+    log,
+    options.onCallTransition,
+  );
+  const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
+  const ctx: DispatchContext = { hub, metrics, presence, rooms, calls };
+
+  let shuttingDown = false;
+  let closePromise: Promise<void> | undefined;
+
+  registerGauges();
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageBytes,
+    clientTracking: false,
+    perMessageDeflate: false,
+  });
+
+  const httpServer = createServer(httpOnRequest);
+  httpServer.on('upgrade', httpOnUpgrade);
+
+  const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
+  heartbeat.unref();
+
+  // -------------------------------------------------------------------------------------------
+
+  function registerGauges(): void {
+    const { registry } = metrics;
+    registry.gauge('calldocker_connections', 'Live connections on this node, by role', () => {
+      const counts = { visitor: 0, agent: 0, admin: 0 };
+      for (const conn of hub.all()) counts[conn.principal.role]++;
+      return Object.entries(counts).map(([role, n]) => [{ role }, n] as const);
+    });
+    registry.gauge('calldocker_call_timers', 'Armed ring, queue and reconnect timers', () => [
+      [{}, calls.timerCount],
+    ]);
+  }
+
+  async function renderMetrics(): Promise<string> {
+    const stats = await store.stats();
+    let text = metrics.registry.render();
+    text +=
+      '# HELP calldocker_rooms Rooms with at least one member\n# TYPE calldocker_rooms gauge\n';
+    text += `calldocker_rooms ${stats.rooms}\n`;
+    text += '# HELP calldocker_calls Live calls, by state\n# TYPE calldocker_calls gauge\n';
+    for (const state of ['queued', 'ringing', 'answered']) {
+      text += `calldocker_calls{state="${state}"} ${stats.callsByState[state] ?? 0}\n`;
+    }
+    return text;
+  }
+
+  function httpOnRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(405, { error: 'method_not_allowed' });
+    } else if (path === '/healthz') {
+      json(200, { status: 'ok' });
+    } else if (path === '/readyz') {
+      if (shuttingDown || !httpServer.listening) json(503, { status: 'shutting_down' });
+      else json(200, { status: 'ready', connections: hub.size });
+    } else if (path === '/metrics') {
+      renderMetrics().then(
+        (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
+        (err: unknown) => {
+          log.error({ err }, 'metrics failed');
+          json(500, { error: 'internal' });
+        },
+      );
+    } else {
+      json(426, {
+        error: 'upgrade_required',
+        message: 'connect with a WebSocket: ws://host:port/?token=<JWT>',
+      });
+    }
+  }
+
+  function httpOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (shuttingDown) {
+      rejectUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    let principal: Principal;
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      principal = verifyToken(readToken(req, url), config.jwt);
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'token malformed';
+      metrics.authFailures.inc(reason);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => undefined);
+        metrics.closes.inc(String(CloseCode.Unauthorized));
+        ws.close(CloseCode.Unauthorized, reason);
+        setTimeout(() => ws.terminate(), 1000).unref();
+      });
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+  }
+
+  function onConnection(ws: WebSocket, principal: Principal): void {
+    const id = randomUUID();
+    const connLog = log.child({
+      companyId: principal.companyId,
+      userId: principal.userId,
+      connId: id,
+    });
+    const conn = new Connection({
+      id,
+      principal,
+      socket: ws,
+      log: connLog,
+      metrics,
+      rateLimitMsgsPerSec: config.rateLimitMsgsPerSec,
+      rateLimitBurst: config.rateLimitBurst,
+      sendHighWaterBytes: config.sendHighWaterBytes,
+    });
+    ws.on('error', (err) => connLog.debug({ err }, 'socket error'));
+    ws.on('pong', () => {
+      conn.isAlive = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => socketOnMessage(conn, data, isBinary));
+    ws.on('close', (code: number) => {
+      conn.closing = true;
+      hub.remove(conn);
+      connLog.debug({ code }, 'connection closed');
+      schedule(conn, () => cleanUp(conn));
+    });
+    hub.add(conn);
+    metrics.connectionsOpened.inc(principal.role);
+    schedule(conn, () => setUp(conn));
+  }
+
+  async function setUp(conn: Connection): Promise<void> {
+    const { principal } = conn;
+    const count = await store.addConnection(principal.companyId, principal.userId, conn.id);
+    if (conn.closing) return;
+    if (count > config.maxConnectionsPerUser) {
+      conn.log.info({ count }, 'too many connections');
+      conn.close(CloseCode.Policy, PolicyReason.TooManyConnections);
+      return;
+    }
+    const room = conn.isAgent ? AGENT_ROOM : PUBLIC_ROOM;
+    conn.send({
+      type: 'connection_established',
+      connectionId: conn.id,
+      protocolVersion: PROTOCOL_VERSION,
+      user: {
+        id: principal.userId,
+        role: principal.role,
+        companyId: principal.companyId,
+        name: principal.name,
+      },
+      rooms: [room],
+      iceServers: iceServersFor(config, principal.userId),
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+    });
+    if (conn.isAgent) {
+      await rooms.join(conn, room, false);
+      await presence.agentConnected(conn);
+    } else {
+      await presence.sendAgentList(conn);
+      await rooms.join(conn, room, false);
+    }
+    await calls.connectionOpened(conn);
+    conn.log.debug('connection established');
+  }
+
+  async function cleanUp(conn: Connection): Promise<void> {
+    await rooms.leaveAll(conn);
+    await calls.connectionClosed(conn);
+    const { companyId, userId } = conn.principal;
+    const remaining = await store.removeConnection(companyId, userId, conn.id);
+    if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
+  }
+
+  /** Runs `task` now, or after the connection's current async work, keeping order. */
+  function schedule(conn: Connection, task: () => unknown): void {
+    if (conn.busy) conn.backlog.push(task);
+    else run(conn, task);
+  }
+
+  function run(conn: Connection, first: () => unknown): void {
+    let task: (() => unknown) | undefined = first;
+    while (task !== undefined) {
+      let result: unknown;
+      try {
+        result = task();
+      } catch (err) {
+        conn.log.error({ err }, 'task failed');
+      }
+      if (result instanceof Promise) {
+        conn.busy = true;
+        result
+          .catch((err: unknown) => conn.log.error({ err }, 'task failed'))
+          .finally(() => {
+            conn.busy = false;
+            const next = conn.backlog.shift();
+            if (next !== undefined) run(conn, next);
+          });
+        return;
+      }
+      task = conn.backlog.shift();
+    }
+  }
+
+  function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
+    const receivedAt = performance.now();
+    if (conn.closing) return;
+    const now = Date.now();
+    if (!conn.allowMessage(now)) {
+      rateLimited(conn, data, isBinary, now);
+      return;
+    }
+    if (conn.busy) conn.backlog.push(() => handle(conn, data, isBinary, receivedAt));
+    else run(conn, () => handle(conn, data, isBinary, receivedAt));
+  }
+
+  function handle(conn: Connection, data: Buffer, isBinary: boolean, receivedAt: number): unknown {
+    if (conn.closing) return undefined;
+    const parsed = parseFrame(data, isBinary, metrics);
+    if (!parsed.ok) {
+      answerError(conn, parsed.id, parsed.error, metrics);
+      return undefined;
+    }
+    const { msg } = parsed;
+    try {
+      const result = dispatch(ctx, conn, msg, receivedAt);
+      if (result instanceof Promise) {
+        return result.then(
+          (value) => answer(conn, msg.id, value),
+          (err: unknown) => fail(conn, msg.id, err),
+        );
+      }
+      answer(conn, msg.id, result);
+    } catch (err) {
+      fail(conn, msg.id, err);
+    }
+    return undefined;
+  }
+
+  function fail(conn: Connection, id: string | undefined, err: unknown): void {
+    if (err instanceof SignalingError) {
+      answerError(conn, id, err, metrics);
+      return;
+    }
+    conn.log.error({ err }, 'handler failed');
+    answerError(conn, id, new SignalingError('internal', 'internal error'), metrics);
+  }
+
+  function rateLimited(conn: Connection, data: Buffer, isBinary: boolean, now: number): void {
+    if (now - conn.windowStartedAt >= 1000) {
+      conn.windowStartedAt = now;
+      conn.droppedInWindow = 0;
+    }
+    conn.droppedInWindow++;
+    if (conn.droppedInWindow > config.rateLimitMsgsPerSec) {
+      conn.log.warn({ dropped: conn.droppedInWindow }, 'flooding connection closed');
+      conn.close(CloseCode.Policy, PolicyReason.Flooding);
+      return;
+    }
+    // The id is worth a parse: the contract promises every message with an id one answer.
+    let id: string | undefined;
+    if (!isBinary && data.length <= 4096) {
+      const parsed = parseFrame(data, false, metrics);
+      id = parsed.ok ? parsed.msg.id : parsed.id;
+    }
+    answerError(
+      conn,
+      id,
+      SignalingError.rateLimited('rate limit exceeded; message dropped'),
+      metrics,
+    );
+  }
+
+  function sweep(): void {
+    for (const conn of hub.all()) {
+      if (!conn.isAlive) {
+        conn.log.info('heartbeat missed; terminating');
+        metrics.heartbeatTerminations.inc();
+        conn.closing = true;
+        conn.socket.terminate();
+        continue;
+      }
+      conn.isAlive = false;
+      conn.socket.ping();
+    }
+  }
+
+  return {
+    config,
+    httpServer,
+    metrics,
+    store,
+    get connectionCount() {
+      return hub.size;
+    },
+    listen(port = config.port, host = config.host) {
+      return new Promise<AddressInfo>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve(httpServer.address() as AddressInfo);
+        });
+      });
+    },
+    close() {
+      closePromise ??= (async () => {
+        shuttingDown = true;
+        clearInterval(heartbeat);
+        calls.stop();
+        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        for (const conn of hub.all()) conn.close(CloseCode.GoingAway, 'server shutting down');
+        const deadline = Date.now() + config.shutdownTimeoutMs;
+        while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        for (const conn of hub.all()) conn.socket.terminate();
+        httpServer.closeAllConnections();
+        if (httpServer.listening) await closed;
+        wss.close();
+      })();
+      return closePromise;
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * The one configuration module: reads the environment (and `.env`), validates every value and
+ * returns a typed, frozen object. Nothing else in the project reads `process.env`.
+ *
+ * A bad value stops start-up with a {@link ConfigError} naming the variable, rather than
+ * surfacing later as a NaN timeout or a server that accepts unsigned tokens.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+
+/** Thrown for a missing or invalid setting; `variable` names the environment variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** How tokens are verified. */
+export interface JwtConfig {
+  /** HS256 shared secret; also what the web host signs visitor and agent tokens with. */
+  readonly secret: string | undefined;
+  /** PEM public key (RS256 or ES256) read from `JWT_PUBLIC_KEY`, when set. */
+  readonly publicKey: string | undefined;
+  /** Required `iss`, when set. */
+  readonly issuer: string | undefined;
+  /** Required `aud`, when set. */
+  readonly audience: string | undefined;
+}
+
+/** Everything the signaling server needs; tests build it with {@link signalingDefaults}. */
+export interface SignalingConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly jwt: JwtConfig;
+  readonly heartbeatIntervalMs: number;
+  readonly maxMessageBytes: number;
+  readonly rateLimitMsgsPerSec: number;
+  readonly rateLimitBurst: number;
+  /** Send-buffer size past which a connection is closed as a slow consumer. */
+  readonly sendHighWaterBytes: number;
+  readonly maxConnectionsPerUser: number;
+  readonly stunUrls: readonly string[];
+  readonly turnUrls: readonly string[];
+  readonly turnSecret: string | undefined;
+  readonly turnTtlS: number;
+  readonly missedRingsBeforeAway: number;
+  readonly ringTimeoutMs: number;
+  readonly queueTimeoutMs: number;
+  readonly callReconnectGraceMs: number;
+  /** How long a graceful shutdown may take before remaining sockets are destroyed. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** The whole system's configuration. */
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly logLevel: string;
+  readonly signaling: SignalingConfig;
+  readonly web: { readonly host: string; readonly port: number; readonly signalingUrl: string };
+}
+
+/** A secret good only for a laptop; refused when NODE_ENV=production. */
+export const DEVELOPMENT_JWT_SECRET = 'calldocker-development-secret-do-not-use-in-production';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `expected an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function str(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  if (raw === undefined) return [];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const item of items) {
+    if (!/^(stuns?|turns?):/.test(item)) {
+      throw new ConfigError(name, `"${item}" is not a stun:, stuns:, turn: or turns: URL`);
+    }
+  }
+  return items;
+}
+
+/** The signaling defaults, for tests and embedders; `overrides` replace single fields. */
+export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): SignalingConfig {
+  return {
+    host: '0.0.0.0',
+    port: 8081,
+    jwt: {
+      secret: DEVELOPMENT_JWT_SECRET,
+      publicKey: undefined,
+      issuer: undefined,
+      audience: undefined,
+    },
+    heartbeatIntervalMs: 25_000,
+    maxMessageBytes: 65_536,
+    rateLimitMsgsPerSec: 50,
+    rateLimitBurst: 200,
+    sendHighWaterBytes: 1_048_576,
+    maxConnectionsPerUser: 5,
+    stunUrls: [],
+    turnUrls: [],
+    turnSecret: undefined,
+    turnTtlS: 3600,
+    missedRingsBeforeAway: 2,
+    ringTimeoutMs: 30_000,
+    queueTimeoutMs: 600_000,
+    callReconnectGraceMs: 30_000,
+    shutdownTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+/**
+ * Validates `env` and returns the configuration. Pure: pass any object in tests.
+ * @throws ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: Env): Config {
+  const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
+  if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
+    throw new ConfigError('NODE_ENV', `expected development, production or test, got "${nodeEnv}"`);
+  }
+  const production = nodeEnv === 'production';
+
+  let secret = str(env, 'JWT_SECRET');
+  const publicKeyPath = str(env, 'JWT_PUBLIC_KEY');
+  let publicKey: string | undefined;
+  if (publicKeyPath !== undefined) {
+    try {
+      publicKey = readFileSync(publicKeyPath, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        'JWT_PUBLIC_KEY',
+        `cannot read ${publicKeyPath}: ${(err as Error).message}`,
+      );
+    }
+    if (!publicKey.includes('-----BEGIN')) {
+      throw new ConfigError('JWT_PUBLIC_KEY', `${publicKeyPath} is not a PEM file`);
+    }
+  }
+  if (secret === undefined && publicKey === undefined) {
+    if (production) {
+      throw new ConfigError('JWT_SECRET', 'required in production (or set JWT_PUBLIC_KEY)');
+    }
+    secret = DEVELOPMENT_JWT_SECRET;
+  }
+  if (secret !== undefined && production) {
+    if (secret === DEVELOPMENT_JWT_SECRET) {
+      throw new ConfigError('JWT_SECRET', 'the development secret may not be used in production');
+    }
+    if (secret.length < 32) {
+      throw new ConfigError('JWT_SECRET', 'must be at least 32 characters in production');
+    }
+  }
+
+  const turnUrls = list(env, 'TURN_URLS');
+  const turnSecret = str(env, 'TURN_SECRET');
+  if (turnUrls.length > 0 && turnSecret === undefined) {
+    throw new ConfigError('TURN_SECRET', 'required when TURN_URLS is set');
+  }
+
+  const host = str(env, 'HOST') ?? '0.0.0.0';
+  const signalingPort = int(env, 'SIGNALING_PORT', 8081, 0, 65535);
+  const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 25_000, 1000, 3_600_000);
+  const signaling: SignalingConfig = {
+    host,
+    port: signalingPort,
+    jwt: { secret, publicKey, issuer: str(env, 'JWT_ISSUER'), audience: str(env, 'JWT_AUDIENCE') },
+    heartbeatIntervalMs,
+    maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 65_536, 1024, 16 * 1024 * 1024),
+    rateLimitMsgsPerSec: int(env, 'RATE_LIMIT_MSGS_PER_SEC', 50, 1, 1_000_000),
+    rateLimitBurst: int(env, 'RATE_LIMIT_BURST', 200, 1, 1_000_000),
+    sendHighWaterBytes: int(env, 'SEND_HIGH_WATER_BYTES', 1_048_576, 65_536, 1024 * 1024 * 1024),
+    maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 5, 1, 1000),
+    stunUrls: list(env, 'STUN_URLS'),
+    turnUrls,
+    turnSecret,
+    turnTtlS: int(env, 'TURN_TTL_S', 3600, 60, 7 * 24 * 3600),
+    missedRingsBeforeAway: int(env, 'MISSED_RINGS_BEFORE_AWAY', 2, 0, 1000),
+    ringTimeoutMs: int(env, 'RING_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    queueTimeoutMs: int(env, 'QUEUE_TIMEOUT_MS', 600_000, 100, 24 * 3_600_000),
+    callReconnectGraceMs: int(env, 'CALL_RECONNECT_GRACE_MS', 30_000, 0, 3_600_000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
+  };
+
+  const webPort = int(env, 'WEB_PORT', 3000, 0, 65535);
+  const logLevel = str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info');
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `expected one of ${levels.join(', ')}, got "${logLevel}"`);
+  }
+  const signalingUrl = str(env, 'SIGNALING_URL') ?? '';
+  if (signalingUrl !== '' && !/^wss?:\/\//.test(signalingUrl)) {
+    throw new ConfigError('SIGNALING_URL', `expected a ws:// or wss:// URL, got "${signalingUrl}"`);
+  }
+
+  return Object.freeze({
+    env: nodeEnv,
+    logLevel,
+    signaling: Object.freeze(signaling),
+    web: Object.freeze({ host, port: webPort, signalingUrl }),
+  });
+}
+
+/**
+ * The process environment with `.env` (if present) underneath it: a variable set in the real
+ * environment wins over the file, as dotenv does by default.
+ */
+export function readEnvironment(dotenvPath = '.env'): Env {
+  let fromFile: Record<string, string> = {};
+  try {
+    fromFile = parseDotenv(readFileSync(dotenvPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { ...fromFile, ...process.env };
+}

@@ -1,0 +1,72 @@
+/**
+ * The signaling server's error catalog. Handlers throw (or return) {@link SignalingError}s;
+ * the dispatcher turns them into `error` frames with a stable `code`. Tests assert codes and
+ * close codes, never message text.
+ */
+import { CloseCode, ErrorCode } from '../client-lib/constants.js';
+
+export { CloseCode, ErrorCode };
+
+/** An error a client caused or can act on; becomes an `error` frame. */
+export class SignalingError extends Error {
+  override readonly name = 'SignalingError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  static badRequest(message: string) {
+    return new SignalingError(ErrorCode.BadRequest, message);
+  }
+  static forbidden(message: string) {
+    return new SignalingError(ErrorCode.Forbidden, message);
+  }
+  static notFound(message: string) {
+    return new SignalingError(ErrorCode.NotFound, message);
+  }
+  static conflict(message: string) {
+    return new SignalingError(ErrorCode.Conflict, message);
+  }
+  static unavailable(message: string) {
+    return new SignalingError(ErrorCode.Unavailable, message);
+  }
+  static rateLimited(message: string) {
+    return new SignalingError(ErrorCode.RateLimited, message);
+  }
+}
+
+/** Why a token was refused; each becomes the close reason of a 4001. */
+export const AuthFailure = {
+  Missing: 'token missing',
+  Malformed: 'token malformed',
+  Algorithm: 'token algorithm not allowed',
+  Signature: 'token signature invalid',
+  Expired: 'token expired',
+  NotYetValid: 'token not yet valid',
+  Issuer: 'token issuer invalid',
+  Audience: 'token audience invalid',
+  MissingExp: 'token missing claim: exp',
+  MissingSub: 'token missing claim: sub',
+  MissingCompany: 'token missing claim: company_id',
+  BadRole: 'token claim role invalid',
+  BadClaim: 'token claim invalid',
+} as const;
+export type AuthFailure = (typeof AuthFailure)[keyof typeof AuthFailure];
+
+/** Thrown by token verification; `reason` is safe to send to the client as a close reason. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly closeCode = CloseCode.Unauthorized;
+  constructor(readonly reason: AuthFailure) {
+    super(reason);
+  }
+}
+
+/** Close reasons for policy closes (4008), stable for tests and dashboards. */
+export const PolicyReason = {
+  Flooding: 'rate limit exceeded',
+  SlowConsumer: 'slow consumer',
+  TooManyConnections: 'too many connections',
+} as const;

@@ -1,0 +1,556 @@
+/**
+ * The call lifecycle: request, queue or ring, accept (exactly one wins), decline, cancel, end,
+ * the ring and queue timeouts, and the reconnect grace for participants whose connection drops.
+ *
+ * Every transition is a compare-and-set on the store, so two agents racing for one call, or a
+ * hang-up racing a timeout, resolve to exactly one outcome. Connection-local links (which call
+ * a socket may relay for, and to whom) are updated alongside, which keeps the relay hot path
+ * free of store lookups.
+ */
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { AGENT_ROOM } from '../../client-lib/constants.js';
+import type {
+  CallState,
+  ClientMessageOf,
+  QueueEntry,
+  ServerMessage,
+} from '../../client-lib/protocol.js';
+import type { SignalingConfig } from '../config.js';
+import type { Connection } from '../connection.js';
+import { SignalingError } from '../errors.js';
+import type { Hub } from '../hub.js';
+import type { SignalingMetrics } from '../metrics.js';
+import type { CallPatch, CallRecord, Party, StateStore } from '../state/store.js';
+import type { PresenceService } from './presence.js';
+
+/** Told of every call transition, e.g. to write the call log. Must not throw. */
+export type CallObserver = (call: CallRecord) => void;
+
+const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
+const ANSWERED: readonly CallState[] = ['answered'];
+
+type Side = 'visitor' | 'agent';
+
+export class CallService {
+  /** Ring and queue timeouts, by call id. */
+  private readonly waitTimers = new Map<string, NodeJS.Timeout>();
+  /** Reconnect-grace timers, by `callId:side`. */
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Visitors with a call_request under way, so two tabs cannot both pass the conflict check. */
+  private readonly requesting = new Set<string>();
+  /** Set by {@link stop}: no timer is armed after shutdown began. */
+  private stopped = false;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly hub: Hub,
+    private readonly presence: PresenceService,
+    private readonly config: SignalingConfig,
+    private readonly metrics: SignalingMetrics,
+    private readonly log: Logger,
+    private readonly observer: CallObserver | undefined,
+  ) {}
+
+  /** Timers currently armed (for `/metrics` and leak checks). */
+  get timerCount(): number {
+    return this.waitTimers.size + this.graceTimers.size;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests from clients
+  // -------------------------------------------------------------------------------------------
+
+  async request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
+    if (conn.isAgent) throw SignalingError.forbidden('only visitors request calls');
+    const userKey = `${conn.companyId}\u0000${conn.userId}`;
+    if (this.requesting.has(userKey)) throw SignalingError.conflict('a call request is under way');
+    this.requesting.add(userKey);
+    try {
+      if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
+        throw SignalingError.conflict('a call is already in progress');
+      }
+      const now = Date.now();
+      const visitor: Party = {
+        id: conn.userId,
+        role: 'visitor',
+        name: conn.principal.name,
+        connId: conn.id,
+      };
+      const base = {
+        callId: uuidv7(),
+        companyId: conn.companyId,
+        callType: msg.callType,
+        purpose: msg.purpose,
+        visitor,
+        agent: undefined,
+        answeredAt: undefined,
+        endedAt: undefined,
+        endReason: undefined,
+      };
+      if (msg.agentId !== undefined) return await this.ring(conn, base, msg.agentId, now);
+
+      const call: CallRecord = {
+        ...base,
+        state: 'queued',
+        targetAgentId: undefined,
+        queuedAt: now,
+        ringingAt: undefined,
+        rungConnIds: [],
+      };
+      await this.store.createCall(call);
+      await this.store.enqueue(conn.companyId, call.callId);
+      this.transitioned(call);
+      conn.calls.set(call.callId, {
+        callId: call.callId,
+        peerUserId: '',
+        peerConnId: null,
+        answered: false,
+      });
+      this.armWaitTimer(call.callId, this.config.queueTimeoutMs, () =>
+        this.queueTimedOut(call.callId),
+      );
+      const queue = await this.publishQueue(conn.companyId, call.callId);
+      const position = queue.findIndex((e) => e.callId === call.callId) + 1;
+      return { callId: call.callId, status: 'queued' as const, position };
+    } finally {
+      this.requesting.delete(userKey);
+    }
+  }
+
+  private async ring(
+    conn: Connection,
+    base: Omit<CallRecord, 'state' | 'targetAgentId' | 'queuedAt' | 'ringingAt' | 'rungConnIds'>,
+    agentId: string,
+    now: number,
+  ) {
+    const agent = await this.store.getAgent(conn.companyId, agentId);
+    if (agent === undefined || agent.status !== 'online') {
+      throw SignalingError.unavailable('that agent is not online');
+    }
+    const rungConnIds = await this.store.connectionsOf(conn.companyId, agentId);
+    const call: CallRecord = {
+      ...base,
+      state: 'ringing',
+      targetAgentId: agentId,
+      queuedAt: undefined,
+      ringingAt: now,
+      rungConnIds,
+    };
+    await this.store.createCall(call);
+    this.transitioned(call);
+    conn.calls.set(call.callId, {
+      callId: call.callId,
+      peerUserId: agentId,
+      peerConnId: null,
+      answered: false,
+    });
+    this.armWaitTimer(call.callId, this.config.ringTimeoutMs, () => this.ringTimedOut(call.callId));
+    this.hub.sendToMany(rungConnIds, {
+      type: 'call_incoming',
+      callId: call.callId,
+      visitor: { id: call.visitor.id, name: call.visitor.name },
+      callType: call.callType,
+      ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
+      expiresAt: new Date(now + this.config.ringTimeoutMs).toISOString(),
+    });
+    return { callId: call.callId, status: 'ringing' as const };
+  }
+
+  async accept(conn: Connection, callId: string): Promise<void> {
+    if (!conn.isAgent) throw SignalingError.forbidden('only agents accept calls');
+    const call = await this.visibleCall(conn, callId);
+    if (!UNANSWERED.includes(call.state)) throw SignalingError.conflict(`call is ${call.state}`);
+    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
+      throw SignalingError.forbidden('call is ringing another agent');
+    }
+    const mine = await this.store.callsOf(conn.companyId, conn.userId);
+    if (mine.some((c) => c.state === 'answered')) {
+      throw SignalingError.conflict('already in a call');
+    }
+    const agent: Party = {
+      id: conn.userId,
+      role: conn.principal.role,
+      name: conn.principal.name,
+      connId: conn.id,
+    };
+    const answered = await this.store.updateCall(callId, [call.state], {
+      state: 'answered',
+      agent,
+      answeredAt: Date.now(),
+    });
+    if (answered === undefined) throw SignalingError.conflict('call was taken or ended');
+    this.clearWaitTimer(callId);
+    this.transitioned(answered);
+
+    conn.calls.set(callId, {
+      callId,
+      peerUserId: answered.visitor.id,
+      peerConnId: answered.visitor.connId,
+      answered: true,
+    });
+    const visitorConn = this.hub.get(answered.visitor.connId);
+    const visitorLink = visitorConn?.calls.get(callId);
+    if (visitorLink !== undefined) {
+      visitorLink.peerUserId = agent.id;
+      visitorLink.peerConnId = conn.id;
+      visitorLink.answered = true;
+    }
+    const { callType } = answered;
+    visitorConn?.send({
+      type: 'call_started',
+      callId,
+      callType,
+      peer: { id: agent.id, role: agent.role, name: agent.name },
+    });
+    conn.send({
+      type: 'call_started',
+      callId,
+      callType,
+      peer: { id: answered.visitor.id, role: 'visitor', name: answered.visitor.name },
+    });
+    if (visitorConn === undefined) conn.send({ type: 'peer_disconnected', callId });
+
+    if (call.state === 'queued') {
+      await this.store.dequeue(conn.companyId, callId);
+      await this.publishQueue(conn.companyId);
+    } else {
+      this.hub.sendToMany(
+        answered.rungConnIds,
+        { type: 'call_answered_elsewhere', callId },
+        conn.id,
+      );
+      await this.presence.ringAnswered(conn.companyId, conn.userId);
+    }
+    await this.presence.markBusy(conn.companyId, conn.userId);
+  }
+
+  async decline(conn: Connection, callId: string): Promise<void> {
+    if (!conn.isAgent) throw SignalingError.forbidden('only agents decline calls');
+    const call = await this.visibleCall(conn, callId);
+    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
+      throw SignalingError.forbidden('call is ringing another agent');
+    }
+    if (call.state !== 'ringing')
+      throw SignalingError.conflict(`call is ${call.state}, not ringing`);
+    const declined = await this.finish(call, ['ringing'], 'declined', 'declined');
+    if (declined === undefined) throw SignalingError.conflict('call was taken or ended');
+    const message: ServerMessage = { type: 'call_declined', callId };
+    this.hub.sendTo(declined.visitor.connId, message);
+    this.hub.sendToMany(declined.rungConnIds, message);
+    await this.presence.ringAnswered(conn.companyId, conn.userId);
+  }
+
+  async cancel(conn: Connection, callId: string): Promise<void> {
+    const call = await this.visibleCall(conn, callId);
+    if (call.visitor.id !== conn.userId) throw SignalingError.forbidden('not your call');
+    if (!UNANSWERED.includes(call.state)) {
+      throw SignalingError.conflict(`call is ${call.state}; end an answered call with call_ended`);
+    }
+    const ended = await this.finish(call, UNANSWERED, 'abandoned', 'cancelled');
+    if (ended === undefined) throw SignalingError.conflict('call was taken or ended');
+    this.notifyEnded(ended, ended.rungConnIds);
+  }
+
+  async end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
+    const call = await this.visibleCall(conn, callId);
+    const side = this.sideOf(call, conn.userId);
+    if (side === undefined) throw SignalingError.forbidden('not a participant of this call');
+    // A visitor hanging up before anyone answered is a cancel; accept it under either name.
+    if (side === 'visitor' && UNANSWERED.includes(call.state)) return this.cancel(conn, callId);
+    if (call.state !== 'answered') throw SignalingError.conflict(`call is ${call.state}`);
+    const ended = await this.finish(call, ANSWERED, 'ended', reason ?? 'hangup');
+    if (ended === undefined) throw SignalingError.conflict('call already ended');
+    this.notifyEnded(ended);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connections coming and going
+  // -------------------------------------------------------------------------------------------
+
+  /** A connection closed: each call it carried keeps the participant for the grace. */
+  async connectionClosed(conn: Connection): Promise<void> {
+    for (const link of conn.calls.values()) {
+      const call = await this.store.getCall(link.callId);
+      if (call === undefined) continue;
+      const side = this.sideOf(call, conn.userId);
+      if (side === undefined || call[side]?.connId !== conn.id) continue;
+      const patch: CallPatch =
+        side === 'visitor'
+          ? { visitor: { ...call.visitor, connId: null } }
+          : { agent: { ...call.agent!, connId: null } };
+      const updated = await this.store.updateCall(call.callId, [call.state], patch);
+      if (updated === undefined) continue;
+      const peerConn = this.hub.get(
+        side === 'visitor' ? updated.agent?.connId : updated.visitor.connId,
+      );
+      if (updated.state === 'answered' && peerConn !== undefined) {
+        const peerLink = peerConn.calls.get(call.callId);
+        if (peerLink !== undefined) peerLink.peerConnId = null;
+        peerConn.send({ type: 'peer_disconnected', callId: call.callId });
+      }
+      this.armGrace(call.callId, side);
+    }
+    conn.calls.clear();
+  }
+
+  /** A new connection: take over the user's calls whose side is disconnected. */
+  async connectionOpened(conn: Connection): Promise<void> {
+    for (const call of await this.store.callsOf(conn.companyId, conn.userId)) {
+      const side = this.sideOf(call, conn.userId);
+      if (side === undefined || call[side]?.connId !== null) continue;
+      const patch: CallPatch =
+        side === 'visitor'
+          ? { visitor: { ...call.visitor, connId: conn.id } }
+          : { agent: { ...call.agent!, connId: conn.id } };
+      const updated = await this.store.updateCall(call.callId, [call.state], patch);
+      if (updated === undefined) continue;
+      this.clearGrace(call.callId, side);
+      const peer = side === 'visitor' ? updated.agent : updated.visitor;
+      const peerConn = this.hub.get(peer?.connId);
+      conn.calls.set(call.callId, {
+        callId: call.callId,
+        peerUserId: peer?.id ?? updated.targetAgentId ?? '',
+        peerConnId: peerConn?.id ?? null,
+        answered: updated.state === 'answered',
+      });
+      if (updated.state === 'answered' && peer !== undefined) {
+        conn.send({
+          type: 'call_resumed',
+          callId: call.callId,
+          callType: updated.callType,
+          peer: { id: peer.id, role: peer.role, name: peer.name },
+          role: side === 'visitor' ? 'caller' : 'callee',
+        });
+        const peerLink = peerConn?.calls.get(call.callId);
+        if (peerLink !== undefined) peerLink.peerConnId = conn.id;
+        peerConn?.send({ type: 'peer_reconnected', callId: call.callId });
+        if (peerConn === undefined) conn.send({ type: 'peer_disconnected', callId: call.callId });
+      } else if (updated.state === 'queued' || updated.state === 'ringing') {
+        const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
+        conn.send({
+          type: 'call_waiting',
+          callId: call.callId,
+          callType: updated.callType,
+          status: updated.state,
+          ...(position > 0 ? { position } : {}),
+        });
+      }
+    }
+  }
+
+  /** Sends an agent the current queue (on connect and on joining agent-room). */
+  async sendQueue(conn: Connection): Promise<void> {
+    conn.send({ type: 'queue_updated', calls: await this.queueEntries(conn.companyId) });
+  }
+
+  /** Stops every timer (server shutdown). */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.waitTimers.values()) clearTimeout(timer);
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.waitTimers.clear();
+    this.graceTimers.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timeouts
+  // -------------------------------------------------------------------------------------------
+
+  private async ringTimedOut(callId: string): Promise<void> {
+    const call = await this.store.getCall(callId);
+    if (call === undefined) return;
+    const missed = await this.finish(call, ['ringing'], 'missed', 'ring_timeout');
+    if (missed === undefined) return;
+    const message: ServerMessage = { type: 'call_missed', callId, reason: 'ring_timeout' };
+    this.hub.sendTo(missed.visitor.connId, message);
+    this.hub.sendToMany(missed.rungConnIds, message);
+    if (missed.targetAgentId !== undefined) {
+      await this.presence.ringMissed(missed.companyId, missed.targetAgentId);
+    }
+  }
+
+  private async queueTimedOut(callId: string): Promise<void> {
+    const call = await this.store.getCall(callId);
+    if (call === undefined) return;
+    const missed = await this.finish(call, ['queued'], 'missed', 'queue_timeout');
+    if (missed === undefined) return;
+    this.hub.sendTo(missed.visitor.connId, {
+      type: 'call_missed',
+      callId,
+      reason: 'queue_timeout',
+    });
+  }
+
+  private async graceExpired(callId: string, side: Side): Promise<void> {
+    const call = await this.store.getCall(callId);
+    if (call === undefined || call[side]?.connId !== null) return;
+    if (call.state === 'answered') {
+      const ended = await this.finish(call, ANSWERED, 'ended', 'disconnected');
+      if (ended !== undefined) this.notifyEnded(ended);
+    } else if (UNANSWERED.includes(call.state) && side === 'visitor') {
+      const ended = await this.finish(call, UNANSWERED, 'abandoned', 'disconnected');
+      if (ended !== undefined) this.notifyEnded(ended, ended.rungConnIds);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Helpers
+  // -------------------------------------------------------------------------------------------
+
+  /** The call if the connection's company owns it; other companies' calls do not exist. */
+  private async visibleCall(conn: Connection, callId: string): Promise<CallRecord> {
+    const call = await this.store.getCall(callId);
+    if (call === undefined || call.companyId !== conn.companyId) {
+      throw SignalingError.notFound('no such call');
+    }
+    return call;
+  }
+
+  private sideOf(call: CallRecord, userId: string): Side | undefined {
+    if (call.visitor.id === userId) return 'visitor';
+    if (call.agent?.id === userId) return 'agent';
+    return undefined;
+  }
+
+  /**
+   * Moves a call to a final state (if it is still in one of `from`), tidies queue, timers and
+   * links, gives the agent its status back, and forgets the call.
+   */
+  private async finish(
+    call: CallRecord,
+    from: readonly CallState[],
+    state: CallState,
+    reason: string,
+  ): Promise<CallRecord | undefined> {
+    const done = await this.store.updateCall(call.callId, from, {
+      state,
+      endedAt: Date.now(),
+      endReason: reason,
+    });
+    if (done === undefined) return undefined;
+    this.clearWaitTimer(call.callId);
+    this.clearGrace(call.callId, 'visitor');
+    this.clearGrace(call.callId, 'agent');
+    this.transitioned(done);
+    for (const party of [done.visitor, done.agent]) {
+      this.hub.get(party?.connId)?.calls.delete(call.callId);
+    }
+    await this.store.deleteCall(call.callId);
+    if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
+      await this.publishQueue(call.companyId);
+    }
+    if (done.agent !== undefined && call.state === 'answered') {
+      await this.presence.restoreAfterCall(done.companyId, done.agent.id);
+    }
+    return done;
+  }
+
+  /** Sends `call_ended` to both participants (and any extra connections, e.g. rung agents). */
+  private notifyEnded(call: CallRecord, extra: readonly string[] = []): void {
+    const durationSec =
+      call.answeredAt !== undefined && call.endedAt !== undefined
+        ? Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000))
+        : 0;
+    const targets = new Set<string>(extra);
+    if (call.visitor.connId !== null) targets.add(call.visitor.connId);
+    if (call.agent?.connId) targets.add(call.agent.connId);
+    this.hub.sendToMany(targets, {
+      type: 'call_ended',
+      callId: call.callId,
+      reason: call.endReason ?? 'hangup',
+      durationSec,
+    });
+  }
+
+  private transitioned(call: CallRecord): void {
+    this.metrics.callTransitions.inc(call.state);
+    this.log.debug(
+      { callId: call.callId, companyId: call.companyId, state: call.state },
+      'call transition',
+    );
+    if (this.observer !== undefined) {
+      try {
+        this.observer(call);
+      } catch (err) {
+        this.log.error({ err, callId: call.callId }, 'call observer failed');
+      }
+    }
+  }
+
+  private async queueEntries(companyId: string): Promise<QueueEntry[]> {
+    const entries: QueueEntry[] = [];
+    for (const callId of await this.store.queue(companyId)) {
+      const call = await this.store.getCall(callId);
+      if (call === undefined) continue;
+      entries.push({
+        callId,
+        visitor: { id: call.visitor.id, name: call.visitor.name },
+        callType: call.callType,
+        ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
+        queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? Date.now()).toISOString(),
+        position: entries.length + 1,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Sends the whole queue to the company's agent-room, and each visitor whose position
+   * changed its new position (`skipCallId`: the caller just learned it from its ack).
+   */
+  private async publishQueue(companyId: string, skipCallId?: string): Promise<QueueEntry[]> {
+    const entries = await this.queueEntries(companyId);
+    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
+    for (const entry of entries) {
+      const call = await this.store.getCall(entry.callId);
+      const link = this.hub.get(call?.visitor.connId)?.calls.get(entry.callId);
+      if (link === undefined || link.lastPosition === entry.position) continue;
+      link.lastPosition = entry.position;
+      if (entry.callId === skipCallId) continue;
+      this.hub.sendTo(call?.visitor.connId, {
+        type: 'queue_position',
+        callId: entry.callId,
+        position: entry.position,
+      });
+    }
+    return entries;
+  }
+
+  private armWaitTimer(callId: string, ms: number, fire: () => Promise<void>): void {
+    this.clearWaitTimer(callId);
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.waitTimers.delete(callId);
+      fire().catch((err: unknown) => this.log.error({ err, callId }, 'call timeout failed'));
+    }, ms);
+    this.waitTimers.set(callId, timer);
+  }
+
+  private clearWaitTimer(callId: string): void {
+    const timer = this.waitTimers.get(callId);
+    if (timer !== undefined) clearTimeout(timer);
+    this.waitTimers.delete(callId);
+  }
+
+  private armGrace(callId: string, side: Side): void {
+    const key = `${callId}:${side}`;
+    const existing = this.graceTimers.get(key);
+    if (existing !== undefined) clearTimeout(existing);
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(key);
+      this.graceExpired(callId, side).catch((err: unknown) =>
+        this.log.error({ err, callId }, 'call grace expiry failed'),
+      );
+    }, this.config.callReconnectGraceMs);
+    this.graceTimers.set(key, timer);
+  }
+
+  private clearGrace(callId: string, side: Side): void {
+    const key = `${callId}:${side}`;
+    const timer = this.graceTimers.get(key);
+    if (timer !== undefined) clearTimeout(timer);
+    this.graceTimers.delete(key);
+  }
+}

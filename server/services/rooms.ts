@@ -1,0 +1,79 @@
+/**
+ * Rooms: joining, leaving, and telling the other members. Rooms live inside a company; in
+ * `public-calls` visitors are never told of each other (privacy, and announcing each arrival
+ * to every waiting visitor would grow with the square of the crowd).
+ */
+import { AGENT_ROOM, PUBLIC_ROOM } from '../../client-lib/constants.js';
+import type { Connection } from '../connection.js';
+import { SignalingError } from '../errors.js';
+import type { Hub } from '../hub.js';
+import type { RoomMember, StateStore } from '../state/store.js';
+
+/** Rooms one connection may be in at once, so a client cannot grow server state without bound. */
+export const MAX_ROOMS_PER_CONNECTION = 32;
+
+const isVisitor = (member: RoomMember) => member.role === 'visitor';
+
+export class RoomService {
+  constructor(
+    private readonly store: StateStore,
+    private readonly hub: Hub,
+    /** Called after an agent joins agent-room, to hand it the current queue. */
+    private readonly onAgentRoomJoined: (conn: Connection) => Promise<void>,
+  ) {}
+
+  /**
+   * Joins a room; idempotent. Returns whether the connection was newly added. `notifySelf`
+   * is false for the starting room, which `connection_established` already names.
+   */
+  async join(conn: Connection, roomId: string, notifySelf = true): Promise<boolean> {
+    if (roomId === AGENT_ROOM && !conn.isAgent) {
+      throw SignalingError.forbidden('visitors may not join agent-room');
+    }
+    if (conn.rooms.has(roomId)) return false;
+    if (conn.rooms.size >= MAX_ROOMS_PER_CONNECTION) {
+      throw SignalingError.forbidden(`at most ${MAX_ROOMS_PER_CONNECTION} rooms per connection`);
+    }
+    const { principal } = conn;
+    const member: RoomMember = {
+      connId: conn.id,
+      userId: principal.userId,
+      role: principal.role,
+      name: principal.name,
+    };
+    conn.rooms.add(roomId);
+    await this.store.joinRoom(conn.companyId, roomId, member);
+    if (notifySelf) conn.send({ type: 'room_joined', roomId });
+    await this.hub.broadcast(
+      conn.companyId,
+      [roomId],
+      {
+        type: 'user_joined',
+        roomId,
+        user: { id: member.userId, role: member.role, name: member.name },
+      },
+      (m) => m.connId === conn.id || (roomId === PUBLIC_ROOM && !conn.isAgent && isVisitor(m)),
+    );
+    if (roomId === AGENT_ROOM) await this.onAgentRoomJoined(conn);
+    return true;
+  }
+
+  /** Leaves a room the connection is in. */
+  async leave(conn: Connection, roomId: string, notifySelf = true): Promise<void> {
+    if (!conn.rooms.has(roomId)) throw SignalingError.notFound(`not in room ${roomId}`);
+    conn.rooms.delete(roomId);
+    await this.store.leaveRoom(conn.companyId, roomId, conn.id);
+    if (notifySelf) conn.send({ type: 'room_left', roomId });
+    await this.hub.broadcast(
+      conn.companyId,
+      [roomId],
+      { type: 'user_left', roomId, userId: conn.userId },
+      (m) => roomId === PUBLIC_ROOM && !conn.isAgent && isVisitor(m),
+    );
+  }
+
+  /** Leaves every room (the connection closed). */
+  async leaveAll(conn: Connection): Promise<void> {
+    for (const roomId of [...conn.rooms]) await this.leave(conn, roomId, false);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The single-node {@link StateStore}: plain maps, every operation atomic because nothing
+ * awaits inside it. Keys join company and name with a NUL, which no id can contain through
+ * the protocol (ids are JSON strings from verified tokens, room names match a strict pattern),
+ * so two companies can never share a key.
+ */
+import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
+import type { AgentRecord, CallPatch, CallRecord, RoomMember, StateStore } from './store.js';
+
+const key = (companyId: string, name: string) => `${companyId}\u0000${name}`;
+const FINAL_STATES: ReadonlySet<CallState> = new Set([
+  'ended',
+  'missed',
+  'declined',
+  'abandoned',
+  'failed',
+]);
+
+/** In-memory state for one signaling node. */
+export class MemoryStore implements StateStore {
+  private readonly connections = new Map<string, Set<string>>();
+  private readonly agents = new Map<string, AgentRecord>();
+  private readonly agentsByCompany = new Map<string, Set<string>>();
+  private readonly rooms = new Map<string, Map<string, RoomMember>>();
+  private readonly queues = new Map<string, string[]>();
+  private readonly calls = new Map<string, CallRecord>();
+  private readonly callsByUser = new Map<string, Set<string>>();
+
+  async addConnection(companyId: string, userId: string, connId: string): Promise<number> {
+    const k = key(companyId, userId);
+    let set = this.connections.get(k);
+    if (set === undefined) this.connections.set(k, (set = new Set()));
+    set.add(connId);
+    return set.size;
+  }
+
+  async removeConnection(companyId: string, userId: string, connId: string): Promise<number> {
+    const k = key(companyId, userId);
+    const set = this.connections.get(k);
+    if (set === undefined) return 0;
+    set.delete(connId);
+    if (set.size === 0) this.connections.delete(k);
+    return set.size;
+  }
+
+  async connectionsOf(companyId: string, userId: string): Promise<readonly string[]> {
+    return [...(this.connections.get(key(companyId, userId)) ?? [])];
+  }
+
+  async agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord> {
+    const k = key(companyId, agent.id);
+    const existing = this.agents.get(k);
+    if (existing !== undefined) return existing;
+    const record: AgentRecord = {
+      id: agent.id,
+      name: agent.name,
+      status: 'online',
+      statusBeforeCall: null,
+      missedRings: 0,
+    };
+    this.agents.set(k, record);
+    let ids = this.agentsByCompany.get(companyId);
+    if (ids === undefined) this.agentsByCompany.set(companyId, (ids = new Set()));
+    ids.add(agent.id);
+    return record;
+  }
+
+  async setAgentStatus(
+    companyId: string,
+    agentId: string,
+    status: AgentStatus,
+    statusBeforeCall: AgentStatus | null,
+  ): Promise<AgentRecord | undefined> {
+    const k = key(companyId, agentId);
+    const existing = this.agents.get(k);
+    if (existing === undefined) return undefined;
+    const record = { ...existing, status, statusBeforeCall };
+    this.agents.set(k, record);
+    return record;
+  }
+
+  async countMissedRing(companyId: string, agentId: string, reset = false): Promise<number> {
+    const k = key(companyId, agentId);
+    const existing = this.agents.get(k);
+    if (existing === undefined) return 0;
+    const missedRings = reset ? 0 : existing.missedRings + 1;
+    this.agents.set(k, { ...existing, missedRings });
+    return missedRings;
+  }
+
+  async agentGone(companyId: string, agentId: string): Promise<void> {
+    this.agents.delete(key(companyId, agentId));
+    const ids = this.agentsByCompany.get(companyId);
+    ids?.delete(agentId);
+    if (ids?.size === 0) this.agentsByCompany.delete(companyId);
+  }
+
+  async getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined> {
+    return this.agents.get(key(companyId, agentId));
+  }
+
+  async listAgents(companyId: string): Promise<readonly AgentRecord[]> {
+    const out: AgentRecord[] = [];
+    for (const id of this.agentsByCompany.get(companyId) ?? []) {
+      const record = this.agents.get(key(companyId, id));
+      if (record !== undefined) out.push(record);
+    }
+    return out;
+  }
+
+  async joinRoom(companyId: string, roomId: string, member: RoomMember): Promise<boolean> {
+    const k = key(companyId, roomId);
+    let members = this.rooms.get(k);
+    if (members === undefined) this.rooms.set(k, (members = new Map()));
+    if (members.has(member.connId)) return false;
+    members.set(member.connId, member);
+    return true;
+  }
+
+  async leaveRoom(companyId: string, roomId: string, connId: string): Promise<boolean> {
+    const k = key(companyId, roomId);
+    const members = this.rooms.get(k);
+    if (members === undefined || !members.delete(connId)) return false;
+    if (members.size === 0) this.rooms.delete(k);
+    return true;
+  }
+
+  async roomMembers(companyId: string, roomId: string): Promise<readonly RoomMember[]> {
+    const members = this.rooms.get(key(companyId, roomId));
+    return members === undefined ? [] : [...members.values()];
+  }
+
+  async enqueue(companyId: string, callId: string): Promise<void> {
+    let queue = this.queues.get(companyId);
+    if (queue === undefined) this.queues.set(companyId, (queue = []));
+    if (!queue.includes(callId)) queue.push(callId);
+  }
+
+  async dequeue(companyId: string, callId: string): Promise<boolean> {
+    const queue = this.queues.get(companyId);
+    const index = queue?.indexOf(callId) ?? -1;
+    if (queue === undefined || index < 0) return false;
+    queue.splice(index, 1);
+    if (queue.length === 0) this.queues.delete(companyId);
+    return true;
+  }
+
+  async queue(companyId: string): Promise<readonly string[]> {
+    return [...(this.queues.get(companyId) ?? [])];
+  }
+
+  async createCall(call: CallRecord): Promise<void> {
+    this.calls.set(call.callId, call);
+    this.indexCall(call);
+  }
+
+  async getCall(callId: string): Promise<CallRecord | undefined> {
+    return this.calls.get(callId);
+  }
+
+  async updateCall(
+    callId: string,
+    from: readonly CallState[],
+    patch: CallPatch,
+  ): Promise<CallRecord | undefined> {
+    const existing = this.calls.get(callId);
+    if (existing === undefined || !from.includes(existing.state)) return undefined;
+    const updated: CallRecord = { ...existing, ...patch };
+    this.calls.set(callId, updated);
+    this.indexCall(updated);
+    if (FINAL_STATES.has(updated.state)) this.unindexCall(updated);
+    return updated;
+  }
+
+  async deleteCall(callId: string): Promise<void> {
+    const existing = this.calls.get(callId);
+    if (existing === undefined) return;
+    this.calls.delete(callId);
+    this.unindexCall(existing);
+  }
+
+  async callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]> {
+    const out: CallRecord[] = [];
+    for (const callId of this.callsByUser.get(key(companyId, userId)) ?? []) {
+      const call = this.calls.get(callId);
+      if (call !== undefined && !FINAL_STATES.has(call.state)) out.push(call);
+    }
+    return out;
+  }
+
+  async stats() {
+    const callsByState: Record<string, number> = {};
+    for (const call of this.calls.values()) {
+      callsByState[call.state] = (callsByState[call.state] ?? 0) + 1;
+    }
+    return { rooms: this.rooms.size, callsByState };
+  }
+
+  private indexCall(call: CallRecord): void {
+    for (const userId of [call.visitor.id, call.agent?.id]) {
+      if (userId === undefined) continue;
+      const k = key(call.companyId, userId);
+      let set = this.callsByUser.get(k);
+      if (set === undefined) this.callsByUser.set(k, (set = new Set()));
+      set.add(call.callId);
+    }
+  }
+
+  private unindexCall(call: CallRecord): void {
+    for (const userId of [call.visitor.id, call.agent?.id]) {
+      if (userId === undefined) continue;
+      const k = key(call.companyId, userId);
+      const set = this.callsByUser.get(k);
+      set?.delete(call.callId);
+      if (set?.size === 0) this.callsByUser.delete(k);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The shared state of the signaling service: presence, rooms, queue and calls.
+ *
+ * Every change is one explicit, named operation, and every operation is async, so the
+ * in-memory implementation used by a single node and a Redis implementation shared by many
+ * nodes are interchangeable. Operations that decide races (accepting a call) are
+ * compare-and-set: they succeed for exactly one caller.
+ *
+ * Everything is keyed by company first: the same user, room or agent id in two companies is
+ * two different things, and no operation can reach across.
+ */
+import type { AgentStatus, CallState, CallType, Role } from '../../client-lib/protocol.js';
+
+/** A connection's membership in a room. */
+export interface RoomMember {
+  readonly connId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly name: string;
+}
+
+/** An agent (or admin) with at least one live connection, or one held busy by a call. */
+export interface AgentRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly status: AgentStatus;
+  /** The status to restore when the current call ends; null when not set busy by a call. */
+  readonly statusBeforeCall: AgentStatus | null;
+  /** Calls aimed at this agent that rang out in a row. */
+  readonly missedRings: number;
+}
+
+/** A call's participant on one side. */
+export interface Party {
+  readonly id: string;
+  readonly role: Role;
+  readonly name: string;
+  /** The connection carrying this side's signaling; null while it is disconnected. */
+  readonly connId: string | null;
+}
+
+/** A call from its request to its final state. Times are ms since the epoch. */
+export interface CallRecord {
+  readonly callId: string;
+  readonly companyId: string;
+  readonly callType: CallType;
+  readonly purpose: string | undefined;
+  readonly state: CallState;
+  readonly visitor: Party;
+  /** The agent a direct call rings; undefined for queued calls. */
+  readonly targetAgentId: string | undefined;
+  /** The agent that answered. */
+  readonly agent: Party | undefined;
+  readonly queuedAt: number | undefined;
+  readonly ringingAt: number | undefined;
+  readonly answeredAt: number | undefined;
+  readonly endedAt: number | undefined;
+  readonly endReason: string | undefined;
+  /** Connections of the target agent that were rung (so each learns how the ring ended). */
+  readonly rungConnIds: readonly string[];
+}
+
+/** Fields of a call an update may change. */
+export type CallPatch = Partial<
+  Pick<
+    CallRecord,
+    'state' | 'visitor' | 'agent' | 'answeredAt' | 'endedAt' | 'endReason' | 'rungConnIds'
+  >
+>;
+
+/** The state operations the signaling server performs. */
+export interface StateStore {
+  // Presence --------------------------------------------------------------------------------
+  /** Registers a live connection; returns how many the user now has (this one included). */
+  addConnection(companyId: string, userId: string, connId: string): Promise<number>;
+  /** Unregisters a connection; returns how many the user still has. */
+  removeConnection(companyId: string, userId: string, connId: string): Promise<number>;
+  /** Live connections of a user. */
+  connectionsOf(companyId: string, userId: string): Promise<readonly string[]>;
+
+  /** Marks an agent present (online) unless already present; returns its record. */
+  agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord>;
+  /** Sets an agent's status and what to restore after its call; undefined if not present. */
+  setAgentStatus(
+    companyId: string,
+    agentId: string,
+    status: AgentStatus,
+    statusBeforeCall: AgentStatus | null,
+  ): Promise<AgentRecord | undefined>;
+  /** Adds one to the agent's missed-ring streak (or resets it with `reset`); returns it. */
+  countMissedRing(companyId: string, agentId: string, reset?: boolean): Promise<number>;
+  /** Removes an agent that has gone offline. */
+  agentGone(companyId: string, agentId: string): Promise<void>;
+  getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined>;
+  listAgents(companyId: string): Promise<readonly AgentRecord[]>;
+
+  // Rooms -----------------------------------------------------------------------------------
+  /** Adds a member; false when the connection was already in the room. */
+  joinRoom(companyId: string, roomId: string, member: RoomMember): Promise<boolean>;
+  /** Removes a member; false when it was not in the room. */
+  leaveRoom(companyId: string, roomId: string, connId: string): Promise<boolean>;
+  /** The members of a room (a snapshot the caller may iterate while others change it). */
+  roomMembers(companyId: string, roomId: string): Promise<readonly RoomMember[]>;
+
+  // Queue -----------------------------------------------------------------------------------
+  enqueue(companyId: string, callId: string): Promise<void>;
+  /** Removes a call from the queue; false when it was not queued. */
+  dequeue(companyId: string, callId: string): Promise<boolean>;
+  /** Call ids in the queue, oldest first. */
+  queue(companyId: string): Promise<readonly string[]>;
+
+  // Calls -----------------------------------------------------------------------------------
+  createCall(call: CallRecord): Promise<void>;
+  getCall(callId: string): Promise<CallRecord | undefined>;
+  /**
+   * Applies `patch` only if the call is in one of `from`; returns the updated call, or
+   * undefined when the call is gone or was in another state (someone else won the race).
+   */
+  updateCall(
+    callId: string,
+    from: readonly CallState[],
+    patch: CallPatch,
+  ): Promise<CallRecord | undefined>;
+  /** Forgets a call that reached a final state. */
+  deleteCall(callId: string): Promise<void>;
+  /** Calls not yet final in which the user takes part (as visitor or answering agent). */
+  callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]>;
+
+  // Introspection (metrics) -------------------------------------------------------------------
+  /** Counts for `/metrics`: rooms with at least one member, and live calls by state. */
+  stats(): Promise<{ rooms: number; callsByState: Readonly<Record<string, number>> }>;
+}

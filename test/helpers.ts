@@ -1,0 +1,311 @@
+/**
+ * Test helpers: build a real signaling server on port 0, sign real tokens, and drive it with
+ * real `ws` clients that record every frame they receive.
+ */
+import jwt from 'jsonwebtoken';
+import { WebSocket, type ClientOptions } from 'ws';
+import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
+import {
+  buildSignalingServer,
+  type SignalingServer,
+  type SignalingServerOptions,
+} from '../server/app.js';
+import { signalingDefaults, type SignalingConfig } from '../server/config.js';
+
+/** The secret every test server verifies with. */
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/** The subset of tap's Test the helpers use. */
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** A test server and its URLs. */
+export interface TestServer {
+  readonly server: SignalingServer;
+  readonly port: number;
+  /** `ws://127.0.0.1:<port>/` */
+  readonly wsUrl: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly httpUrl: string;
+  readonly config: SignalingConfig;
+}
+
+/** Builds and starts a signaling server on an ephemeral port; closed at teardown. */
+export async function buildServer(
+  t: Teardown,
+  overrides: Partial<SignalingConfig> = {},
+  options: Omit<SignalingServerOptions, 'config'> = {},
+): Promise<TestServer> {
+  const config = signalingDefaults({
+    host: '127.0.0.1',
+    port: 0,
+    jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
+    ...overrides,
+  });
+  const server = buildSignalingServer({ config, ...options });
+  const address = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  return {
+    server,
+    port: address.port,
+    wsUrl: `ws://127.0.0.1:${address.port}/`,
+    httpUrl: `http://127.0.0.1:${address.port}`,
+    config,
+  };
+}
+
+/** Claims for {@link signToken}; anything left out gets a sensible default. */
+export interface TestClaims {
+  sub?: string;
+  role?: string;
+  company_id?: string;
+  name?: string;
+  exp?: number;
+  [claim: string]: unknown;
+}
+
+/** Signs an HS256 token with {@link TEST_SECRET} (or `secret`). Defaults: visitor of acme. */
+export function signToken(claims: TestClaims = {}, secret = TEST_SECRET): string {
+  const payload: Record<string, unknown> = {
+    sub: 'visitor-1',
+    role: 'visitor',
+    company_id: 'acme',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+    ...claims,
+  };
+  for (const key of Object.keys(payload)) if (payload[key] === undefined) delete payload[key];
+  return jwt.sign(payload, secret, { algorithm: 'HS256', noTimestamp: true });
+}
+
+/** How a socket closed. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A real `ws` client that records every frame and lets a test wait for a type. */
+export class TestClient {
+  /** Every message received, in order. */
+  readonly received: ServerMessage[] = [];
+  /** Resolves when the socket closes. */
+  readonly closed: Promise<CloseInfo>;
+  private readonly waiters: Array<() => void> = [];
+  private nextId = 0;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('error', () => undefined);
+    ws.on('message', (data) => {
+      this.received.push(JSON.parse(String(data)) as ServerMessage);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        for (const wake of this.waiters.splice(0)) wake();
+      });
+    });
+  }
+
+  /** The `connection_established` frame (waits for it). */
+  async established(): Promise<ServerMessageOf<'connection_established'>> {
+    return this.next('connection_established');
+  }
+
+  /**
+   * The next not yet consumed message of `type` (messages of other types before it are left
+   * for later calls). Rejects after `timeoutMs`.
+   */
+  async next<K extends ServerMessageType>(
+    type: K,
+    timeoutMs = 3000,
+    match: (msg: ServerMessageOf<K>) => boolean = () => true,
+  ): Promise<ServerMessageOf<K>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = 0; i < this.received.length; i++) {
+        const msg = this.received[i]!;
+        if (msg.type === type && match(msg as ServerMessageOf<K>)) {
+          // Mark as consumed by swapping in a tombstone that no type matches.
+          this.received[i] = { ...msg, type: `consumed:${msg.type}` } as unknown as ServerMessage;
+          return msg as ServerMessageOf<K>;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error(`timed out waiting for ${type}; got ${JSON.stringify(this.types())}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Types received so far (consumed ones prefixed `consumed:`). */
+  types(): string[] {
+    return this.received.map((m) => m.type);
+  }
+
+  /** Messages of `type` received so far, consumed or not. */
+  all<K extends ServerMessageType>(type: K): ServerMessageOf<K>[] {
+    return this.received
+      .map((m) => (m.type === `consumed:${type}` ? { ...m, type } : m))
+      .filter((m) => m.type === type) as ServerMessageOf<K>[];
+  }
+
+  /** Sends a raw frame (string) or a JSON-encoded object. */
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /**
+   * Sends `message` with a fresh `id` and resolves with its answer: the `ack` or the `error`
+   * carrying that id.
+   */
+  async request(
+    message: Record<string, unknown>,
+    timeoutMs = 3000,
+  ): Promise<(ServerMessageOf<'ack'> & Record<string, unknown>) | ServerMessageOf<'error'>> {
+    const id = (message['id'] as string | undefined) ?? `r${++this.nextId}`;
+    this.send({ ...message, id });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.received.find(
+        (m) => (m.type === 'ack' || m.type === 'error') && (m as { id?: string }).id === id,
+      );
+      if (found !== undefined) {
+        return found as
+          (ServerMessageOf<'ack'> & Record<string, unknown>) | ServerMessageOf<'error'>;
+      }
+      if (Date.now() > deadline) throw new Error(`no answer to ${String(message['type'])} ${id}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Resolves true if no message of `type` arrives within `ms` (counting unconsumed ones). */
+  async quiet(type: ServerMessageType, ms = 200): Promise<boolean> {
+    await new Promise((r) => setTimeout(r, ms));
+    return !this.received.some((m) => m.type === type);
+  }
+
+  close(): Promise<CloseInfo> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close();
+    }
+    return this.closed;
+  }
+}
+
+/** Opens a client for `token` (query string) without waiting for anything. */
+export function openClient(
+  url: string,
+  token: string | undefined,
+  options?: ClientOptions,
+): TestClient {
+  const target = token === undefined ? url : `${url}?token=${encodeURIComponent(token)}`;
+  return new TestClient(new WebSocket(target, options));
+}
+
+/**
+ * Connects a client with the given claims and waits for `connection_established`; closed at
+ * teardown.
+ */
+export async function connect(
+  t: Teardown,
+  srv: TestServer,
+  claims: TestClaims = {},
+): Promise<TestClient> {
+  const client = openClient(srv.wsUrl, signToken(claims));
+  t.teardown(() => client.close());
+  await client.established();
+  return client;
+}
+
+/** Connects an agent (role agent) of `company_id` acme unless given. */
+export function connectAgent(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
+  return connect(t, srv, { sub: 'agent-1', role: 'agent', name: 'Alice Agent', ...claims });
+}
+
+/** Connects a visitor of acme unless given. */
+export function connectVisitor(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
+  return connect(t, srv, { sub: 'visitor-1', role: 'visitor', name: 'Victor Visitor', ...claims });
+}
+
+/** Waits for the next message of `type` on a bare `ws` socket (STYLE helper name). */
+export function nextMessage<K extends ServerMessageType>(
+  ws: WebSocket,
+  type: K,
+  timeoutMs = 3000,
+): Promise<ServerMessageOf<K>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.off('message', onMessage);
+      reject(new Error(`timed out waiting for ${type}`));
+    }, timeoutMs);
+    function onMessage(data: unknown) {
+      const msg = JSON.parse(String(data)) as ServerMessage;
+      if (msg.type !== type) return;
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      resolve(msg as ServerMessageOf<K>);
+    }
+    ws.on('message', onMessage);
+  });
+}
+
+/**
+ * Sets up an answered call between a visitor and an agent of `company` and returns both
+ * clients and the call id, with the call_started frames consumed.
+ */
+export async function establishCall(
+  t: Teardown,
+  srv: TestServer,
+  opts: {
+    company?: string;
+    visitorSub?: string;
+    agentSub?: string;
+    callType?: 'audio' | 'video';
+  } = {},
+) {
+  const company = opts.company ?? 'acme';
+  const agent = await connectAgent(t, srv, {
+    company_id: company,
+    sub: opts.agentSub ?? 'agent-1',
+  });
+  const visitor = await connectVisitor(t, srv, {
+    company_id: company,
+    sub: opts.visitorSub ?? 'visitor-1',
+  });
+  const ack = await visitor.request({ type: 'call_request', callType: opts.callType ?? 'video' });
+  if (ack.type !== 'ack') throw new Error(`call_request failed: ${JSON.stringify(ack)}`);
+  const callId = ack['callId'] as string;
+  const accepted = await agent.request({ type: 'call_accept', callId });
+  if (accepted.type !== 'ack') throw new Error(`call_accept failed: ${JSON.stringify(accepted)}`);
+  await visitor.next('call_started');
+  await agent.next('call_started');
+  return { agent, visitor, callId };
+}
+
+/** Fetches a path from the server's HTTP side. */
+export async function httpGet(
+  srv: TestServer,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${srv.httpUrl}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Reads one sample from a Prometheus text body (`name{labels}` exactly as rendered). */
+export function metricValue(body: string, series: string): number {
+  for (const line of body.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return 0;
+}
+
+/** Sleeps `ms`. */
+export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
