@@ -76,22 +76,27 @@ export const IceServer = Type.Object({
 });
 export type IceServer = Static<typeof IceServer>;
 
-export const SessionDescriptionOffer = Type.Object({
-  type: Type.Literal('offer'),
-  sdp: Type.String({ maxLength: 60000 }),
-});
-export const SessionDescriptionAnswer = Type.Object({
-  type: Type.Literal('answer'),
-  sdp: Type.String({ maxLength: 60000 }),
-});
+// Nested relay payloads are closed (no extra properties): they are forwarded as received, so
+// anything not declared here would reach the peer unchecked. Browsers' toJSON() fits exactly.
+export const SessionDescriptionOffer = Type.Object(
+  { type: Type.Literal('offer'), sdp: Type.String({ maxLength: 60000 }) },
+  { additionalProperties: false },
+);
+export const SessionDescriptionAnswer = Type.Object(
+  { type: Type.Literal('answer'), sdp: Type.String({ maxLength: 60000 }) },
+  { additionalProperties: false },
+);
 /** `RTCIceCandidateInit`; `null` is the end-of-candidates marker. */
 export const IceCandidateInit = Type.Union([
-  Type.Object({
-    candidate: Type.String({ maxLength: 2048 }),
-    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
-    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-  }),
+  Type.Object(
+    {
+      candidate: Type.String({ maxLength: 2048 }),
+      sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+      sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+      usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+    },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
 

@@ -54,7 +54,7 @@ export interface SignalingServer {
 
 function readToken(req: IncomingMessage, url: URL): string | null {
   const fromQuery = url.searchParams.get('token');
-  if (fromQuery !== null) return fromQuery;
+  if (fromQuery !== null && fromQuery !== '') return fromQuery;
   // Non-browser clients may prefer a header, which keeps the token out of access logs.
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ') === true) return header.slice(7).trim();
@@ -199,7 +199,13 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       rateLimitBurst: config.rateLimitBurst,
       sendHighWaterBytes: config.sendHighWaterBytes,
     });
-    ws.on('error', (err) => connLog.debug({ err }, 'socket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes an oversized frame's connection with 1009 itself; count it like our closes.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        metrics.closes.inc(String(CloseCode.MessageTooBig));
+      }
+      connLog.debug({ err }, 'socket error');
+    });
     ws.on('pong', () => {
       conn.isAlive = true;
     });
@@ -261,43 +267,44 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   /** Runs `task` now, or after the connection's current async work, keeping order. */
   function schedule(conn: Connection, task: () => unknown): void {
     if (conn.busy) conn.backlog.push(task);
-    else run(conn, task);
+    else settle(conn, runTask(conn, task));
   }
 
-  function run(conn: Connection, first: () => unknown): void {
-    let task: (() => unknown) | undefined = first;
-    while (task !== undefined) {
-      let result: unknown;
-      try {
-        result = task();
-      } catch (err) {
-        conn.log.error({ err }, 'task failed');
-      }
-      if (result instanceof Promise) {
-        conn.busy = true;
-        result
-          .catch((err: unknown) => conn.log.error({ err }, 'task failed'))
-          .finally(() => {
-            conn.busy = false;
-            const next = conn.backlog.shift();
-            if (next !== undefined) run(conn, next);
-          });
-        return;
-      }
-      task = conn.backlog.shift();
+  function runTask(conn: Connection, task: () => unknown): unknown {
+    try {
+      return task();
+    } catch (err) {
+      conn.log.error({ err }, 'task failed');
+      return undefined;
     }
+  }
+
+  /** If `result` is a promise, holds the connection's later work until it settles. */
+  function settle(conn: Connection, result: unknown): void {
+    if (!(result instanceof Promise)) return;
+    conn.busy = true;
+    result
+      .catch((err: unknown) => conn.log.error({ err }, 'task failed'))
+      .finally(() => {
+        conn.busy = false;
+        while (!conn.busy) {
+          const next = conn.backlog.shift();
+          if (next === undefined) return;
+          settle(conn, runTask(conn, next));
+        }
+      });
   }
 
   function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
+    // One monotonic clock serves the rate limiter and the relay latency histogram.
     const receivedAt = performance.now();
     if (conn.closing) return;
-    const now = Date.now();
-    if (!conn.allowMessage(now)) {
-      rateLimited(conn, data, isBinary, now);
+    if (!conn.allowMessage(receivedAt)) {
+      rateLimited(conn, data, isBinary, receivedAt);
       return;
     }
     if (conn.busy) conn.backlog.push(() => handle(conn, data, isBinary, receivedAt));
-    else run(conn, () => handle(conn, data, isBinary, receivedAt));
+    else settle(conn, handle(conn, data, isBinary, receivedAt));
   }
 
   function handle(conn: Connection, data: Buffer, isBinary: boolean, receivedAt: number): unknown {

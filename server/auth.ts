@@ -2,6 +2,7 @@
  * Token verification for the HTTP upgrade. Runs before a WebSocket exists, so a refused
  * token costs one HMAC and never touches rooms, presence or calls.
  */
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Role } from '../client-lib/protocol.js';
 import type { JwtConfig } from './config.js';
@@ -40,17 +41,38 @@ function roleClaim(value: unknown): Role | undefined {
   return undefined;
 }
 
+interface Keys {
+  readonly secret: KeyObject | undefined;
+  readonly publicKey: KeyObject | undefined;
+}
+// Key objects are built once per configuration: given a string, jsonwebtoken first tries (and
+// fails, with a thrown exception) to parse it as a public key on every single verification.
+const keyCache = new WeakMap<JwtConfig, Keys>();
+
+function keysOf(config: JwtConfig): Keys {
+  let keys = keyCache.get(config);
+  if (keys === undefined) {
+    keys = {
+      secret: config.secret === undefined ? undefined : createSecretKey(Buffer.from(config.secret)),
+      publicKey: config.publicKey === undefined ? undefined : createPublicKey(config.publicKey),
+    };
+    keyCache.set(config, keys);
+  }
+  return keys;
+}
+
 /**
  * Picks the key for the token's declared algorithm. The public key is never handed to an
  * HMAC verifier, which is what HS/RS confusion attacks rely on.
  */
-function keyFor(alg: unknown, config: JwtConfig): { key: string; alg: jwt.Algorithm } {
+function keyFor(alg: unknown, config: JwtConfig): { key: KeyObject; alg: jwt.Algorithm } {
+  const keys = keysOf(config);
   if (typeof alg === 'string') {
-    if (HMAC_ALGORITHMS.has(alg) && config.secret !== undefined) {
-      return { key: config.secret, alg: alg as jwt.Algorithm };
+    if (HMAC_ALGORITHMS.has(alg) && keys.secret !== undefined) {
+      return { key: keys.secret, alg: alg as jwt.Algorithm };
     }
-    if (PUBLIC_KEY_ALGORITHMS.has(alg) && config.publicKey !== undefined) {
-      return { key: config.publicKey, alg: alg as jwt.Algorithm };
+    if (PUBLIC_KEY_ALGORITHMS.has(alg) && keys.publicKey !== undefined) {
+      return { key: keys.publicKey, alg: alg as jwt.Algorithm };
     }
   }
   throw new AuthError(AuthFailure.Algorithm);

@@ -5,6 +5,7 @@
  * A bad value stops start-up with a {@link ConfigError} naming the variable, rather than
  * surfacing later as a NaN timeout or a server that accepts unsigned tokens.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 
@@ -154,6 +155,15 @@ export function loadConfig(env: Env): Config {
     }
     if (!publicKey.includes('-----BEGIN')) {
       throw new ConfigError('JWT_PUBLIC_KEY', `${publicKeyPath} is not a PEM file`);
+    }
+    try {
+      const type = createPublicKey(publicKey).asymmetricKeyType;
+      if (type !== 'rsa' && type !== 'ec') throw new Error(`unsupported key type ${type}`);
+    } catch (err) {
+      throw new ConfigError(
+        'JWT_PUBLIC_KEY',
+        `${publicKeyPath} is not an RSA or EC public key: ${(err as Error).message}`,
+      );
     }
   }
   if (secret === undefined && publicKey === undefined) {

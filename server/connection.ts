@@ -29,14 +29,14 @@ export class TokenBucket {
   constructor(
     private readonly ratePerSec: number,
     private readonly burst: number,
-    now = Date.now(),
+    now = performance.now(),
   ) {
     this.tokens = burst;
     this.last = now;
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(now = Date.now()): boolean {
+  /** Takes one token at monotonic time `now` (ms); false when the bucket is empty. */
+  take(now: number): boolean {
     const elapsed = now - this.last;
     if (elapsed > 0) {
       this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
@@ -73,13 +73,16 @@ export class Connection {
   readonly rooms = new Set<string>();
   /** Calls whose signaling this connection carries, by call id. */
   readonly calls = new Map<string, CallLink>();
+  /** When the connection was accepted (`performance.now()`), to tell older from newer. */
+  readonly openedAt = performance.now();
   /** Cleared by each heartbeat sweep, set again by the pong. */
   isAlive = true;
   /** Set once the connection is closing; nothing more is sent or handled. */
   closing = false;
   /** Messages dropped by the rate limiter in the current one-second window. */
   droppedInWindow = 0;
-  windowStartedAt = Date.now();
+  /** Start of the current drop-counting window, on the `performance.now()` clock. */
+  windowStartedAt = performance.now();
   /** Work waiting behind an async handler, so one connection's messages stay in order. */
   readonly backlog: Array<() => unknown> = [];
   /** True while an async handler (or set-up, or clean-up) of this connection runs. */
@@ -114,7 +117,7 @@ export class Connection {
     return this.principal.role !== 'visitor';
   }
 
-  /** Takes a rate-limit token. */
+  /** Takes a rate-limit token at monotonic time `now` (`performance.now()`). */
   allowMessage(now: number): boolean {
     return this.bucket.take(now);
   }

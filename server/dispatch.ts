@@ -147,7 +147,9 @@ function relay(
     throw SignalingError.forbidden('targetUserId is not the other participant');
   }
   const peer = ctx.hub.get(link.peerConnId);
-  if (peer === undefined) throw SignalingError.unavailable('the other participant is disconnected');
+  if (peer === undefined || peer.closing) {
+    throw SignalingError.unavailable('the other participant is disconnected');
+  }
   let data: string;
   switch (msg.type) {
     case 'ice_candidate':

@@ -54,19 +54,20 @@ export class Hub {
 
   /**
    * Sends to the members of several rooms, each connection at most once, skipping members
-   * for which `skip` returns true.
+   * for which `skip` returns true (and visitors altogether with `staffOnly`).
    */
   async broadcast(
     companyId: string,
     roomIds: readonly string[],
     message: ServerMessage,
     skip?: (member: RoomMember) => boolean,
+    staffOnly = false,
   ): Promise<void> {
     const data = JSON.stringify(message);
     const type: ServerMessageType = message.type;
     const seen = roomIds.length > 1 ? new Set<string>() : undefined;
     for (const roomId of roomIds) {
-      for (const member of await this.store.roomMembers(companyId, roomId)) {
+      for (const member of await this.store.roomMembers(companyId, roomId, staffOnly)) {
         if (skip?.(member) === true) continue;
         if (seen !== undefined) {
           if (seen.has(member.connId)) continue;

@@ -17,7 +17,7 @@ import type {
   ServerMessage,
 } from '../../client-lib/protocol.js';
 import type { SignalingConfig } from '../config.js';
-import type { Connection } from '../connection.js';
+import type { CallLink, Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { SignalingMetrics } from '../metrics.js';
@@ -31,6 +31,13 @@ const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
 const ANSWERED: readonly CallState[] = ['answered'];
 
 type Side = 'visitor' | 'agent';
+
+/** The patch that binds one side of a call to a connection (or to none). */
+function withConn(call: CallRecord, side: Side, connId: string | null): CallPatch {
+  return side === 'visitor'
+    ? { visitor: { ...call.visitor, connId } }
+    : { agent: { ...call.agent!, connId } };
+}
 
 export class CallService {
   /** Ring and queue timeouts, by call id. */
@@ -220,8 +227,9 @@ export class CallService {
         { type: 'call_answered_elsewhere', callId },
         conn.id,
       );
-      await this.presence.ringAnswered(conn.companyId, conn.userId);
     }
+    // Any answered call shows the agent is at its desk: the missed-ring streak is broken.
+    await this.presence.ringAnswered(conn.companyId, conn.userId);
     await this.presence.markBusy(conn.companyId, conn.userId);
   }
 
@@ -268,18 +276,22 @@ export class CallService {
   // Connections coming and going
   // -------------------------------------------------------------------------------------------
 
-  /** A connection closed: each call it carried keeps the participant for the grace. */
+  /**
+   * A connection closed: each call it carried moves to a newer live connection of the same
+   * user if there is one (a client that reconnected before the server noticed the old socket
+   * was dead), else keeps the participant for the reconnect grace.
+   */
   async connectionClosed(conn: Connection): Promise<void> {
     for (const link of conn.calls.values()) {
       const call = await this.store.getCall(link.callId);
       if (call === undefined) continue;
       const side = this.sideOf(call, conn.userId);
       if (side === undefined || call[side]?.connId !== conn.id) continue;
-      const patch: CallPatch =
-        side === 'visitor'
-          ? { visitor: { ...call.visitor, connId: null } }
-          : { agent: { ...call.agent!, connId: null } };
-      const updated = await this.store.updateCall(call.callId, [call.state], patch);
+      const updated = await this.store.updateCall(
+        call.callId,
+        [call.state],
+        withConn(call, side, null),
+      );
       if (updated === undefined) continue;
       const peerConn = this.hub.get(
         side === 'visitor' ? updated.agent?.connId : updated.visitor.connId,
@@ -289,7 +301,10 @@ export class CallService {
         if (peerLink !== undefined) peerLink.peerConnId = null;
         peerConn.send({ type: 'peer_disconnected', callId: call.callId });
       }
-      this.armGrace(call.callId, side);
+      const successor = await this.newerConnection(conn);
+      if (successor === undefined || !(await this.resume(successor, updated, side))) {
+        this.armGrace(call.callId, side);
+      }
     }
     conn.calls.clear();
   }
@@ -299,44 +314,64 @@ export class CallService {
     for (const call of await this.store.callsOf(conn.companyId, conn.userId)) {
       const side = this.sideOf(call, conn.userId);
       if (side === undefined || call[side]?.connId !== null) continue;
-      const patch: CallPatch =
-        side === 'visitor'
-          ? { visitor: { ...call.visitor, connId: conn.id } }
-          : { agent: { ...call.agent!, connId: conn.id } };
-      const updated = await this.store.updateCall(call.callId, [call.state], patch);
-      if (updated === undefined) continue;
-      this.clearGrace(call.callId, side);
-      const peer = side === 'visitor' ? updated.agent : updated.visitor;
-      const peerConn = this.hub.get(peer?.connId);
-      conn.calls.set(call.callId, {
-        callId: call.callId,
-        peerUserId: peer?.id ?? updated.targetAgentId ?? '',
-        peerConnId: peerConn?.id ?? null,
-        answered: updated.state === 'answered',
-      });
-      if (updated.state === 'answered' && peer !== undefined) {
-        conn.send({
-          type: 'call_resumed',
-          callId: call.callId,
-          callType: updated.callType,
-          peer: { id: peer.id, role: peer.role, name: peer.name },
-          role: side === 'visitor' ? 'caller' : 'callee',
-        });
-        const peerLink = peerConn?.calls.get(call.callId);
-        if (peerLink !== undefined) peerLink.peerConnId = conn.id;
-        peerConn?.send({ type: 'peer_reconnected', callId: call.callId });
-        if (peerConn === undefined) conn.send({ type: 'peer_disconnected', callId: call.callId });
-      } else if (updated.state === 'queued' || updated.state === 'ringing') {
-        const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-        conn.send({
-          type: 'call_waiting',
-          callId: call.callId,
-          callType: updated.callType,
-          status: updated.state,
-          ...(position > 0 ? { position } : {}),
-        });
-      }
+      await this.resume(conn, call, side);
     }
+  }
+
+  /** The user's newest live connection on this node opened after `conn`, if any. */
+  private async newerConnection(conn: Connection): Promise<Connection | undefined> {
+    let newest: Connection | undefined;
+    for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
+      const other = this.hub.get(connId);
+      if (other === undefined || other === conn || other.closing) continue;
+      if (other.openedAt <= conn.openedAt) continue;
+      if (newest === undefined || other.openedAt > newest.openedAt) newest = other;
+    }
+    return newest;
+  }
+
+  /** Binds a disconnected side of `call` to `conn` and tells both sides. */
+  private async resume(conn: Connection, call: CallRecord, side: Side): Promise<boolean> {
+    const updated = await this.store.updateCall(
+      call.callId,
+      [call.state],
+      withConn(call, side, conn.id),
+    );
+    if (updated === undefined) return false;
+    this.clearGrace(call.callId, side);
+    const peer = side === 'visitor' ? updated.agent : updated.visitor;
+    const peerConn = this.hub.get(peer?.connId);
+    const link: CallLink = {
+      callId: call.callId,
+      peerUserId: peer?.id ?? updated.targetAgentId ?? '',
+      peerConnId: peerConn?.id ?? null,
+      answered: updated.state === 'answered',
+    };
+    conn.calls.set(call.callId, link);
+    if (updated.state === 'answered' && peer !== undefined) {
+      conn.send({
+        type: 'call_resumed',
+        callId: call.callId,
+        callType: updated.callType,
+        peer: { id: peer.id, role: peer.role, name: peer.name },
+        role: side === 'visitor' ? 'caller' : 'callee',
+      });
+      const peerLink = peerConn?.calls.get(call.callId);
+      if (peerLink !== undefined) peerLink.peerConnId = conn.id;
+      peerConn?.send({ type: 'peer_reconnected', callId: call.callId });
+      if (peerConn === undefined) conn.send({ type: 'peer_disconnected', callId: call.callId });
+    } else if (updated.state === 'queued' || updated.state === 'ringing') {
+      const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
+      if (position > 0) link.lastPosition = position;
+      conn.send({
+        type: 'call_waiting',
+        callId: call.callId,
+        callType: updated.callType,
+        status: updated.state,
+        ...(position > 0 ? { position } : {}),
+      });
+    }
+    return true;
   }
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */

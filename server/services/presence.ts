@@ -47,7 +47,9 @@ export class PresenceService {
     if (record === undefined) return;
     if ((await this.store.connectionsOf(companyId, agentId)).length > 0) return;
     await this.store.agentGone(companyId, agentId);
-    await this.announce(companyId, { ...record, status: 'offline' });
+    // An agent that already chose to appear offline was announced then.
+    if (record.status !== 'offline')
+      await this.announce(companyId, { ...record, status: 'offline' });
   }
 
   /** An explicit choice by the agent; it wins over a call's busy (nothing is restored later). */
@@ -90,10 +92,11 @@ export class PresenceService {
 
   /** A ring aimed at the agent timed out; enough in a row and it is set away. */
   async ringMissed(companyId: string, agentId: string): Promise<void> {
+    // A ring that times out while the agent is busy with another call (or already away) says
+    // nothing about whether it is at its desk.
+    if ((await this.store.getAgent(companyId, agentId))?.status !== 'online') return;
     const missed = await this.store.countMissedRing(companyId, agentId);
     if (this.missedRingsBeforeAway <= 0 || missed < this.missedRingsBeforeAway) return;
-    const record = await this.store.getAgent(companyId, agentId);
-    if (record?.status !== 'online') return;
     const updated = await this.store.setAgentStatus(companyId, agentId, 'away', null);
     await this.store.countMissedRing(companyId, agentId, true);
     this.log.info({ companyId, agentId, missed }, 'agent set away after missed rings');

@@ -12,8 +12,6 @@ import type { RoomMember, StateStore } from '../state/store.js';
 /** Rooms one connection may be in at once, so a client cannot grow server state without bound. */
 export const MAX_ROOMS_PER_CONNECTION = 32;
 
-const isVisitor = (member: RoomMember) => member.role === 'visitor';
-
 export class RoomService {
   constructor(
     private readonly store: StateStore,
@@ -25,6 +23,7 @@ export class RoomService {
   /**
    * Joins a room; idempotent. Returns whether the connection was newly added. `notifySelf`
    * is false for the starting room, which `connection_established` already names.
+   * Others hear of a user once: a second tab of someone already in the room is not news.
    */
   async join(conn: Connection, roomId: string, notifySelf = true): Promise<boolean> {
     if (roomId === AGENT_ROOM && !conn.isAgent) {
@@ -41,19 +40,23 @@ export class RoomService {
       role: principal.role,
       name: principal.name,
     };
+    const alreadyThere = await this.userInRoom(conn, roomId);
     conn.rooms.add(roomId);
     await this.store.joinRoom(conn.companyId, roomId, member);
     if (notifySelf) conn.send({ type: 'room_joined', roomId });
-    await this.hub.broadcast(
-      conn.companyId,
-      [roomId],
-      {
-        type: 'user_joined',
-        roomId,
-        user: { id: member.userId, role: member.role, name: member.name },
-      },
-      (m) => m.connId === conn.id || (roomId === PUBLIC_ROOM && !conn.isAgent && isVisitor(m)),
-    );
+    if (!alreadyThere) {
+      await this.hub.broadcast(
+        conn.companyId,
+        [roomId],
+        {
+          type: 'user_joined',
+          roomId,
+          user: { id: member.userId, role: member.role, name: member.name },
+        },
+        (m) => m.userId === conn.userId,
+        this.privateArrival(conn, roomId),
+      );
+    }
     if (roomId === AGENT_ROOM) await this.onAgentRoomJoined(conn);
     return true;
   }
@@ -64,16 +67,32 @@ export class RoomService {
     conn.rooms.delete(roomId);
     await this.store.leaveRoom(conn.companyId, roomId, conn.id);
     if (notifySelf) conn.send({ type: 'room_left', roomId });
+    if (await this.userInRoom(conn, roomId)) return;
     await this.hub.broadcast(
       conn.companyId,
       [roomId],
       { type: 'user_left', roomId, userId: conn.userId },
-      (m) => roomId === PUBLIC_ROOM && !conn.isAgent && isVisitor(m),
+      undefined,
+      this.privateArrival(conn, roomId),
     );
   }
 
   /** Leaves every room (the connection closed). */
   async leaveAll(conn: Connection): Promise<void> {
     for (const roomId of [...conn.rooms]) await this.leave(conn, roomId, false);
+  }
+
+  /** In public-calls a visitor's comings and goings are told to staff only. */
+  private privateArrival(conn: Connection, roomId: string): boolean {
+    return roomId === PUBLIC_ROOM && !conn.isAgent;
+  }
+
+  /** Whether another live connection of the same user is in the room. */
+  private async userInRoom(conn: Connection, roomId: string): Promise<boolean> {
+    for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
+      if (connId === conn.id) continue;
+      if (this.hub.get(connId)?.rooms.has(roomId) === true) return true;
+    }
+    return false;
   }
 }

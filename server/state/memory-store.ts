@@ -22,6 +22,8 @@ export class MemoryStore implements StateStore {
   private readonly agents = new Map<string, AgentRecord>();
   private readonly agentsByCompany = new Map<string, Set<string>>();
   private readonly rooms = new Map<string, Map<string, RoomMember>>();
+  /** The agents and admins of each room, so announcements to staff skip the visitors. */
+  private readonly staff = new Map<string, Map<string, RoomMember>>();
   private readonly queues = new Map<string, string[]>();
   private readonly calls = new Map<string, CallRecord>();
   private readonly callsByUser = new Map<string, Set<string>>();
@@ -114,6 +116,11 @@ export class MemoryStore implements StateStore {
     if (members === undefined) this.rooms.set(k, (members = new Map()));
     if (members.has(member.connId)) return false;
     members.set(member.connId, member);
+    if (member.role !== 'visitor') {
+      let staff = this.staff.get(k);
+      if (staff === undefined) this.staff.set(k, (staff = new Map()));
+      staff.set(member.connId, member);
+    }
     return true;
   }
 
@@ -122,11 +129,17 @@ export class MemoryStore implements StateStore {
     const members = this.rooms.get(k);
     if (members === undefined || !members.delete(connId)) return false;
     if (members.size === 0) this.rooms.delete(k);
+    const staff = this.staff.get(k);
+    if (staff?.delete(connId) === true && staff.size === 0) this.staff.delete(k);
     return true;
   }
 
-  async roomMembers(companyId: string, roomId: string): Promise<readonly RoomMember[]> {
-    const members = this.rooms.get(key(companyId, roomId));
+  async roomMembers(
+    companyId: string,
+    roomId: string,
+    staffOnly = false,
+  ): Promise<readonly RoomMember[]> {
+    const members = (staffOnly ? this.staff : this.rooms).get(key(companyId, roomId));
     return members === undefined ? [] : [...members.values()];
   }
 

@@ -99,8 +99,16 @@ export interface StateStore {
   joinRoom(companyId: string, roomId: string, member: RoomMember): Promise<boolean>;
   /** Removes a member; false when it was not in the room. */
   leaveRoom(companyId: string, roomId: string, connId: string): Promise<boolean>;
-  /** The members of a room (a snapshot the caller may iterate while others change it). */
-  roomMembers(companyId: string, roomId: string): Promise<readonly RoomMember[]>;
+  /**
+   * The members of a room (a snapshot the caller may iterate while others change it); with
+   * `staffOnly`, agents and admins only, without walking the visitors (public-calls may hold
+   * thousands of them).
+   */
+  roomMembers(
+    companyId: string,
+    roomId: string,
+    staffOnly?: boolean,
+  ): Promise<readonly RoomMember[]>;
 
   // Queue -----------------------------------------------------------------------------------
   enqueue(companyId: string, callId: string): Promise<void>;
