@@ -1,0 +1,43 @@
+/**
+ * env.example is what the quick start copies to .env, so it must list every variable the
+ * config module reads, with the config module's own defaults, and leave JWT_SECRET empty for
+ * start-servers.sh to fill.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'dotenv';
+import t from 'tap';
+import { loadConfig } from '../../server/config.js';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const example = parse(readFileSync(join(REPO, 'env.example')));
+const configSource = readFileSync(join(REPO, 'server', 'config.ts'), 'utf8');
+const readByConfig = new Set(
+  [...configSource.matchAll(/\b(?:int|str|list)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map(
+    (m) => m[1]!,
+  ),
+);
+
+t.test('env.example lists exactly the variables the config module reads', async (t) => {
+  t.ok(readByConfig.size >= 20, `found the variables in server/config.ts (${readByConfig.size})`);
+  t.same(
+    [...readByConfig].filter((name) => !(name in example)),
+    [],
+    'none missing',
+  );
+  t.same(
+    Object.keys(example).filter((name) => !readByConfig.has(name)),
+    [],
+    'none the config module ignores',
+  );
+});
+
+t.test('env.example as .env gives the same configuration as the defaults', async (t) => {
+  t.same(loadConfig(example), loadConfig({}));
+});
+
+t.test('env.example leaves JWT_SECRET empty for start-servers.sh to fill', async (t) => {
+  t.equal(example.JWT_SECRET, '');
+  t.match(readFileSync(join(REPO, 'env.example'), 'utf8'), /^JWT_SECRET=$/m);
+});

@@ -1,0 +1,197 @@
+/**
+ * The quick start end to end: a copy of the repository (its files as git lists them, and the
+ * repository's own node_modules linked in so nothing is downloaded) is started with
+ * ./start-servers.sh on free ports; both servers must answer, .env must hold a fresh secret,
+ * and a SIGTERM to the process group must close both ports.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const READY_TIMEOUT_MS = 45_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** A port nothing listens on right now: bind port 0, read it, close. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The status code of `GET http://127.0.0.1:port/path`, or null when nothing answers. */
+async function statusOf(port: number, path: string): Promise<number | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      signal: AbortSignal.timeout(1000),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return null;
+  }
+}
+
+/** True when a TCP connection to the port is refused. */
+async function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** Polls `check` every 200 ms until it holds or `timeoutMs` passes; returns the last result. */
+async function until(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  stop?: () => boolean,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline || stop?.() === true) return false;
+    await sleep(200);
+  }
+}
+
+/** The repository's files, tracked and not ignored (so uncommitted new files come along). */
+function repositoryFiles(): string[] | null {
+  const git = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
+  if (git.status !== 0) return null;
+  return git.stdout.split('\0').filter((file) => file !== '');
+}
+
+/** Copies the repository into a fresh temporary directory; returns its path. */
+function copyRepository(files: readonly string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-quickstart-'));
+  for (const file of files) {
+    const source = join(REPO, file);
+    if (!existsSync(source)) continue; // deleted in the work tree, still in the index
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    copyFileSync(source, join(dir, file));
+    chmodSync(join(dir, file), statSync(source).mode);
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  // The script reinstalls when package-lock.json is newer than the last install; a fresh copy
+  // is newer, and `npm ci` through the link would rewrite the repository's own node_modules.
+  const past = new Date('2001-01-01T00:00:00Z');
+  utimesSync(join(dir, 'package-lock.json'), past, past);
+  return dir;
+}
+
+const files = repositoryFiles();
+const skip =
+  files === null
+    ? 'not a git work tree'
+    : !existsSync(join(REPO, 'node_modules', '.package-lock.json'))
+      ? 'node_modules was not installed by npm (no node_modules/.package-lock.json)'
+      : process.platform === 'win32'
+        ? 'start-servers.sh is for POSIX shells'
+        : false;
+
+t.test(
+  'start-servers.sh builds, writes .env with a fresh secret, starts both servers and stops them on SIGTERM',
+  { skip, timeout: 60_000 },
+  async (t) => {
+    const dir = copyRepository(files ?? []);
+    const [signalingPort, webPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOST: '127.0.0.1',
+      SIGNALING_PORT: String(signalingPort),
+      WEB_PORT: String(webPort),
+      LOG_LEVEL: 'warn',
+    };
+    // The copy must make its own secret, and its children need not report coverage to tap.
+    delete env.JWT_SECRET;
+    delete env.JWT_PUBLIC_KEY;
+    delete env.NODE_ENV;
+    delete env.NODE_V8_COVERAGE;
+
+    let output = '';
+    const child: ChildProcess = spawn('./start-servers.sh', [], {
+      cwd: dir,
+      env,
+      detached: true, // its own process group, so one signal reaches npm, node and both servers
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let exited = false;
+    const exit = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        exited = true;
+        resolve();
+      }),
+    );
+    t.teardown(() => {
+      if (!exited && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const ready = await until(
+      async () =>
+        (await statusOf(signalingPort, '/healthz')) === 200 &&
+        (await statusOf(webPort, '/api/health')) === 200,
+      READY_TIMEOUT_MS,
+      () => exited,
+    );
+    if (!ready) t.comment(output);
+    t.ok(ready, 'the signaling server answers /healthz and the web host /api/health');
+
+    const banner = `Signaling: ws://localhost:${signalingPort}/  Web: http://localhost:${webPort}/`;
+    t.ok(await until(() => output.includes(banner), 5000), 'the URLs are printed');
+    t.equal(output.split(banner).length - 1, 1, 'the URLs are printed once');
+
+    const dotenv = readFileSync(join(dir, '.env'), 'utf8');
+    t.match(dotenv, /^JWT_SECRET=[0-9a-f]{64}$/m, '.env holds a 64-hex-char JWT_SECRET');
+    t.equal(statSync(join(dir, '.env')).mode & 0o077, 0, '.env is readable by its owner only');
+    t.ok(existsSync(join(dir, 'dist', 'web', 'index.js')), 'the copy was built');
+
+    t.ok(child.pid !== undefined && !exited, 'the quick start is still running');
+    if (child.pid !== undefined && !exited) process.kill(-child.pid, 'SIGTERM');
+    const closed = await until(
+      async () => (await portClosed(signalingPort)) && (await portClosed(webPort)),
+      STOP_TIMEOUT_MS,
+    );
+    if (!closed) t.comment(output);
+    t.ok(closed, 'both ports are closed after SIGTERM');
+    await Promise.race([exit, sleep(STOP_TIMEOUT_MS)]);
+    t.ok(exited, 'the quick start exited');
+  },
+);

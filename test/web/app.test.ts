@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import t from 'tap';
+import { PROTOCOL_VERSION } from '../../client-lib/constants.js';
+import { loadConfig } from '../../server/config.js';
+import { buildWebApp, defaultPublicDir, type WebAppOptions } from '../../web/app.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** A web host from the default configuration plus `overrides`; closed at teardown. Not ready. */
+function build(t: Teardown, overrides: Partial<WebAppOptions['config']> = {}) {
+  const app = buildWebApp({ config: { ...loadConfig({}).web, ...overrides } });
+  t.teardown(() => app.close());
+  return app;
+}
+
+/** An error body's keys and code; its message must be a string and carry no stack frame. */
+function errorShape(body: string): { keys: string[]; error: unknown; messageType: string } {
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  if (/\bat .+:\d+:\d+\)?/.test(body)) throw new Error(`stack trace in error body: ${body}`);
+  return {
+    keys: Object.keys(parsed).sort(),
+    error: parsed.error,
+    messageType: typeof parsed.message,
+  };
+}
+
+t.test('GET /api/health answers ok as JSON', async (t) => {
+  const app = build(t);
+  const res = await app.inject({ method: 'GET', url: '/api/health' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^application\/json/);
+  t.same(res.json(), { status: 'ok' });
+});
+
+t.test(
+  'GET /api/config leaves the signaling URL to the page when none is configured',
+  async (t) => {
+    const app = build(t);
+    const res = await app.inject({ method: 'GET', url: '/api/config' });
+    t.equal(res.statusCode, 200);
+    t.same(res.json(), {
+      signalingUrl: '',
+      signalingPort: 8081,
+      protocolVersion: PROTOCOL_VERSION,
+    });
+    t.equal(PROTOCOL_VERSION, 1);
+  },
+);
+
+t.test('GET /api/config sends the configured signaling URL and port', async (t) => {
+  const app = build(t, { signalingUrl: 'wss://signal.example.test/', signalingPort: 9443 });
+  const res = await app.inject({ method: 'GET', url: '/api/config' });
+  t.same(res.json(), {
+    signalingUrl: 'wss://signal.example.test/',
+    signalingPort: 9443,
+    protocolVersion: 1,
+  });
+});
+
+t.test('a public signaling URL given by the embedder wins over the configured one', async (t) => {
+  const app = build(t, {
+    signalingUrl: 'ws://internal.example.test:8081/',
+    signalingPublicUrl: 'wss://public.example.test/ws',
+  });
+  const res = await app.inject({ method: 'GET', url: '/api/config' });
+  t.equal(res.json().signalingUrl, 'wss://public.example.test/ws');
+});
+
+t.test('the landing page is served as HTML at / and names the product', async (t) => {
+  const app = build(t);
+  const res = await app.inject({ method: 'GET', url: '/' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^text\/html/);
+  t.match(res.body, /<title>CallDocker<\/title>/);
+  t.match(res.body, /src="\/status\.js"/);
+
+  const head = await app.inject({ method: 'HEAD', url: '/' });
+  t.equal(head.statusCode, 200);
+  t.equal(head.body, '');
+
+  const script = await app.inject({ method: 'GET', url: '/status.js' });
+  t.equal(script.statusCode, 200);
+  t.match(script.headers['content-type'], /javascript/);
+  t.match(script.body, /\/api\/config/);
+});
+
+t.test('the landing page loads nothing from another origin and opens no socket', async (t) => {
+  const dir = defaultPublicDir();
+  for (const file of ['index.html', 'status.js']) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    t.notMatch(text, /(src|href)\s*=\s*["']?(https?:)?\/\//i, `${file}: no external resource`);
+    t.notMatch(text, /@import|url\(\s*["']?(https?:)?\/\//i, `${file}: no external CSS`);
+    t.notMatch(text, /new\s+WebSocket/, `${file}: no WebSocket`);
+  }
+});
+
+t.test('an unknown path gets 404 with a JSON error body', async (t) => {
+  const app = build(t);
+  for (const url of ['/nope', '/api/nope', '/api/health/extra', '/index.htm?x=1']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 404, url);
+    t.match(res.headers['content-type'], /^application\/json/, url);
+    t.same(
+      errorShape(res.body),
+      { keys: ['error', 'message'], error: 'not_found', messageType: 'string' },
+      url,
+    );
+  }
+  const post = await app.inject({ method: 'POST', url: '/nope', payload: { a: 1 } });
+  t.equal(post.statusCode, 404);
+  t.equal(errorShape(post.body).error, 'not_found');
+});
+
+t.test(
+  'a known path with the wrong method gets 405, the allowed methods and a JSON body',
+  async (t) => {
+    const app = build(t);
+    const cases = [
+      { method: 'POST', url: '/api/health' },
+      { method: 'DELETE', url: '/api/config' },
+      { method: 'PUT', url: '/' },
+      { method: 'POST', url: '/status.js' },
+    ] as const;
+    for (const { method, url } of cases) {
+      const res = await app.inject({ method, url });
+      t.equal(res.statusCode, 405, `${method} ${url}`);
+      t.match(res.headers.allow, /\bGET\b/, `${method} ${url}`);
+      t.match(res.headers.allow, /\bHEAD\b/, `${method} ${url}`);
+      t.same(errorShape(res.body), {
+        keys: ['error', 'message'],
+        error: 'method_not_allowed',
+        messageType: 'string',
+      });
+    }
+  },
+);
+
+t.test('a failing handler gets 500 with code internal and none of the error detail', async (t) => {
+  const app = build(t);
+  app.get('/test/boom', async () => {
+    throw new Error('database password is hunter2');
+  });
+  const res = await app.inject({ method: 'GET', url: '/test/boom' });
+  t.equal(res.statusCode, 500);
+  t.match(res.headers['content-type'], /^application\/json/);
+  t.same(errorShape(res.body), {
+    keys: ['error', 'message'],
+    error: 'internal',
+    messageType: 'string',
+  });
+  t.notMatch(res.body, /hunter2|database/);
+});
+
+t.test('bad request bodies get 400 or 415 with catalog codes', async (t) => {
+  const app = build(t);
+  app.post(
+    '/test/echo',
+    { schema: { body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }) } },
+    async (request) => request.body,
+  );
+
+  const ok = await app.inject({ method: 'POST', url: '/test/echo', payload: { n: 3 } });
+  t.equal(ok.statusCode, 200, 'a valid body passes the TypeBox validator');
+  t.same(ok.json(), { n: 3 });
+
+  const invalid = await app.inject({ method: 'POST', url: '/test/echo', payload: { n: 'three' } });
+  t.equal(invalid.statusCode, 400);
+  t.equal(errorShape(invalid.body).error, 'bad_request');
+
+  const malformed = await app.inject({
+    method: 'POST',
+    url: '/test/echo',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"n":',
+  });
+  t.equal(malformed.statusCode, 400);
+  t.equal(errorShape(malformed.body).error, 'bad_request');
+
+  const wrongType = await app.inject({
+    method: 'POST',
+    url: '/test/echo',
+    headers: { 'content-type': 'application/x-unknown' },
+    payload: 'n=3',
+  });
+  t.equal(wrongType.statusCode, 415);
+  t.equal(errorShape(wrongType.body).error, 'unsupported_media_type');
+});
