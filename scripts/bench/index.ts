@@ -1,0 +1,151 @@
+/**
+ * `npm run bench`: builds what it needs, runs each benchmark and prints its table. Writes
+ * nothing to the repository unless `--write` is given, which rewrites the benchmark's section
+ * of docs/BENCHMARKS.md.
+ *
+ *   npm run bench                  # all benchmarks, print only
+ *   npm run bench -- --write       # and update docs/BENCHMARKS.md
+ *   npm run bench -- --profile     # and profile CallDocker's relay (node --cpu-prof)
+ *   npm run bench -- --rounds 1 --seconds 2   # a quick smoke run
+ *
+ * Benchmarks are parts: each one is a file next to this one, added to PARTS below.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileBenchServers, ensureBuild } from './lib/build.js';
+import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
+import { writeDocSection } from './lib/docs.js';
+import { describeMachine, pinLoadGenerator, type Machine, type Pinning } from './lib/machine.js';
+import {
+  profileCallDockerRelay,
+  RELAY_DEFAULTS,
+  RELAY_TITLE,
+  relayDocSection,
+  relayTable,
+  runRelayBenchmark,
+  type RelayOptions,
+} from './relay.js';
+
+/** What every part gets. */
+interface BenchContext {
+  readonly machine: Machine;
+  readonly pinning: Pinning;
+  /** Compiled server entries (plain node). */
+  readonly serversDir: string;
+  /** Rounds per server, when given on the command line. */
+  readonly rounds: number | undefined;
+  /** Measured seconds per round, when given on the command line. */
+  readonly seconds: number | undefined;
+  readonly profile: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** One benchmark: runs, and returns its table (Markdown) and its docs section. */
+interface BenchPart {
+  readonly id: string;
+  readonly title: string;
+  run(ctx: BenchContext): Promise<{ readonly table: string; readonly doc: string }>;
+  /** With `--profile`: profiles CallDocker under this part's load and returns a summary. */
+  profile?(ctx: BenchContext): Promise<string>;
+}
+
+const COMMAND = 'npm run bench -- --write';
+
+function machineLine(ctx: BenchContext): string {
+  const { machine } = ctx;
+  return (
+    `${machine.cpus} CPUs (\`nproc\`), ${machine.cpuModel}, Node ${machine.nodeVersion}; ` +
+    `${ctx.pinning.note}.`
+  );
+}
+
+const relayPart: BenchPart = {
+  id: 'relay',
+  title: RELAY_TITLE,
+  async run(ctx) {
+    const options = relayOptions(ctx);
+    const report = await runRelayBenchmark(options);
+    const table = relayTable(report);
+    const doc = relayDocSection(report, machineLine(ctx), COMMAND);
+    return { table, doc };
+  },
+  profile: profileRelay,
+};
+
+/** The relay options for `ctx`: the defaults, with the command line's rounds and seconds. */
+function relayOptions(ctx: BenchContext): RelayOptions {
+  return {
+    ...RELAY_DEFAULTS,
+    ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+    ...(ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
+    serversDir: ctx.serversDir,
+    serverCpu: ctx.pinning.serverCpu,
+    log: ctx.log,
+  };
+}
+
+async function profileRelay(ctx: BenchContext): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
+  try {
+    ctx.log('Profiling one CallDocker relay round under node --cpu-prof (start-up included)');
+    await profileCallDockerRelay(relayOptions(ctx), dir);
+    const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error('the server wrote no .cpuprofile');
+    return formatProfile(summariseProfile(join(dir, file)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const PARTS: readonly BenchPart[] = [relayPart];
+
+function positive(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      write: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+    },
+  });
+  const log = (line: string) => console.log(line);
+  // Before pinning: afterwards this process would see one CPU.
+  const machine = describeMachine();
+  ensureBuild(log);
+  const serversDir = compileBenchServers();
+  const pinning = pinLoadGenerator(machine);
+  const rounds = positive('rounds', values.rounds);
+  const ctx: BenchContext = {
+    machine,
+    pinning,
+    serversDir,
+    rounds: rounds === undefined ? undefined : Math.ceil(rounds),
+    seconds: positive('seconds', values.seconds),
+    profile: values.profile,
+    log,
+  };
+  log(`Machine: ${machineLine(ctx)}`);
+
+  for (const part of PARTS) {
+    log(`\n${part.title}`);
+    const { table, doc } = await part.run(ctx);
+    log(`\n${table}`);
+    if (values.write)
+      log(`\nWrote the ${part.id} section of ${await writeDocSection(part.id, doc)}.`);
+    if (ctx.profile && part.profile !== undefined) log(`\n${await part.profile(ctx)}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

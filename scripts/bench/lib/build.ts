@@ -1,0 +1,76 @@
+/**
+ * Makes sure the servers under test run as plain `node`: builds `dist/` when it is missing or
+ * older than the sources, and transpiles the benchmark's own server entries next to it.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const SERVERS_SOURCE = join(ROOT, 'scripts/bench/servers');
+
+function newestSourceMs(dirs: readonly string[]): number {
+  let newest = 0;
+  for (const dir of dirs) {
+    for (const entry of readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+function builtAtMs(): number | undefined {
+  try {
+    return statSync(join(ROOT, 'dist/server/app.js')).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `npm run build` when `dist/` is missing or a file under server/ or client-lib/ is newer
+ * than it (a stale build would benchmark old code).
+ * @throws Error when the build fails.
+ */
+export function ensureBuild(log: (line: string) => void): void {
+  const builtAt = builtAtMs();
+  if (builtAt !== undefined && builtAt >= newestSourceMs(['server', 'client-lib'])) return;
+  log(builtAt === undefined ? 'dist/ is missing: building' : 'dist/ is stale: rebuilding');
+  try {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  } catch {
+    throw new Error('`npm run build` failed; fix the build (or retry) and run the benchmark again');
+  }
+}
+
+/**
+ * Transpiles `scripts/bench/servers/*.ts` to `dist/scripts/bench/servers/*.js`, where their
+ * relative imports of `server/` land on the compiled server. Type-checking is `npm run
+ * typecheck`'s job; this only strips types.
+ * @returns the directory holding the compiled entries.
+ */
+export function compileBenchServers(): string {
+  const outDir = join(ROOT, 'dist', relative(ROOT, SERVERS_SOURCE));
+  mkdirSync(outDir, { recursive: true });
+  for (const name of readdirSync(SERVERS_SOURCE)) {
+    if (!name.endsWith('.ts')) continue;
+    const fileName = join(SERVERS_SOURCE, name);
+    const { outputText } = ts.transpileModule(readFileSync(fileName, 'utf8'), {
+      fileName,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: true,
+      },
+    });
+    const out = join(outDir, name.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, outputText);
+  }
+  return outDir;
+}

@@ -1,0 +1,155 @@
+/**
+ * The relay load: every client of every pair keeps at most `window` frames in flight to its
+ * peer (a frame leaves flight when the peer receives it), which keeps the server saturated
+ * without letting queues grow without bound. The frames of one direction arrive in the order
+ * they were sent (one TCP stream in, one out, handled in order), so the send times are a ring
+ * buffer and no frame needs to carry a sequence number.
+ */
+import { performance } from 'node:perf_hooks';
+import type { WebSocket } from 'ws';
+import type { RelayPair } from './relay-targets.js';
+import { Samples } from './stats.js';
+
+/** Both servers put `type` first, so the prefix tells a relayed frame without parsing it. */
+const RELAYED_PREFIX = Buffer.from('{"type":"ice_candidate"');
+const ERROR_PREFIX = Buffer.from('{"type":"error"');
+
+function startsWith(data: Buffer, prefix: Buffer): boolean {
+  return (
+    data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0
+  );
+}
+
+/** One client's sending side: its frame, its window and the send times of frames in flight. */
+class Sender {
+  private readonly sentAt: Float64Array;
+  private head = 0;
+  private tail = 0;
+  private inflight = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly frame: Buffer,
+    private readonly window: number,
+  ) {
+    this.sentAt = new Float64Array(window);
+  }
+
+  /** Sends until the window is full. */
+  fill(): void {
+    while (this.inflight < this.window) {
+      this.sentAt[this.tail] = performance.now();
+      this.tail = (this.tail + 1) % this.window;
+      this.inflight++;
+      // A text frame from a prepared buffer: no per-send string encoding in the generator.
+      this.ws.send(this.frame, { binary: false });
+    }
+  }
+
+  /** The oldest frame in flight reached the peer; returns when it was sent. */
+  delivered(): number {
+    const sentAt = this.sentAt[this.head]!;
+    this.head = (this.head + 1) % this.window;
+    this.inflight--;
+    return sentAt;
+  }
+}
+
+/** Timing of a load run. */
+export interface LoadOptions {
+  /** Frames each client may have in flight. */
+  readonly window: number;
+  /** Relaying before the measured window starts (JIT, buffers, steady state). */
+  readonly warmupMs: number;
+  /** The measured window. */
+  readonly measureMs: number;
+}
+
+/** What one load run measured, over the measured window only. */
+export interface LoadResult {
+  /** Frames received by peers. */
+  readonly messages: number;
+  readonly elapsedMs: number;
+  /** CPU time of the server process (user + system). */
+  readonly serverCpuUs: number;
+  /** CPU time of this process, the load generator. */
+  readonly generatorCpuUs: number;
+  /** Send-to-peer-receipt times, in milliseconds. */
+  readonly latencyMs: Samples;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Relays between every pair in both directions for warm-up plus the measured window.
+ * `serverCpuUs` reads the server process's CPU time.
+ * @throws Error when the server answers a frame with an error, a client is disconnected, or
+ *   nothing was relayed.
+ */
+export async function runRelayLoad(
+  pairs: readonly RelayPair[],
+  serverCpuUs: () => Promise<number>,
+  options: LoadOptions,
+): Promise<LoadResult> {
+  let sending = true;
+  let measuring = false;
+  let messages = 0;
+  let failure: Error | undefined;
+  const latencyMs = new Samples();
+
+  const fail = (err: Error) => {
+    failure ??= err;
+    sending = false;
+  };
+  const receive = (receiver: WebSocket, from: Sender) => {
+    receiver.on('message', (data: Buffer) => {
+      if (startsWith(data, RELAYED_PREFIX)) {
+        const sentAt = from.delivered();
+        if (measuring) {
+          messages++;
+          latencyMs.push(performance.now() - sentAt);
+        }
+        if (sending) from.fill();
+      } else if (startsWith(data, ERROR_PREFIX)) {
+        fail(new Error(`the server answered with an error: ${data.toString('utf8')}`));
+      }
+    });
+    receiver.on('close', (code: number) => {
+      if (sending) fail(new Error(`a client was disconnected (close code ${code})`));
+    });
+  };
+
+  const senders: Sender[] = [];
+  for (const pair of pairs) {
+    const fromA = new Sender(pair.a, pair.fromA, options.window);
+    const fromB = new Sender(pair.b, pair.fromB, options.window);
+    receive(pair.b, fromA);
+    receive(pair.a, fromB);
+    senders.push(fromA, fromB);
+  }
+  for (const sender of senders) sender.fill();
+
+  await sleep(options.warmupMs);
+  if (failure !== undefined) throw failure;
+  const serverStart = await serverCpuUs();
+  const generatorStart = process.cpuUsage();
+  const startedAt = performance.now();
+  measuring = true;
+
+  await sleep(options.measureMs);
+  const serverEnd = await serverCpuUs();
+  const generator = process.cpuUsage(generatorStart);
+  const elapsedMs = performance.now() - startedAt;
+  measuring = false;
+  sending = false;
+  if (failure !== undefined) throw failure;
+  if (messages === 0) throw new Error('no frame was relayed in the measured window');
+
+  return {
+    messages,
+    elapsedMs,
+    serverCpuUs: serverEnd - serverStart,
+    generatorCpuUs: generator.user + generator.system,
+    latencyMs,
+  };
+}
