@@ -36,6 +36,11 @@ export interface SignalingServerOptions {
   readonly store?: StateStore;
   /** Told of every call transition (the call log hooks in here). */
   readonly onCallTransition?: CallObserver;
+  /**
+   * Decides, after the token verified, whether its principal may connect (e.g. its company is
+   * not disabled). A refusal closes with 4003. Errors count as refusals.
+   */
+  readonly admit?: (principal: Principal) => boolean | Promise<boolean>;
 }
 
 /** A built, not yet listening, signaling server. */
@@ -171,15 +176,46 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : 'token malformed';
       metrics.authFailures.inc(reason);
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', () => undefined);
-        metrics.closes.inc(String(CloseCode.Unauthorized));
-        ws.close(CloseCode.Unauthorized, reason);
-        setTimeout(() => ws.terminate(), 1000).unref();
-      });
+      refuse(req, socket, head, CloseCode.Unauthorized, reason);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+    if (options.admit === undefined) {
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+      return;
+    }
+    Promise.resolve()
+      .then(() => options.admit!(principal))
+      .catch((err: unknown) => {
+        log.error({ err, companyId: principal.companyId }, 'admission check failed');
+        return false;
+      })
+      .then((admitted) => {
+        if (shuttingDown || socket.destroyed) {
+          socket.destroy();
+          return;
+        }
+        if (admitted) wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+        else refuse(req, socket, head, CloseCode.Forbidden, 'not admitted');
+      });
+  }
+
+  /**
+   * Completes the upgrade only to close with `code`: browsers cannot read an HTTP status from
+   * a failed upgrade, but they do get a close code and reason.
+   */
+  function refuse(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    code: number,
+    reason: string,
+  ) {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      metrics.closes.inc(String(code));
+      ws.close(code, reason);
+      setTimeout(() => ws.terminate(), 1000).unref();
+    });
   }
 
   function onConnection(ws: WebSocket, principal: Principal): void {

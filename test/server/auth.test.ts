@@ -515,3 +515,32 @@ t.test('refused tokens move calldocker_auth_failures_total by reason', async (t)
   t.equal(metricValue(after.body, series(AuthFailure.Signature)), 0);
   t.equal(metricValue(after.body, 'calldocker_closes_total{code="4001"}'), 3);
 });
+
+t.test('a principal the admission check refuses is closed with 4003 and never joins', async (t) => {
+  const srv = await buildServer(t, {}, { admit: async (p) => p.companyId !== 'disabled-co' });
+  const agent = await connectAgent(t, srv, { company_id: 'disabled-co', sub: 'watcher' }).catch(
+    (err: unknown) => err,
+  );
+  t.type(agent, Error, 'the refused agent never gets connection_established');
+  const refused = openClient(srv.wsUrl, signToken({ company_id: 'disabled-co' }));
+  const close = await refused.closed;
+  t.equal(close.code, 4003);
+  t.equal(close.reason, 'not admitted');
+  t.same(refused.received, [], 'nothing was sent before the close');
+  const admitted = await connectVisitor(t, srv, { company_id: 'acme' });
+  t.equal((await admitted.request({ type: 'ping' })).type, 'ack', 'other companies connect');
+});
+
+t.test('an admission check that throws refuses the connection', async (t) => {
+  const srv = await buildServer(
+    t,
+    {},
+    {
+      admit: () => {
+        throw new Error('database down');
+      },
+    },
+  );
+  const client = openClient(srv.wsUrl, signToken());
+  t.equal((await client.closed).code, 4003);
+});
