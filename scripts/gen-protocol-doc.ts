@@ -43,7 +43,7 @@ import {
 } from '../client-lib/protocol.js';
 import { MAX_TOKEN_LENGTH } from '../server/auth.js';
 import { signalingDefaults, type SignalingConfig } from '../server/config.js';
-import { AuthFailure, PolicyReason } from '../server/errors.js';
+import { AuthFailure, ForbiddenReason, PolicyReason } from '../server/errors.js';
 import { MAX_ROOMS_PER_CONNECTION } from '../server/services/rooms.js';
 
 const CONSTANTS_URL = new URL('../client-lib/constants.ts', import.meta.url);
@@ -228,9 +228,10 @@ const CLOSE_REASONS: Partial<Record<CloseCode, readonly string[]>> = {
   [CloseCode.GoingAway]: ['server shutting down'],
   [CloseCode.Unauthorized]: Object.values(AuthFailure),
   [CloseCode.Policy]: Object.values(PolicyReason),
+  [CloseCode.Forbidden]: Object.values(ForbiddenReason),
 };
 /** Close codes this server version defines but never sends. */
-const CLOSE_CODES_NOT_SENT: ReadonlySet<CloseCode> = new Set([CloseCode.Forbidden]);
+const CLOSE_CODES_NOT_SENT: ReadonlySet<CloseCode> = new Set<CloseCode>([]);
 
 const CALL_STATE_DOCS = {
   queued: { final: false, meaning: 'Waiting in the company queue for any agent to accept.' },
@@ -480,6 +481,10 @@ upgrade completes and the server closes the socket at once with code \`4001\` an
 saying which (see [Close codes](#close-codes)). No message is sent before the close, the
 connection never joins a room, and nothing is relayed for it. The token is checked once, at
 the upgrade; a connection outliving its token's \`exp\` stays open.
+
+A valid token whose company is disabled (in the database of the deployment) is closed the same
+way with \`4003\` (\`${ForbiddenReason.NotAdmitted}\`): a new token will not help until the
+company is enabled again.
 
 ### After the upgrade
 

@@ -17,7 +17,7 @@ import { verifyToken, type Principal } from './auth.js';
 import type { SignalingConfig } from './config.js';
 import { Connection } from './connection.js';
 import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
-import { AuthError, CloseCode, PolicyReason, SignalingError } from './errors.js';
+import { AuthError, CloseCode, ForbiddenReason, PolicyReason, SignalingError } from './errors.js';
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
 import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
@@ -195,7 +195,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
           return;
         }
         if (admitted) wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
-        else refuse(req, socket, head, CloseCode.Forbidden, 'not admitted');
+        else refuse(req, socket, head, CloseCode.Forbidden, ForbiddenReason.NotAdmitted);
       });
   }
 

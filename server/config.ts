@@ -56,12 +56,58 @@ export interface SignalingConfig {
   readonly shutdownTimeoutMs: number;
 }
 
+/** Where the call log, companies and agents live. */
+export interface DatabaseConfig {
+  /** The normalised URL, e.g. `sqlite:./data/calldocker.db`. */
+  readonly url: string;
+  readonly dialect: 'sqlite';
+  /** File path of the SQLite database (`:memory:` for a private in-memory one). */
+  readonly path: string;
+}
+
+/** What the web host needs besides its address. */
+export interface WebConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly signalingUrl: string;
+  /** Lifetime of anonymous visitor tokens (`POST /api/visitor-token`). */
+  readonly visitorTokenTtlS: number;
+  /** Lifetime of agent and admin tokens (`POST /api/auth/login`). */
+  readonly agentTokenTtlS: number;
+  /** An answer within this many seconds counts toward the service level. */
+  readonly serviceLevelS: number;
+  /**
+   * Whom to believe about the client's address (`X-Forwarded-For`): false (nobody), true
+   * (every proxy), a hop count, or a comma-separated list of proxy addresses/CIDRs. Behind a
+   * reverse proxy, per-IP rate limits need it.
+   */
+  readonly trustProxy: boolean | number | string;
+}
+
 /** The whole system's configuration. */
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
   readonly logLevel: string;
   readonly signaling: SignalingConfig;
-  readonly web: { readonly host: string; readonly port: number; readonly signalingUrl: string };
+  readonly web: WebConfig;
+  readonly database: DatabaseConfig;
+}
+
+/** The database used when `DATABASE_URL` is unset. */
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/calldocker.db';
+
+/**
+ * Parses `DATABASE_URL`: `sqlite:<path>` (or `sqlite://<path>`). PostgreSQL comes with the
+ * scale-out work; until then a postgres URL is refused rather than silently ignored.
+ */
+export function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
+  const url = raw === undefined || raw.trim() === '' ? DEFAULT_DATABASE_URL : raw.trim();
+  const match = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
+  if (match !== null) return { url, dialect: 'sqlite', path: match[1]! };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('DATABASE_URL', 'PostgreSQL is not supported yet; use sqlite:<path>');
+  }
+  throw new ConfigError('DATABASE_URL', `expected sqlite:<path>, got "${url}"`);
 }
 
 /** A secret good only for a laptop; refused when NODE_ENV=production. */
@@ -98,6 +144,20 @@ function list(env: Env, name: string): string[] {
     }
   }
   return items;
+}
+
+function trustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((item) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(item))) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `expected true, false, a hop count or proxy addresses, got "${raw}"`,
+    );
+  }
+  return items.join(',');
 }
 
 /** The signaling defaults, for tests and embedders; `overrides` replace single fields. */
@@ -226,7 +286,16 @@ export function loadConfig(env: Env): Config {
     env: nodeEnv,
     logLevel,
     signaling: Object.freeze(signaling),
-    web: Object.freeze({ host, port: webPort, signalingUrl }),
+    web: Object.freeze({
+      host,
+      port: webPort,
+      signalingUrl,
+      visitorTokenTtlS: int(env, 'VISITOR_TOKEN_TTL_S', 900, 60, 24 * 3600),
+      agentTokenTtlS: int(env, 'AGENT_TOKEN_TTL_S', 28_800, 300, 30 * 24 * 3600),
+      serviceLevelS: int(env, 'SERVICE_LEVEL_S', 20, 1, 3600),
+      trustProxy: trustProxy(str(env, 'TRUST_PROXY')),
+    }),
+    database: Object.freeze(parseDatabaseUrl(env['DATABASE_URL'])),
   });
 }
 

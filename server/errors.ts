@@ -70,3 +70,9 @@ export const PolicyReason = {
   SlowConsumer: 'slow consumer',
   TooManyConnections: 'too many connections',
 } as const;
+
+/** Close reasons for 4003: the token is valid but its principal may not connect now. */
+export const ForbiddenReason = {
+  /** The admission check refused (e.g. the company is disabled), or could not decide. */
+  NotAdmitted: 'not admitted',
+} as const;

@@ -1,9 +1,11 @@
 /**
- * Entry point of the signaling server: reads the configuration, listens, and shuts down
- * gracefully on SIGTERM/SIGINT. The only module with side effects at import.
+ * Entry point of the signaling server: reads the configuration, opens the call log, listens,
+ * and shuts down gracefully on SIGTERM/SIGINT. The only module with side effects at import.
  */
 import { pino } from 'pino';
 import { buildSignalingServer } from './app.js';
+import { CallLogThread } from './call-log-thread.js';
+import { CallLogWriter } from './call-log.js';
 import {
   ConfigError,
   DEVELOPMENT_JWT_SECRET,
@@ -11,6 +13,15 @@ import {
   readEnvironment,
   type Config,
 } from './config.js';
+import { closeInterruptedCalls } from './db/calls.js';
+import { openDatabase, type Database } from './db/database.js';
+import { companyAdmission } from './admission.js';
+
+/**
+ * How long a call-log write waits for another process's lock (the web host, the admin script)
+ * before it fails and is retried. It blocks the log's worker thread only, never signaling.
+ */
+const CALL_LOG_BUSY_TIMEOUT_MS = 2000;
 
 const bootLog = pino({ name: 'signaling' });
 let config: Config;
@@ -29,7 +40,39 @@ if (config.signaling.jwt.secret === DEVELOPMENT_JWT_SECRET) {
   log.warn('JWT_SECRET is not set: using the development secret (never do this in production)');
 }
 
-const server = buildSignalingServer({ config: config.signaling, logger: log });
+// The main thread's connection migrates, tidies up after the previous run, and then only reads
+// (admission: is the company disabled?); the call log writes on its own worker thread (see
+// call-log-thread.ts), off the event loop. Reads in WAL mode never wait for a writer.
+let database: Database;
+try {
+  database = openDatabase(config.database);
+  const applied = await database.migrate();
+  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  const failed = await closeInterruptedCalls(database.db);
+  if (failed > 0) {
+    log.warn({ calls: failed }, 'calls left live by the previous run closed as failed');
+  }
+} catch (err) {
+  log.fatal({ err, database: config.database.url }, 'cannot open the database');
+  process.exit(1);
+}
+const callLogLog = log.child({ component: 'call-log' });
+const callLog = new CallLogWriter(
+  new CallLogThread({
+    database: config.database,
+    busyTimeoutMs: CALL_LOG_BUSY_TIMEOUT_MS,
+    log: callLogLog,
+  }),
+  { log: callLogLog },
+);
+
+const server = buildSignalingServer({
+  config: config.signaling,
+  logger: log,
+  onCallTransition: (call) => callLog.record(call),
+  admit: companyAdmission(database.db),
+});
+callLog.registerMetrics(server.metrics.registry);
 try {
   const address = await server.listen();
   log.info({ host: address.address, port: address.port }, 'signaling server listening');
@@ -45,13 +88,18 @@ function onSignal(signal: NodeJS.Signals): void {
   log.info({ signal }, 'shutting down');
   // Whatever happens, the process is gone within the shutdown timeout (plus a margin).
   setTimeout(() => process.exit(1), config.signaling.shutdownTimeoutMs + 500).unref();
-  server.close().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
+  server
+    .close()
+    // Live calls stay live in the log: the next start closes them as failed (server_restart).
+    .then(() => callLog.close())
+    .then(() => database.close())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
 }
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);

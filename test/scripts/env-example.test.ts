@@ -13,10 +13,12 @@ import { loadConfig } from '../../server/config.js';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const example = parse(readFileSync(join(REPO, 'env.example')));
 const configSource = readFileSync(join(REPO, 'server', 'config.ts'), 'utf8');
+// Read through the typed helpers (`int(env, 'X', ...)`) or directly (`env['X']`).
 const readByConfig = new Set(
-  [...configSource.matchAll(/\b(?:int|str|list)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map(
-    (m) => m[1]!,
-  ),
+  [
+    ...configSource.matchAll(/\b(?:int|str|list)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g),
+    ...configSource.matchAll(/\benv\[\s*'([A-Z][A-Z0-9_]*)'\s*\]/g),
+  ].map((m) => m[1]!),
 );
 
 t.test('env.example lists exactly the variables the config module reads', async (t) => {
@@ -35,6 +37,23 @@ t.test('env.example lists exactly the variables the config module reads', async 
 
 t.test('env.example as .env gives the same configuration as the defaults', async (t) => {
   t.same(loadConfig(example), loadConfig({}));
+});
+
+t.test('env.example names the database, token lifetimes and service level', async (t) => {
+  for (const name of [
+    'DATABASE_URL',
+    'VISITOR_TOKEN_TTL_S',
+    'AGENT_TOKEN_TTL_S',
+    'SERVICE_LEVEL_S',
+  ]) {
+    t.ok(readByConfig.has(name), `${name} is read by the config module`);
+    t.ok(name in example, `${name} is in env.example`);
+  }
+  const config = loadConfig(example);
+  t.equal(config.database.url, 'sqlite:./data/calldocker.db');
+  t.equal(config.web.visitorTokenTtlS, 900);
+  t.equal(config.web.agentTokenTtlS, 28_800);
+  t.equal(config.web.serviceLevelS, 20);
 });
 
 t.test('env.example leaves JWT_SECRET empty for start-servers.sh to fill', async (t) => {

@@ -437,3 +437,27 @@ t.test('SIGTERM closes clients with 1001 and the entry exits 0 within 10 s', asy
     'logs the shutdown',
   );
 });
+
+t.test('TRUST_PROXY accepts false, true, a hop count or proxy addresses', async (t) => {
+  t.equal(loadConfig({}).web.trustProxy, false);
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).web.trustProxy, true);
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).web.trustProxy, 2);
+  t.equal(
+    loadConfig({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16' }).web.trustProxy,
+    '10.0.0.1,192.168.0.0/16',
+  );
+  assertRejects(t, { TRUST_PROXY: 'everyone' }, 'TRUST_PROXY');
+});
+
+t.test('DATABASE_URL takes sqlite paths and refuses what it cannot serve', async (t) => {
+  t.same(loadConfig({}).database, {
+    url: 'sqlite:./data/calldocker.db',
+    dialect: 'sqlite',
+    path: './data/calldocker.db',
+  });
+  t.equal(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database.path, '/tmp/x.db');
+  t.equal(loadConfig({ DATABASE_URL: 'sqlite://rel/x.db' }).database.path, 'rel/x.db');
+  t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).database.path, ':memory:');
+  assertRejects(t, { DATABASE_URL: 'postgres://localhost/test' }, 'DATABASE_URL');
+  assertRejects(t, { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL');
+});

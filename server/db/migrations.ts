@@ -1,0 +1,87 @@
+/**
+ * Versioned migrations, applied in name order at start-up by Kysely's Migrator (which records
+ * them in `kysely_migration` and takes a lock, so two processes starting together are safe).
+ * Never edit a migration that has shipped: add the next one.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001_companies_agents_calls': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('companies')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('company_id', 'text', (c) => c.notNull().references('companies.id'))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('agent', 'admin')`))
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('agents_company_email', ['company_id', 'email'])
+        .execute();
+      // The call log deliberately has no foreign keys: a call is logged even when its company
+      // or agent exists only in a token (a deployment with its own identity provider).
+      await db.schema
+        .createTable('calls')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('company_id', 'text', (c) => c.notNull())
+        .addColumn('visitor_id', 'text', (c) => c.notNull())
+        .addColumn('visitor_name', 'text', (c) => c.notNull())
+        .addColumn('target_agent_id', 'text')
+        .addColumn('agent_id', 'text')
+        .addColumn('agent_name', 'text')
+        .addColumn('call_type', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('end_reason', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('queued_at', 'bigint')
+        .addColumn('ringing_at', 'bigint')
+        .addColumn('answered_at', 'bigint')
+        .addColumn('ended_at', 'bigint')
+        .addColumn('duration_sec', 'integer')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('calls_company_created')
+        .on('calls')
+        .columns(['company_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('calls_company_agent')
+        .on('calls')
+        .columns(['company_id', 'agent_id'])
+        .execute();
+      await db.schema
+        .createIndex('calls_company_target')
+        .on('calls')
+        .columns(['company_id', 'target_agent_id'])
+        .execute();
+      await db.schema.createIndex('calls_state').on('calls').column('state').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('calls').execute();
+      await db.schema.dropTable('agents').execute();
+      await db.schema.dropTable('companies').execute();
+    },
+  },
+};
+
+/** The migrations, for Kysely's Migrator. */
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};
+
+/** Names of every migration, in order (for tests). */
+export const MIGRATION_NAMES = Object.keys(migrations).sort();
