@@ -10,12 +10,19 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyError, type HTTPMethods } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { signalingDefaults, type Config } from '../server/config.js';
+import { PROTOCOL_VERSION } from '../client-lib/constants.js';
+import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
+import type { Database } from '../server/db/database.js';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
+import { authRoutes } from './routes/auth.js';
+import { callRoutes } from './routes/calls.js';
 import { configRoutes } from './routes/config.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 
 /** Options of {@link buildWebApp}. */
@@ -27,6 +34,23 @@ export interface WebAppOptions {
    * (default 8081, the signaling server's default).
    */
   readonly config: Config['web'] & { signalingPublicUrl?: string; signalingPort?: number };
+  /**
+   * The open database (from `openDatabase`, migrated). The app does not close it: whoever
+   * opened it does, after `app.close()`.
+   */
+  readonly database: Database;
+  /**
+   * How tokens are verified (`config.signaling.jwt`). Tokens are issued with its HS256
+   * `secret`; without one the token-issuing routes answer 503 `token_signing_unavailable`.
+   */
+  readonly jwt: JwtConfig;
+  /** Overrides of {@link DEFAULT_RATE_LIMITS} (tests use small ones). */
+  readonly rateLimits?: Partial<RateLimits>;
+  /**
+   * Fastify's `trustProxy`: set it behind a reverse proxy, or every client shares the proxy's
+   * address and so its per-address rate limits.
+   */
+  readonly trustProxy?: boolean | number | string;
   /** Defaults to a silent logger, so tests and embedders are quiet unless they ask. */
   readonly logger?: Logger;
   /** Directory of the static files; defaults to `web/public` of this repository. */
@@ -52,10 +76,20 @@ export function defaultPublicDir(): string {
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
 }
 
+/** Largest request body the API accepts; its bodies are a few short strings. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Fastify takes a hop count at run time but not in its types: the equivalent function. */
+function trustProxyOption(value: boolean | number | string) {
+  return typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
+}
+
 /** Builds the web host. Nothing listens until `listen()`; close it with `close()`. */
 export function buildWebApp(opts: WebAppOptions) {
-  const { config } = opts;
+  const { config, database, jwt } = opts;
   const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: trustProxyOption(opts.trustProxy ?? false),
     loggerInstance: opts.logger ?? pino({ level: 'silent' }),
     // Two info lines per request would drown the servers' own logs (the landing page polls);
     // one debug line per response below, and failures are logged by the error handler.
@@ -73,10 +107,10 @@ export function buildWebApp(opts: WebAppOptions) {
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const { status, body } = toErrorResponse(err);
+    const { status, body, headers } = toErrorResponse(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ code: body.error }, 'request rejected');
-    return reply.code(status).type('application/json; charset=utf-8').send(body);
+    return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -91,7 +125,36 @@ export function buildWebApp(opts: WebAppOptions) {
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
 
-  void app.register(healthRoutes);
+  // Before every route: it collects their schemas as they are added.
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'CallDocker web API',
+        version: '1.0.0',
+        description: `The CallDocker web host's API (signaling protocol v${PROTOCOL_VERSION}).`,
+      },
+      tags: [
+        { name: 'auth', description: 'Tokens for agents, admins and visitors' },
+        { name: 'calls', description: 'The call log and its statistics' },
+        { name: 'meta', description: 'Health, configuration and this document' },
+      ],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    // Only the API: the static files' routes carry no tag.
+    hideUntagged: true,
+  });
+  void app.register(healthRoutes, { database });
+  void app.register(authRoutes, {
+    database,
+    jwt,
+    web: config,
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+  });
+  void app.register(callRoutes, { database, jwt, serviceLevelS: config.serviceLevelS });
+  void app.register(docsRoutes);
   void app.register(configRoutes, {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,
     signalingPort: config.signalingPort ?? signalingDefaults().port,

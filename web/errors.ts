@@ -8,26 +8,49 @@ import { Type, type Static } from '@sinclair/typebox';
 
 /** Codes carried in the `error` field of every error body. Stable: clients switch on them. */
 export const WebErrorCode = {
-  /** Malformed request: bad JSON, a schema violation, a bad header. */
+  /** Malformed request: bad JSON, a schema violation, a bad header or query value. */
   BadRequest: 'bad_request',
-  /** No route, and no static file, at this path. */
+  /**
+   * Login refused. One code and one message for an unknown email, a wrong password, an
+   * unknown or disabled company and a disabled agent, so the answer tells nothing of which.
+   */
+  InvalidCredentials: 'invalid_credentials',
+  /** No bearer token, or one that is invalid, expired, or whose account is gone or disabled. */
+  Unauthorized: 'unauthorized',
+  /** A valid token whose role or identity does not allow this request. */
+  Forbidden: 'forbidden',
+  /** No route, no static file, or no such resource (e.g. an unknown or disabled company). */
   NotFound: 'not_found',
   /** The path exists but not for this method (the `allow` header lists the ones that work). */
   MethodNotAllowed: 'method_not_allowed',
+  /** The request conflicts with the current state of a resource. */
+  Conflict: 'conflict',
   /** The request body is over the size limit. */
   PayloadTooLarge: 'payload_too_large',
   /** The request body's content type is not accepted. */
   UnsupportedMediaType: 'unsupported_media_type',
+  /** Too many requests; the `retry-after` header says how many seconds to wait. */
+  RateLimited: 'rate_limited',
   /** A server fault; details are logged, never sent. */
   Internal: 'internal',
+  /**
+   * This deployment verifies tokens with a public key only (no `JWT_SECRET`), so the web host
+   * cannot issue tokens; they come from the deployment's own identity provider.
+   */
+  TokenSigningUnavailable: 'token_signing_unavailable',
 } as const;
 /** One of the {@link WebErrorCode} values. */
 export type WebErrorCode = (typeof WebErrorCode)[keyof typeof WebErrorCode];
 
 /** The body of every error response. */
 export const ErrorBody = Type.Object(
-  { error: Type.String(), message: Type.String() },
-  { additionalProperties: false },
+  {
+    /** One of the {@link WebErrorCode} values. */
+    error: Type.String(),
+    /** For people; may change between versions. */
+    message: Type.String(),
+  },
+  { additionalProperties: false, description: 'Every failure: a stable code and a message' },
 );
 /** @see ErrorBody */
 export type ErrorBody = Static<typeof ErrorBody>;
@@ -49,29 +72,98 @@ export const MethodNotAllowedError = createError(
   Error,
   false,
 );
+/** A request the schema accepted but the handler cannot (e.g. `from` after `to`). Argument: why. */
+export const BadRequestError = createError(WebErrorCode.BadRequest, '%s', 400, Error, false);
+/** Login refused; the message is the same whatever was wrong. No arguments. */
+export const InvalidCredentialsError = createError(
+  WebErrorCode.InvalidCredentials,
+  'invalid email, password or company',
+  401,
+  Error,
+  false,
+);
+/** Missing or refused bearer token. Argument: why (safe to send, e.g. `token expired`). */
+export const UnauthorizedError = createError(WebErrorCode.Unauthorized, '%s', 401, Error, false);
+/** Argument: why. */
+export const ForbiddenError = createError(WebErrorCode.Forbidden, '%s', 403, Error, false);
+/** A resource, not a route, that does not exist. Argument: what is missing. */
+export const ResourceNotFoundError = createError(WebErrorCode.NotFound, '%s', 404, Error, false);
+/** Argument: why. */
+export const ConflictError = createError(WebErrorCode.Conflict, '%s', 409, Error, false);
+/** No arguments; see {@link WebErrorCode.TokenSigningUnavailable}. */
+export const TokenSigningUnavailableError = createError(
+  WebErrorCode.TokenSigningUnavailable,
+  'this server has no JWT_SECRET and cannot issue tokens',
+  503,
+  Error,
+  false,
+);
+const RateLimitedError = createError(
+  WebErrorCode.RateLimited,
+  'too many requests; retry in %d s',
+  429,
+  Error,
+  false,
+);
+
+/** An error that tells the client when to retry (sent as the `retry-after` header). */
+export interface RetryAfter {
+  readonly retryAfterS: number;
+}
+
+/** A `rate_limited` (429) error whose response carries `retry-after: <retryAfterS>`. */
+export function rateLimited(retryAfterS: number): FastifyError & RetryAfter {
+  const seconds = Math.max(1, Math.ceil(retryAfterS));
+  return Object.assign(new RateLimitedError(seconds), { retryAfterS: seconds });
+}
 
 const CODE_BY_STATUS: Readonly<Record<number, WebErrorCode>> = {
+  401: WebErrorCode.Unauthorized,
+  403: WebErrorCode.Forbidden,
   404: WebErrorCode.NotFound,
   405: WebErrorCode.MethodNotAllowed,
+  409: WebErrorCode.Conflict,
   413: WebErrorCode.PayloadTooLarge,
   415: WebErrorCode.UnsupportedMediaType,
+  429: WebErrorCode.RateLimited,
 };
 
 const CATALOG_CODES: ReadonlySet<string> = new Set(Object.values(WebErrorCode));
+// Server-side failures whose code and message are meant for the client; every other 5xx is
+// sent as a bare `internal`, whatever it says, so no detail of a bug leaks.
+const PUBLIC_SERVER_CODES: ReadonlySet<string> = new Set([WebErrorCode.TokenSigningUnavailable]);
+
+/** What {@link toErrorResponse} answers: the status, the body and any extra headers. */
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
 
 /**
  * Maps any error (ours, Fastify's, or a thrown bug) to a status and a body that is safe to send:
- * client errors keep their message, server errors get a generic one.
+ * client errors keep their message, server errors get a generic one unless the catalog marks
+ * them public.
  */
-export function toErrorResponse(err: Partial<FastifyError>): { status: number; body: ErrorBody } {
+export function toErrorResponse(err: Partial<FastifyError & RetryAfter>): ErrorResponse {
   const raw = err.statusCode ?? 500;
   const status = Number.isInteger(raw) && raw >= 400 && raw <= 599 ? raw : 500;
-  if (status >= 500) {
-    return { status, body: { error: WebErrorCode.Internal, message: 'internal server error' } };
+  // @fastify/error upper-cases codes (`NOT_FOUND`); the wire carries the catalog's lower case.
+  const code = err.code?.toLowerCase();
+  const catalogCode =
+    code !== undefined && CATALOG_CODES.has(code) ? (code as WebErrorCode) : undefined;
+  if (status >= 500 && (catalogCode === undefined || !PUBLIC_SERVER_CODES.has(catalogCode))) {
+    return {
+      status,
+      body: { error: WebErrorCode.Internal, message: 'internal server error' },
+      headers: {},
+    };
   }
-  const error =
-    err.code !== undefined && CATALOG_CODES.has(err.code)
-      ? (err.code as WebErrorCode)
-      : (CODE_BY_STATUS[status] ?? WebErrorCode.BadRequest);
-  return { status, body: { error, message: err.message || 'bad request' } };
+  const error = catalogCode ?? CODE_BY_STATUS[status] ?? WebErrorCode.BadRequest;
+  const headers: Record<string, string> = {};
+  if (typeof err.retryAfterS === 'number') headers['retry-after'] = String(err.retryAfterS);
+  // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme it wants.
+  if (error === WebErrorCode.Unauthorized)
+    headers['www-authenticate'] = 'Bearer realm="calldocker"';
+  return { status, body: { error, message: err.message || 'bad request' }, headers };
 }

@@ -1,9 +1,11 @@
 /**
- * Entry point of the web host: reads the configuration, listens, and shuts down gracefully on
- * SIGTERM/SIGINT. The only module of `web/` with side effects at import.
+ * Entry point of the web host: reads the configuration, opens and migrates the database,
+ * listens, and shuts down gracefully on SIGTERM/SIGINT. The only module of `web/` with side
+ * effects at import.
  */
 import { pino } from 'pino';
 import { ConfigError, loadConfig, readEnvironment, type Config } from '../server/config.js';
+import { openDatabase } from '../server/db/database.js';
 import { buildWebApp } from './app.js';
 
 const bootLog = pino({ name: 'web' });
@@ -19,9 +21,28 @@ try {
 }
 
 const log = pino({ name: 'web', level: config.logLevel });
+if (config.signaling.jwt.secret === undefined) {
+  // Public-key deployments get their tokens from their own identity provider.
+  log.warn('JWT_SECRET is not set: login, visitor-token and token refresh will answer 503');
+}
+
+// The web host only reads the call log and checks passwords, so it can afford to wait out a
+// writer's lock for a while instead of failing the request.
+const database = openDatabase(config.database, { busyTimeoutMs: 2000 });
+try {
+  const applied = await database.migrate();
+  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+} catch (err) {
+  log.fatal({ err, database: config.database.url }, 'cannot open the database');
+  process.exit(1);
+}
+
 const app = buildWebApp({
   config: { ...config.web, signalingPort: config.signaling.port },
+  database,
+  jwt: config.signaling.jwt,
   logger: log,
+  trustProxy: config.web.trustProxy,
 });
 
 try {
@@ -43,13 +64,16 @@ function onSignal(signal: NodeJS.Signals): void {
   log.info({ signal }, 'shutting down');
   // Whatever happens, the process is gone within the shutdown timeout (plus a margin).
   setTimeout(() => process.exit(1), config.signaling.shutdownTimeoutMs + 500).unref();
-  app.close().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
+  app
+    .close()
+    .then(() => database.close())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
 }
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);

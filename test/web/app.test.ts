@@ -3,18 +3,12 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import t from 'tap';
 import { PROTOCOL_VERSION } from '../../client-lib/constants.js';
-import { loadConfig } from '../../server/config.js';
-import { buildWebApp, defaultPublicDir, type WebAppOptions } from '../../web/app.js';
+import { BODY_LIMIT_BYTES, defaultPublicDir, type WebAppOptions } from '../../web/app.js';
+import { buildTestApp, type Teardown } from './helpers.js';
 
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-/** A web host from the default configuration plus `overrides`; closed at teardown. Not ready. */
-function build(t: Teardown, overrides: Partial<WebAppOptions['config']> = {}) {
-  const app = buildWebApp({ config: { ...loadConfig({}).web, ...overrides } });
-  t.teardown(() => app.close());
-  return app;
+/** A web host from the default configuration plus `overrides`, on a fresh SQLite file. */
+async function build(t: Teardown, overrides: Partial<WebAppOptions['config']> = {}) {
+  return (await buildTestApp(t, { config: overrides })).app;
 }
 
 /** An error body's keys and code; its message must be a string and carry no stack frame. */
@@ -29,17 +23,17 @@ function errorShape(body: string): { keys: string[]; error: unknown; messageType
 }
 
 t.test('GET /api/health answers ok as JSON', async (t) => {
-  const app = build(t);
+  const app = await build(t);
   const res = await app.inject({ method: 'GET', url: '/api/health' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^application\/json/);
-  t.same(res.json(), { status: 'ok' });
+  t.same(res.json(), { status: 'ok', database: 'ok' });
 });
 
 t.test(
   'GET /api/config leaves the signaling URL to the page when none is configured',
   async (t) => {
-    const app = build(t);
+    const app = await build(t);
     const res = await app.inject({ method: 'GET', url: '/api/config' });
     t.equal(res.statusCode, 200);
     t.same(res.json(), {
@@ -52,7 +46,7 @@ t.test(
 );
 
 t.test('GET /api/config sends the configured signaling URL and port', async (t) => {
-  const app = build(t, { signalingUrl: 'wss://signal.example.test/', signalingPort: 9443 });
+  const app = await build(t, { signalingUrl: 'wss://signal.example.test/', signalingPort: 9443 });
   const res = await app.inject({ method: 'GET', url: '/api/config' });
   t.same(res.json(), {
     signalingUrl: 'wss://signal.example.test/',
@@ -62,7 +56,7 @@ t.test('GET /api/config sends the configured signaling URL and port', async (t) 
 });
 
 t.test('a public signaling URL given by the embedder wins over the configured one', async (t) => {
-  const app = build(t, {
+  const app = await build(t, {
     signalingUrl: 'ws://internal.example.test:8081/',
     signalingPublicUrl: 'wss://public.example.test/ws',
   });
@@ -71,7 +65,7 @@ t.test('a public signaling URL given by the embedder wins over the configured on
 });
 
 t.test('the landing page is served as HTML at / and names the product', async (t) => {
-  const app = build(t);
+  const app = await build(t);
   const res = await app.inject({ method: 'GET', url: '/' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^text\/html/);
@@ -99,7 +93,7 @@ t.test('the landing page loads nothing from another origin and opens no socket',
 });
 
 t.test('an unknown path gets 404 with a JSON error body', async (t) => {
-  const app = build(t);
+  const app = await build(t);
   for (const url of ['/nope', '/api/nope', '/api/health/extra', '/index.htm?x=1']) {
     const res = await app.inject({ method: 'GET', url });
     t.equal(res.statusCode, 404, url);
@@ -118,7 +112,7 @@ t.test('an unknown path gets 404 with a JSON error body', async (t) => {
 t.test(
   'a known path with the wrong method gets 405, the allowed methods and a JSON body',
   async (t) => {
-    const app = build(t);
+    const app = await build(t);
     const cases = [
       { method: 'POST', url: '/api/health' },
       { method: 'DELETE', url: '/api/config' },
@@ -140,7 +134,7 @@ t.test(
 );
 
 t.test('a failing handler gets 500 with code internal and none of the error detail', async (t) => {
-  const app = build(t);
+  const app = await build(t);
   app.get('/test/boom', async () => {
     throw new Error('database password is hunter2');
   });
@@ -156,7 +150,7 @@ t.test('a failing handler gets 500 with code internal and none of the error deta
 });
 
 t.test('bad request bodies get 400 or 415 with catalog codes', async (t) => {
-  const app = build(t);
+  const app = await build(t);
   app.post(
     '/test/echo',
     { schema: { body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }) } },
@@ -189,3 +183,76 @@ t.test('bad request bodies get 400 or 415 with catalog codes', async (t) => {
   t.equal(wrongType.statusCode, 415);
   t.equal(errorShape(wrongType.body).error, 'unsupported_media_type');
 });
+
+t.test('GET /api/health answers 503 degraded when the database does not answer', async (t) => {
+  const { app, database } = await buildTestApp(t);
+  await app.ready();
+  await database.close();
+  const res = await app.inject({ method: 'GET', url: '/api/health' });
+  t.equal(res.statusCode, 503);
+  t.same(res.json(), { status: 'degraded', database: 'unavailable' });
+});
+
+t.test('a body over 16 KiB gets 413 payload_too_large on any API route', async (t) => {
+  const app = await build(t);
+  for (const url of ['/api/visitor-token', '/api/auth/login', '/api/token/refresh']) {
+    const res = await app.inject({
+      method: 'POST',
+      url,
+      payload: { companyId: 'acme', name: 'x'.repeat(BODY_LIMIT_BYTES) },
+    });
+    t.equal(res.statusCode, 413, url);
+    t.same(errorShape(res.body), {
+      keys: ['error', 'message'],
+      error: 'payload_too_large',
+      messageType: 'string',
+    });
+  }
+});
+
+t.test(
+  'the OpenAPI document at /api/docs/json lists every API route with its schemas',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const routes: string[] = [];
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        if (route.url.startsWith('/api/') && method !== 'HEAD')
+          routes.push(`${method} ${route.url}`);
+      }
+    });
+    const res = await app.inject({ method: 'GET', url: '/api/docs/json' });
+    t.equal(res.statusCode, 200);
+    t.match(res.headers['content-type'], /^application\/json/);
+    const doc = res.json() as {
+      openapi: string;
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    t.match(doc.openapi, /^3\./);
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    t.same(routes.sort(), [
+      'GET /api/calls',
+      'GET /api/calls/stats',
+      'GET /api/config',
+      'GET /api/docs/json',
+      'GET /api/health',
+      'POST /api/auth/login',
+      'POST /api/token/refresh',
+      'POST /api/visitor-token',
+    ]);
+    t.same(documented.sort(), routes.sort(), 'every API route is documented, and nothing else');
+
+    const login = doc.paths['/api/auth/login']!['post']!;
+    t.ok(login['requestBody'], 'request bodies are described');
+    t.same(Object.keys(login['responses'] as object).sort(), ['200', '400', '401', '429', '503']);
+    const calls = doc.paths['/api/calls']!['get']!;
+    const params = (calls['parameters'] as Array<{ name: string; in: string }>).map((p) => p.name);
+    t.same(params.sort(), ['agentId', 'cursor', 'from', 'limit', 'state', 'to']);
+    t.same(calls['security'], [{ bearerAuth: [] }]);
+    t.ok(doc.components.securitySchemes['bearerAuth']);
+  },
+);

@@ -17,7 +17,7 @@ export const ClientConfigBody = Type.Object(
     /** Version of the wire contract the signaling server speaks. */
     protocolVersion: Type.Literal(PROTOCOL_VERSION),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Where and how pages reach the signaling server' },
 );
 
 /** Options of {@link configRoutes}. */
@@ -34,5 +34,15 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRoutesOptions> = asyn
     signalingPort: opts.signalingPort,
     protocolVersion: PROTOCOL_VERSION,
   };
-  app.get('/api/config', { schema: { response: { 200: ClientConfigBody } } }, async () => body);
+  app.get(
+    '/api/config',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'How a page reaches the signaling server',
+        response: { 200: ClientConfigBody },
+      },
+    },
+    async () => body,
+  );
 };

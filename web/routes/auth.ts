@@ -1,0 +1,247 @@
+/**
+ * The token routes: `POST /api/auth/login` (agents and admins), `POST /api/visitor-token`
+ * (anonymous website visitors) and `POST /api/token/refresh`. Every token they issue is one the
+ * signaling server accepts.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { JwtConfig, WebConfig } from '../../server/config.js';
+import { activeCompany, findAgent, getAgent } from '../../server/db/companies.js';
+import type { Database } from '../../server/db/database.js';
+import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
+import { authenticate } from '../bearer.js';
+import {
+  ErrorBody,
+  InvalidCredentialsError,
+  ResourceNotFoundError,
+  TokenSigningUnavailableError,
+  UnauthorizedError,
+  rateLimited,
+} from '../errors.js';
+import { FixedWindowLimiter, type RateLimits } from '../rate-limit.js';
+import { canIssueTokens, issueToken, newVisitorId, type TokenSubject } from '../tokens.js';
+
+/** Longest visitor name a token carries (the signaling server's own limit). */
+export const MAX_VISITOR_NAME_LENGTH = 100;
+
+const CompanyId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: "The company's public id (slug)",
+});
+const Token = Type.String({ description: 'HS256 JWT for the signaling server and this API' });
+const ExpiresAt = Type.String({ format: 'date-time', description: 'When the token expires' });
+
+/** Body of `POST /api/auth/login`. */
+export const LoginBody = Type.Object(
+  {
+    email: Type.String({ minLength: 1, maxLength: 254 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+    companyId: CompanyId,
+  },
+  { additionalProperties: false },
+);
+
+/** The logged-in agent, as `POST /api/auth/login` describes it. */
+export const AgentBody = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    email: Type.String(),
+    role: Type.Union([Type.Literal('agent'), Type.Literal('admin')]),
+    companyId: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+/** Answer of `POST /api/auth/login`. */
+export const LoginReply = Type.Object(
+  { token: Token, expiresAt: ExpiresAt, agent: AgentBody },
+  { additionalProperties: false, description: 'Logged in: a token and who it speaks for' },
+);
+
+/** Body of `POST /api/visitor-token`. */
+export const VisitorTokenBody = Type.Object(
+  {
+    companyId: CompanyId,
+    name: Type.Optional(
+      Type.String({
+        maxLength: MAX_VISITOR_NAME_LENGTH,
+        // Control characters have no place in a name an agent's screen shows.
+        pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+        description: 'Shown to agents; trimmed; empty means "Visitor"',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Answer of `POST /api/visitor-token`. */
+export const VisitorTokenReply = Type.Object(
+  {
+    token: Token,
+    expiresAt: ExpiresAt,
+    visitorId: Type.String({ description: 'The token\'s `sub`: "v_" and a random id' }),
+  },
+  { additionalProperties: false, description: 'A visitor token' },
+);
+
+/** Answer of `POST /api/token/refresh`. */
+export const RefreshReply = Type.Object(
+  { token: Token, expiresAt: ExpiresAt },
+  { additionalProperties: false, description: 'A fresh token with the same subject' },
+);
+
+/** Options of {@link authRoutes}. */
+export interface AuthRoutesOptions {
+  readonly database: Database;
+  readonly jwt: JwtConfig;
+  readonly web: Pick<WebConfig, 'visitorTokenTtlS' | 'agentTokenTtlS'>;
+  readonly rateLimits: RateLimits;
+}
+
+const SECURED = [{ bearerAuth: [] }];
+
+/** Registers the token routes. */
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
+  const { db } = opts.database;
+  const loginPerIp = new FixedWindowLimiter(opts.rateLimits.loginPerIp);
+  const loginFailures = new FixedWindowLimiter(opts.rateLimits.loginFailuresPerAccount);
+  const visitorPerIp = new FixedWindowLimiter(opts.rateLimits.visitorTokenPerIp);
+  // The first unknown-account login would otherwise pay for hashing the dummy password too.
+  void dummyHash();
+
+  // Refused before anything is counted or checked: no attempt can succeed on this deployment.
+  app.addHook('onRequest', async () => {
+    if (!canIssueTokens(opts.jwt)) throw new TokenSigningUnavailableError();
+  });
+
+  app.post(
+    '/api/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log an agent or admin in',
+        body: LoginBody,
+        response: {
+          200: LoginReply,
+          400: ErrorBody,
+          401: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const { email, password, companyId } = request.body;
+      const ipWait = loginPerIp.hit(request.ip);
+      if (ipWait > 0) throw rateLimited(ipWait);
+      const account = `${companyId}\n${email.trim().toLowerCase()}`;
+      // Every attempt counts as a failure until it succeeds: concurrent guesses cannot all slip
+      // past the check while their passwords are being hashed. A locked account is refused
+      // before its password is checked, so guessing stops there.
+      const accountWait = loginFailures.hit(account);
+      if (accountWait > 0) throw rateLimited(accountWait);
+
+      const company = await activeCompany(db, companyId);
+      const agent = company === undefined ? undefined : await findAgent(db, companyId, email);
+      // Always one scrypt verification, so every refusal takes as long as a wrong password.
+      const matches = await verifyPassword(password, agent?.password_hash ?? (await dummyHash()));
+      if (agent === undefined || agent.disabled !== 0 || !matches) {
+        request.log.info({ companyId }, 'login refused');
+        throw new InvalidCredentialsError();
+      }
+      loginFailures.reset(account);
+      const issued = issueToken(
+        opts.jwt,
+        { userId: agent.id, role: agent.role, companyId, name: agent.name },
+        opts.web.agentTokenTtlS,
+      );
+      request.log.info({ companyId, userId: agent.id }, 'login');
+      return {
+        ...issued,
+        agent: {
+          id: agent.id,
+          name: agent.name,
+          email: agent.email,
+          role: agent.role,
+          companyId: agent.company_id,
+        },
+      };
+    },
+  );
+
+  app.post(
+    '/api/visitor-token',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Get a short-lived token for an anonymous website visitor',
+        body: VisitorTokenBody,
+        response: {
+          200: VisitorTokenReply,
+          400: ErrorBody,
+          404: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const wait = visitorPerIp.hit(request.ip);
+      if (wait > 0) throw rateLimited(wait);
+      const { companyId } = request.body;
+      if ((await activeCompany(db, companyId)) === undefined) {
+        throw new ResourceNotFoundError('no such company');
+      }
+      const name = request.body.name?.trim();
+      const visitorId = newVisitorId();
+      const issued = issueToken(
+        opts.jwt,
+        { userId: visitorId, role: 'visitor', companyId, name: name === '' ? undefined : name },
+        opts.web.visitorTokenTtlS,
+      );
+      return { ...issued, visitorId };
+    },
+  );
+
+  app.post(
+    '/api/token/refresh',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a still-valid token for a fresh one',
+        security: SECURED,
+        response: { 200: RefreshReply, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request) => {
+      const principal = authenticate(request, opts.jwt);
+      // What the host would refuse to issue now, it refuses to renew: a disabled company, and
+      // for staff a deleted or disabled account. Role and name come from the account as it is.
+      if ((await activeCompany(db, principal.companyId)) === undefined) {
+        throw new UnauthorizedError('company unknown or disabled');
+      }
+      let subject: TokenSubject;
+      let ttlS: number;
+      if (principal.role === 'visitor') {
+        const { userId, role, companyId, name } = principal;
+        subject = { userId, role, companyId, name };
+        ttlS = opts.web.visitorTokenTtlS;
+      } else {
+        const agent = await getAgent(db, principal.companyId, principal.userId);
+        if (agent === undefined || agent.disabled !== 0) {
+          throw new UnauthorizedError('account unknown or disabled');
+        }
+        subject = {
+          userId: agent.id,
+          role: agent.role,
+          companyId: agent.company_id,
+          name: agent.name,
+        };
+        ttlS = opts.web.agentTokenTtlS;
+      }
+      return issueToken(opts.jwt, subject, ttlS);
+    },
+  );
+};

@@ -1,0 +1,65 @@
+/**
+ * Issues the tokens the signaling server accepts: HS256 with `JWT_SECRET`, carrying the claims
+ * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`) plus `iss`/`aud` when the
+ * deployment requires them, so a token from this host always passes `verifyToken`.
+ */
+import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Role } from '../client-lib/protocol.js';
+import type { JwtConfig } from '../server/config.js';
+import { TokenSigningUnavailableError } from './errors.js';
+
+/** Who a token speaks for. */
+export interface TokenSubject {
+  /** The `sub` claim: an agent's id, or a visitor's `v_…` id. */
+  readonly userId: string;
+  readonly role: Role;
+  readonly companyId: string;
+  /** Display name; left out of the token when undefined (visitors then show as `Visitor`). */
+  readonly name: string | undefined;
+}
+
+/** A signed token and when it expires. */
+export interface IssuedToken {
+  readonly token: string;
+  /** ISO 8601 form of the `exp` claim. */
+  readonly expiresAt: string;
+}
+
+/** True when this deployment can issue tokens (it has an HS256 secret). */
+export function canIssueTokens(config: JwtConfig): boolean {
+  return config.secret !== undefined;
+}
+
+/**
+ * Signs a token for `subject` valid for `ttlS` seconds from `nowMs`.
+ * @throws TokenSigningUnavailableError (503) when the deployment has no `JWT_SECRET`.
+ */
+export function issueToken(
+  config: JwtConfig,
+  subject: TokenSubject,
+  ttlS: number,
+  nowMs = Date.now(),
+): IssuedToken {
+  if (config.secret === undefined) throw new TokenSigningUnavailableError();
+  const iat = Math.floor(nowMs / 1000);
+  const exp = iat + ttlS;
+  const payload: Record<string, string | number> = {
+    sub: subject.userId,
+    role: subject.role,
+    company_id: subject.companyId,
+    iat,
+    exp,
+  };
+  if (subject.name !== undefined) payload.name = subject.name;
+  if (config.issuer !== undefined) payload.iss = config.issuer;
+  if (config.audience !== undefined) payload.aud = config.audience;
+  // `iat` is in the payload, so jsonwebtoken keeps it rather than reading the clock again.
+  const token = jwt.sign(payload, config.secret, { algorithm: 'HS256' });
+  return { token, expiresAt: new Date(exp * 1000).toISOString() };
+}
+
+/** A fresh anonymous visitor id: `v_` and 16 random URL-safe characters (96 bits). */
+export function newVisitorId(): string {
+  return `v_${randomBytes(12).toString('base64url')}`;
+}
