@@ -1,6 +1,7 @@
 @echo off
 rem Quick start on Windows, the same steps as start-servers.sh: install dependencies if needed,
-rem build, write .env with a random JWT_SECRET when there is none, then start both servers.
+rem build, write .env with a random JWT_SECRET when there is none, create the demo company and
+rem admin on a database without any company (printing the login once), then start both servers.
 setlocal
 cd /d "%~dp0"
 
@@ -40,6 +41,9 @@ if errorlevel 1 goto :failed
 echo start-servers: wrote .env from env.example with a random JWT_SECRET.
 
 :start
+rem Migrates the database; on one without any company, creates "demo" and prints its login once.
+call npm run --silent admin -- seed-demo
+if errorlevel 1 goto :failed
 call npm start
 exit /b %errorlevel%
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: installs dependencies if needed, builds, writes .env with a random JWT_SECRET
-# when there is none, then starts the signaling server and the web host (npm start).
+# when there is none, creates a demo company and admin on a database that has no company yet
+# (printing how to log in, once), then starts the signaling server and the web host (npm start).
 # Works from any directory. Ports and the rest come from .env or the environment.
 set -euo pipefail
 
@@ -64,5 +65,10 @@ if [ ! -f .env ]; then
   )
   echo "start-servers: wrote .env from env.example with a random JWT_SECRET."
 fi
+
+# --- Demo account ----------------------------------------------------------------------------
+# Migrates the database, and on one without any company creates "demo" with an admin whose
+# random password is printed here once (only its hash is stored). Does nothing afterwards.
+npm run --silent admin -- seed-demo || die "could not prepare the database (see above)."
 
 exec npm start
