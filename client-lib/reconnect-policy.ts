@@ -1,0 +1,59 @@
+/**
+ * When to retry after the connection drops. Replace it through the client's
+ * `reconnectPolicy` option; return `null` to give up.
+ */
+
+/** What a policy decides from. */
+export interface ReconnectContext {
+  /** Retries already made since the link was last up (0 for the first retry). */
+  retryCount: number;
+  /** Time since the link was last up, in ms. */
+  elapsedMs: number;
+  /** The close code of the drop (1006 when the socket failed to open). */
+  closeCode: number;
+  /** The close reason, if the server gave one. */
+  reason: string;
+}
+
+/** Decides the delay before the next attempt, or `null` to stop trying. */
+export interface ReconnectPolicy {
+  nextRetryDelayMs(ctx: ReconnectContext): number | null;
+}
+
+/** Options of {@link FullJitterPolicy}. */
+export interface FullJitterOptions {
+  /** First backoff ceiling. Default 500 ms. */
+  baseDelayMs?: number;
+  /** Largest backoff ceiling. Default 15000 ms. */
+  maxDelayMs?: number;
+  /** Give up after this many retries. Default: never. */
+  maxRetries?: number;
+  /** Source of randomness in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+/**
+ * Exponential backoff with full jitter: a delay drawn uniformly from
+ * [0, min(max, base * 2^retry)), which spreads a crowd of clients dropped at once (a server
+ * restart) instead of bringing them back in waves.
+ * See https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/.
+ */
+export class FullJitterPolicy implements ReconnectPolicy {
+  private readonly base: number;
+  private readonly max: number;
+  private readonly maxRetries: number;
+  private readonly random: () => number;
+
+  constructor(options: FullJitterOptions = {}) {
+    this.base = options.baseDelayMs ?? 500;
+    this.max = options.maxDelayMs ?? 15_000;
+    this.maxRetries = options.maxRetries ?? Infinity;
+    this.random = options.random ?? Math.random;
+  }
+
+  nextRetryDelayMs(ctx: ReconnectContext): number | null {
+    if (ctx.retryCount >= this.maxRetries) return null;
+    const ceiling = Math.min(this.max, this.base * 2 ** Math.min(ctx.retryCount, 30));
+    return Math.floor(this.random() * ceiling);
+  }
+}
