@@ -7,6 +7,7 @@
  *   npm run bench -- --write       # and update docs/BENCHMARKS.md
  *   npm run bench -- --profile     # and profile CallDocker's relay (node --cpu-prof)
  *   npm run bench -- --rounds 1 --seconds 2   # a quick smoke run
+ *   npm run bench -- --only bundle --write    # one part (ids: relay, bundle, call-log), its section only
  *
  * Benchmarks are parts: each one is a file next to this one, added to PARTS below.
  */
@@ -14,8 +15,16 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  CALL_LOG_DEFAULTS,
+  CALL_LOG_TITLE,
+  callLogDocSection,
+  callLogTable,
+  runCallLogBenchmark,
+} from './call-log.js';
 import { compileBenchServers, ensureBuild } from './lib/build.js';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
+import { BUNDLE_TITLE, bundleDocSection, bundleTable, runBundleBenchmark } from './bundle.js';
 import { writeDocSection } from './lib/docs.js';
 import { describeMachine, pinLoadGenerator, type Machine, type Pinning } from './lib/machine.js';
 import {
@@ -28,12 +37,21 @@ import {
   type RelayOptions,
 } from './relay.js';
 
-/** What every part gets. */
-interface BenchContext {
-  readonly machine: Machine;
+/** What parts that run servers need: a fresh build, compiled entries and CPU pinning. */
+interface ServerSetup {
   readonly pinning: Pinning;
   /** Compiled server entries (plain node). */
   readonly serversDir: string;
+}
+
+/** What every part gets. */
+interface BenchContext {
+  readonly machine: Machine;
+  /**
+   * Builds `dist/` if stale, compiles the benchmark's servers and pins this process, on the
+   * first call only: parts that run no server (the bundle sizes) need none of it.
+   */
+  servers(): ServerSetup;
   /** Rounds per server, when given on the command line. */
   readonly rounds: number | undefined;
   /** Measured seconds per round, when given on the command line. */
@@ -53,12 +71,9 @@ interface BenchPart {
 
 const COMMAND = 'npm run bench -- --write';
 
-function machineLine(ctx: BenchContext): string {
-  const { machine } = ctx;
-  return (
-    `${machine.cpus} CPUs (\`nproc\`), ${machine.cpuModel}, Node ${machine.nodeVersion}; ` +
-    `${ctx.pinning.note}.`
-  );
+function machineLine(machine: Machine, pinning?: Pinning): string {
+  const line = `${machine.cpus} CPUs (\`nproc\`), ${machine.cpuModel}, Node ${machine.nodeVersion}`;
+  return pinning === undefined ? `${line}.` : `${line}; ${pinning.note}.`;
 }
 
 const relayPart: BenchPart = {
@@ -68,7 +83,7 @@ const relayPart: BenchPart = {
     const options = relayOptions(ctx);
     const report = await runRelayBenchmark(options);
     const table = relayTable(report);
-    const doc = relayDocSection(report, machineLine(ctx), COMMAND);
+    const doc = relayDocSection(report, machineLine(ctx.machine, ctx.servers().pinning), COMMAND);
     return { table, doc };
   },
   profile: profileRelay,
@@ -76,12 +91,13 @@ const relayPart: BenchPart = {
 
 /** The relay options for `ctx`: the defaults, with the command line's rounds and seconds. */
 function relayOptions(ctx: BenchContext): RelayOptions {
+  const { serversDir, pinning } = ctx.servers();
   return {
     ...RELAY_DEFAULTS,
     ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
     ...(ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
-    serversDir: ctx.serversDir,
-    serverCpu: ctx.pinning.serverCpu,
+    serversDir,
+    serverCpu: pinning.serverCpu,
     log: ctx.log,
   };
 }
@@ -99,7 +115,53 @@ async function profileRelay(ctx: BenchContext): Promise<string> {
   }
 }
 
-const PARTS: readonly BenchPart[] = [relayPart];
+const bundlePart: BenchPart = {
+  id: 'bundle',
+  title: BUNDLE_TITLE,
+  async run(ctx) {
+    const report = await runBundleBenchmark({ peers: true, log: ctx.log });
+    return {
+      table: bundleTable(report),
+      doc: bundleDocSection(report, machineLine(ctx.machine), COMMAND),
+    };
+  },
+};
+
+const callLogPart: BenchPart = {
+  id: 'call-log',
+  title: CALL_LOG_TITLE,
+  async run(ctx) {
+    // Pinned like the relay's load generator: the writer's event loop and worker share a CPU.
+    const { pinning } = ctx.servers();
+    const report = await runCallLogBenchmark({
+      ...CALL_LOG_DEFAULTS,
+      ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+      ...(ctx.seconds !== undefined
+        ? { measureMs: ctx.seconds * 1000, stepMs: Math.max(1000, ctx.seconds * 400) }
+        : {}),
+      log: ctx.log,
+    });
+    return {
+      table: callLogTable(report),
+      doc: callLogDocSection(report, machineLine(ctx.machine, pinning), COMMAND),
+    };
+  },
+};
+
+const PARTS: readonly BenchPart[] = [relayPart, bundlePart, callLogPart];
+
+/** The parts `--only` names (comma-separated ids), or all of them. */
+function selectParts(only: string | undefined): readonly BenchPart[] {
+  if (only === undefined) return PARTS;
+  const ids = only.split(',').map((id) => id.trim());
+  const unknown = ids.filter((id) => !PARTS.some((part) => part.id === id));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only: unknown part ${unknown.join(', ')}; parts: ${PARTS.map((p) => p.id).join(', ')}`,
+    );
+  }
+  return PARTS.filter((part) => ids.includes(part.id));
+}
 
 function positive(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -115,27 +177,36 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
+      only: { type: 'string' },
     },
   });
   const log = (line: string) => console.log(line);
+  const parts = selectParts(values.only);
   // Before pinning: afterwards this process would see one CPU.
   const machine = describeMachine();
-  ensureBuild(log);
-  const serversDir = compileBenchServers();
-  const pinning = pinLoadGenerator(machine);
+  let setup: ServerSetup | undefined;
+  const servers = (): ServerSetup => {
+    if (setup === undefined) {
+      ensureBuild(log);
+      const serversDir = compileBenchServers();
+      const pinning = pinLoadGenerator(machine);
+      log(`Pinning: ${pinning.note}.`);
+      setup = { serversDir, pinning };
+    }
+    return setup;
+  };
   const rounds = positive('rounds', values.rounds);
   const ctx: BenchContext = {
     machine,
-    pinning,
-    serversDir,
+    servers,
     rounds: rounds === undefined ? undefined : Math.ceil(rounds),
     seconds: positive('seconds', values.seconds),
     profile: values.profile,
     log,
   };
-  log(`Machine: ${machineLine(ctx)}`);
+  log(`Machine: ${machineLine(machine)}`);
 
-  for (const part of PARTS) {
+  for (const part of parts) {
     log(`\n${part.title}`);
     const { table, doc } = await part.run(ctx);
     log(`\n${table}`);

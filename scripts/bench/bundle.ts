@@ -1,0 +1,261 @@
+/**
+ * The client bundle size benchmark: what embedding the client costs a page, minified and
+ * gzipped, against the budgets of issue 4 (the `WebSocketClient` alone at most 6 KB, with
+ * `CallSession` at most 12 KB) and against the libraries a site would otherwise use, all bundled
+ * by the same esbuild with the same settings in the same run. The peers are installed into a
+ * temporary directory outside the repository; one that cannot be installed or bundled is shown
+ * with the figure quoted in issue 4 instead, marked as such.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
+import { ROOT } from './lib/build.js';
+
+/** The benchmark's heading in reports. */
+export const BUNDLE_TITLE = 'Client bundle size';
+
+/** One kilobyte, as the sizes are reported. */
+export const KB = 1000;
+
+/** The same settings for every bundle: what a site's bundler would do with the library. */
+const ESBUILD_OPTIONS = {
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  legalComments: 'none',
+  write: false,
+  metafile: true,
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
+
+/** CallDocker's bundles: an entry module and the budget of issue 4 (min+gzip). */
+const OURS = [
+  {
+    name: 'CallDocker `WebSocketClient`',
+    entry: `export { WebSocketClient } from ${JSON.stringify(join(ROOT, 'client-lib/websocket-client.ts'))};`,
+    budgetKb: 6,
+  },
+  {
+    name: 'CallDocker `WebSocketClient` + `CallSession` (all of `client-lib/index.ts`)',
+    entry: `export * from ${JSON.stringify(join(ROOT, 'client-lib/index.ts'))};`,
+    budgetKb: 12,
+  },
+] as const;
+
+/** The peers of issue 4 and the min+gzip sizes it quotes (measured there with esbuild). */
+export const PEERS = [
+  { name: 'socket.io-client', quotedKb: 13.3 },
+  { name: 'centrifuge', quotedKb: 23.7 },
+  { name: 'peerjs', quotedKb: 31.6 },
+  { name: 'livekit-client', quotedKb: 155.6 },
+] as const;
+
+/** One bundle's figures. */
+export interface BundleRow {
+  readonly name: string;
+  /** The package version bundled (peers only). */
+  readonly version?: string;
+  /** Minified bytes, when measured. */
+  readonly minBytes?: number;
+  /** Minified and gzipped (level 9) bytes, when measured. */
+  readonly gzipBytes?: number;
+  /** CallDocker's budget, in KB (min+gzip). */
+  readonly budgetKb?: number;
+  /** The figure issue 4 quotes for a peer, in KB (min+gzip). */
+  readonly quotedKb?: number;
+  /** Why a peer was not measured (its quoted figure stands in). */
+  readonly notMeasured?: string;
+}
+
+/** The benchmark's outcome. */
+export interface BundleReport {
+  readonly ours: readonly BundleRow[];
+  readonly peers: readonly BundleRow[];
+  readonly esbuildVersion: string;
+}
+
+/** How the benchmark runs. */
+export interface BundleOptions {
+  /** Measure the peers too (installs them with npm into a temporary directory). */
+  readonly peers: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** Bundles `contents` (an entry module resolved from `resolveDir`) and measures it. */
+async function measure(
+  contents: string,
+  resolveDir: string,
+): Promise<{ minBytes: number; gzipBytes: number; inputs: string[] }> {
+  const result = await build({
+    ...ESBUILD_OPTIONS,
+    stdin: { contents, resolveDir, loader: 'ts', sourcefile: 'entry.ts' },
+  });
+  const js = result.outputFiles.find((file) => file.path.endsWith('.js')) ?? result.outputFiles[0];
+  if (js === undefined) throw new Error('esbuild produced no output');
+  return {
+    minBytes: js.contents.byteLength,
+    gzipBytes: gzipSync(js.contents, { level: 9 }).byteLength,
+    inputs: Object.keys(result.metafile.inputs),
+  };
+}
+
+/** Installs the peers into `dir`; all at once, else one by one. Returns the installed names. */
+function installPeers(dir: string, log: (line: string) => void): Map<string, string> {
+  const failures = new Map<string, string>();
+  const npmInstall = (names: readonly string[]) =>
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        dir,
+        '--no-audit',
+        '--no-fund',
+        '--no-package-lock',
+        '--ignore-scripts',
+        '--loglevel=error',
+        ...names,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 },
+    );
+  const names = PEERS.map((p) => p.name);
+  log(`Installing ${names.join(', ')} into a temporary directory`);
+  try {
+    npmInstall(names);
+    return failures;
+  } catch {
+    log('  the combined install failed; installing one by one');
+  }
+  for (const name of names) {
+    try {
+      npmInstall([name]);
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+      const why = stderr.split('\n').find((line) => /^npm err/i.test(line)) ?? 'npm failed';
+      failures.set(name, why);
+      log(`  ${name}: ${why}`);
+    }
+  }
+  return failures;
+}
+
+async function measurePeers(log: (line: string) => void): Promise<BundleRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bundle-'));
+  try {
+    const failures = installPeers(dir, log);
+    const rows: BundleRow[] = [];
+    for (const peer of PEERS) {
+      const quoted = { name: peer.name, quotedKb: peer.quotedKb };
+      const failed = failures.get(peer.name);
+      if (failed !== undefined) {
+        rows.push({ ...quoted, notMeasured: `install failed: ${failed}` });
+        continue;
+      }
+      try {
+        const pkg = JSON.parse(
+          readFileSync(join(dir, 'node_modules', peer.name, 'package.json'), 'utf8'),
+        ) as { version: string };
+        const figures = await measure(`export * from '${peer.name}';`, dir);
+        rows.push({ ...quoted, version: pkg.version, ...figures });
+        log(`  ${peer.name} ${pkg.version}: ${describe(figures)}`);
+      } catch (err) {
+        const why = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+        rows.push({ ...quoted, notMeasured: `bundling failed: ${why}` });
+        log(`  ${peer.name}: ${why}`);
+      }
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const kb = (bytes: number) => (bytes / KB).toFixed(1);
+const describe = (f: { minBytes: number; gzipBytes: number }) =>
+  `${kb(f.minBytes)} KB minified, ${kb(f.gzipBytes)} KB min+gzip`;
+
+/**
+ * Bundles CallDocker's client (and, with `peers`, the peers) and returns the sizes.
+ * @throws Error when CallDocker's own bundle pulls in a package: the client must have no
+ *   runtime dependency.
+ */
+export async function runBundleBenchmark(options: BundleOptions): Promise<BundleReport> {
+  const ours: BundleRow[] = [];
+  for (const bundle of OURS) {
+    const { inputs, ...figures } = await measure(bundle.entry, ROOT);
+    const packages = inputs.filter((input) => input.includes('node_modules'));
+    if (packages.length > 0) {
+      throw new Error(`${bundle.name} bundles packages: ${packages.join(', ')}`);
+    }
+    ours.push({ name: bundle.name, budgetKb: bundle.budgetKb, ...figures });
+    options.log(`  ${bundle.name}: ${describe(figures)} (${inputs.length} source files)`);
+  }
+  const peers = options.peers
+    ? await measurePeers(options.log)
+    : PEERS.map((p) => ({ ...p, notMeasured: 'not measured in this run' }));
+  return { ours, peers, esbuildVersion };
+}
+
+/** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
+export function bundleTable(report: BundleReport): string {
+  const cell = (bytes: number | undefined) => (bytes === undefined ? '' : kb(bytes));
+  const rows = [...report.ours, ...report.peers].map((row) => {
+    let gzip = cell(row.gzipBytes);
+    let target = '';
+    if (row.budgetKb !== undefined) {
+      const within = row.gzipBytes !== undefined && row.gzipBytes <= row.budgetKb * KB;
+      target = `budget ${row.budgetKb}: ${within ? 'within' : '**OVER**'}`;
+    } else if (row.notMeasured !== undefined) {
+      gzip = `**${row.quotedKb} (quoted)**`;
+      target = `issue 4's figure; not measured here (${row.notMeasured})`;
+    } else if (row.quotedKb !== undefined) {
+      target = `issue 4 quotes ${row.quotedKb}`;
+    }
+    const version = row.version ?? '';
+    return `| ${row.name} | ${version} | ${cell(row.minBytes)} | ${gzip} | ${target} |`;
+  });
+  const over = report.ours.filter(
+    (row) => row.gzipBytes === undefined || row.gzipBytes > (row.budgetKb ?? 0) * KB,
+  );
+  return [
+    '| bundle | version | minified KB | min+gzip KB | budget or quoted figure (KB, min+gzip) |',
+    '| --- | --- | ---: | ---: | --- |',
+    ...rows,
+    '',
+    over.length === 0
+      ? 'CallDocker: **within** both budgets.'
+      : `CallDocker: **OVER** budget: ${over.map((row) => row.name).join('; ')}.`,
+  ].join('\n');
+}
+
+/** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
+export function bundleDocSection(report: BundleReport, machine: string, command: string): string {
+  return [
+    `## ${BUNDLE_TITLE}`,
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\`.`,
+    `Machine: ${machine}`,
+    '',
+    bundleTable(report),
+    '',
+    `Every bundle is made by esbuild ${report.esbuildVersion} in the same run with the same ` +
+      'settings (bundle, minify, ESM, platform `browser`, target `es2022`, no legal comments) ' +
+      "and gzipped with zlib at level 9; 1 KB = 1000 bytes. CallDocker's entries are " +
+      '`export { WebSocketClient } from "client-lib/websocket-client.ts"` and ' +
+      '`export * from "client-lib/index.ts"`; each peer\'s is `export * from "<package>"`, ' +
+      "with the package's latest version installed from the npm registry into a temporary " +
+      "directory. The budgets are issue 4's; the peers' quoted figures are what issue 4 " +
+      "states, shown for comparison with this run's measurement.",
+    '',
+    "- CallDocker's bundles contain only `client-lib/` sources: no runtime dependency (the " +
+      "benchmark fails if a package is pulled in). The protocol's TypeBox schemas are types " +
+      'only on the client side and do not reach the bundle.',
+    "- `export *` keeps everything a package exports, as a page importing the package's " +
+      'main entry gets it.',
+  ].join('\n');
+}
