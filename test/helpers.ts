@@ -309,3 +309,79 @@ export function metricValue(body: string, series: string): number {
 
 /** Sleeps `ms`. */
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Conversation helpers shared by the suites
+// ---------------------------------------------------------------------------------------------
+
+let flushes = 0;
+
+/**
+ * Resolves once each client's ping has been answered. The server writes an announcement to
+ * every member before it acks the message that caused it, and a socket delivers in order, so
+ * after the actor's ack (or another positive signal) and this flush, anything the observers
+ * were going to get has arrived: an absence can be asserted without sleeping.
+ */
+export async function flush(...clients: TestClient[]): Promise<void> {
+  await Promise.all(
+    clients.map(async (c) => {
+      const res = await c.request({ type: 'ping', id: `flush-${++flushes}` });
+      if (res.type !== 'ack') throw new Error(`flush failed: ${JSON.stringify(res)}`);
+    }),
+  );
+}
+
+/** Messages of `type` received from index `from` on, consumed by next() or not. */
+export function since<K extends ServerMessageType>(
+  c: TestClient,
+  from: number,
+  type: K,
+): ServerMessageOf<K>[] {
+  return c.received
+    .slice(from)
+    .map((m) => ({ ...m, type: String(m.type).replace(/^consumed:/, '') }))
+    .filter((m) => m.type === type) as unknown as ServerMessageOf<K>[];
+}
+
+/** Sends `msg` with an id and returns the ack, failing the test on an error. */
+export async function ok(c: TestClient, msg: Record<string, unknown>) {
+  const res = await c.request(msg);
+  if (res.type !== 'ack') throw new Error(`expected an ack, got ${JSON.stringify(res)}`);
+  return res;
+}
+
+/** Sends `msg` with an id and returns the error code (or 'ack' when it succeeded). */
+export async function code(c: TestClient, msg: Record<string, unknown>): Promise<string> {
+  const res = await c.request(msg);
+  return res.type === 'error' ? res.code : 'ack';
+}
+
+/** The error code of an answer, or 'ack'. */
+export const outcome = (res: Awaited<ReturnType<TestClient['request']>>) =>
+  res.type === 'ack' ? 'ack' : res.code;
+
+/** Polls `cond` every 10 ms until it holds; fails after `timeoutMs`. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Connects an agent and consumes the queue every agent gets on arrival. */
+export async function agentReady(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
+  const agent = await connectAgent(t, srv, claims);
+  await agent.next('queue_updated');
+  return agent;
+}
+
+/** Requests a call and returns its id; throws when the server refuses it. */
+export async function requestCall(visitor: TestClient, fields: Record<string, unknown> = {}) {
+  const res = await visitor.request({ type: 'call_request', callType: 'video', ...fields });
+  if (res.type !== 'ack') throw new Error(`call_request refused: ${JSON.stringify(res)}`);
+  return res['callId'] as string;
+}

@@ -20,8 +20,8 @@ import {
   establishCall,
   httpGet,
   metricValue,
-  type TestClient,
   type TestServer,
+  requestCall,
 } from '../helpers.js';
 
 type Tap = Parameters<typeof buildServer>[0];
@@ -82,12 +82,6 @@ async function waitForRow(
 async function flushedRow(logged: Logged, callId: string): Promise<CallRow | undefined> {
   await logged.writer.flush();
   return rowOf(logged.database, callId);
-}
-
-async function requestCall(visitor: TestClient, fields: Record<string, unknown> = {}) {
-  const res = await visitor.request({ type: 'call_request', callType: 'audio', ...fields });
-  if (res.type !== 'ack') throw new Error(`call_request refused: ${JSON.stringify(res)}`);
-  return res['callId'] as string;
 }
 
 async function metrics(srv: TestServer) {

@@ -5,34 +5,13 @@
 import t from 'tap';
 import {
   buildServer,
-  connect,
-  connectAgent,
   connectVisitor,
   establishCall,
-  type TestClaims,
   type TestClient,
-  type TestServer,
+  outcome,
+  agentReady,
+  requestCall,
 } from '../helpers.js';
-
-type Tap = Parameters<typeof connect>[0];
-
-/** Connects an agent and consumes the queue every agent gets on arrival. */
-async function agentReady(t: Tap, srv: TestServer, claims: TestClaims = {}) {
-  const agent = await connectAgent(t, srv, claims);
-  await agent.next('queue_updated');
-  return agent;
-}
-
-/** Requests a call and returns its id; throws when the server refuses it. */
-async function requestCall(visitor: TestClient, fields: Record<string, unknown> = {}) {
-  const res = await visitor.request({ type: 'call_request', callType: 'video', ...fields });
-  if (res.type !== 'ack') throw new Error(`call_request refused: ${JSON.stringify(res)}`);
-  return res['callId'] as string;
-}
-
-/** The error code of an answer, or 'ack'. */
-const outcome = (res: Awaited<ReturnType<TestClient['request']>>) =>
-  res.type === 'ack' ? 'ack' : res.code;
 
 t.test('a visitor sending call_accept gets forbidden and the call stays queued', async (t) => {
   const srv = await buildServer(t);

@@ -6,32 +6,14 @@ import t from 'tap';
 import type { CallRecord } from '../../server/state/store.js';
 import {
   buildServer,
-  connect,
-  connectAgent,
   connectVisitor,
   establishCall,
   httpGet,
   metricValue,
-  type TestClaims,
-  type TestClient,
   type TestServer,
+  agentReady,
+  requestCall,
 } from '../helpers.js';
-
-type Tap = Parameters<typeof connect>[0];
-
-/** Connects an agent and consumes the queue every agent gets on arrival. */
-async function agentReady(t: Tap, srv: TestServer, claims: TestClaims = {}) {
-  const agent = await connectAgent(t, srv, claims);
-  await agent.next('queue_updated');
-  return agent;
-}
-
-/** Requests a call and returns its id; throws when the server refuses it. */
-async function requestCall(visitor: TestClient, fields: Record<string, unknown> = {}) {
-  const res = await visitor.request({ type: 'call_request', callType: 'video', ...fields });
-  if (res.type !== 'ack') throw new Error(`call_request refused: ${JSON.stringify(res)}`);
-  return res['callId'] as string;
-}
 
 /** Reads the call metrics this file asserts. */
 async function callMetrics(srv: TestServer) {

@@ -1,5 +1,4 @@
 import t from 'tap';
-import type { ServerMessageOf, ServerMessageType } from '../../client-lib/protocol.js';
 import {
   buildServer,
   connect,
@@ -7,40 +6,16 @@ import {
   connectVisitor,
   type TestClient,
   type TestServer,
+  flush,
+  since,
+  ok,
+  code,
+  until,
 } from '../helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Local helpers
 // ---------------------------------------------------------------------------------------------
-
-let flushes = 0;
-
-/**
- * Resolves once each client's ping has been answered. The server writes an announcement to
- * every member before it acks the message that caused it, and a socket delivers in order, so
- * after the actor's ack (or another positive signal) and this flush, anything the observers
- * were going to get has arrived: an absence can be asserted without sleeping.
- */
-async function flush(...clients: TestClient[]): Promise<void> {
-  await Promise.all(
-    clients.map(async (c) => {
-      const res = await c.request({ type: 'ping', id: `flush-${++flushes}` });
-      if (res.type !== 'ack') throw new Error(`flush failed: ${JSON.stringify(res)}`);
-    }),
-  );
-}
-
-/** Messages of `type` received from index `from` on, consumed by next() or not. */
-function since<K extends ServerMessageType>(
-  c: TestClient,
-  from: number,
-  type: K,
-): ServerMessageOf<K>[] {
-  return c.received
-    .slice(from)
-    .map((m) => ({ ...m, type: String(m.type).replace(/^consumed:/, '') }))
-    .filter((m) => m.type === type) as unknown as ServerMessageOf<K>[];
-}
 
 /** The statuses announced for `agentId` from index `from` on, in order. */
 function announced(c: TestClient, from: number, agentId = 'agent-1'): string[] {
@@ -56,28 +31,6 @@ function status(c: TestClient, status: string, agentId = 'agent-1', timeoutMs = 
     timeoutMs,
     (m) => m.agentId === agentId && m.status === status,
   );
-}
-
-/** Sends `msg` with an id and returns the ack, failing the test on an error. */
-async function ok(c: TestClient, msg: Record<string, unknown>) {
-  const res = await c.request(msg);
-  if (res.type !== 'ack') throw new Error(`expected an ack, got ${JSON.stringify(res)}`);
-  return res;
-}
-
-/** Sends `msg` with an id and returns the error code (or 'ack' when it succeeded). */
-async function code(c: TestClient, msg: Record<string, unknown>): Promise<string> {
-  const res = await c.request(msg);
-  return res.type === 'error' ? res.code : 'ack';
-}
-
-/** Polls `cond` every 10 ms until it holds; fails after `timeoutMs`. */
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The agent list a freshly connected visitor of `company` gets, sorted by id. */

@@ -1,5 +1,4 @@
 import t from 'tap';
-import type { ServerMessageOf, ServerMessageType } from '../../client-lib/protocol.js';
 import {
   buildServer,
   connect,
@@ -9,66 +8,20 @@ import {
   metricValue,
   type TestClient,
   type TestServer,
+  flush,
+  since,
+  ok,
+  code,
+  until,
 } from '../helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Local helpers
 // ---------------------------------------------------------------------------------------------
 
-let flushes = 0;
-
-/**
- * Resolves once each client's ping has been answered. The server writes a broadcast to every
- * member before it acks the message that caused it, and a socket delivers in order, so after
- * the actor's ack and this flush, anything the observers were going to get has arrived: an
- * absence can be asserted without sleeping.
- */
-async function flush(...clients: TestClient[]): Promise<void> {
-  await Promise.all(
-    clients.map(async (c) => {
-      const res = await c.request({ type: 'ping', id: `flush-${++flushes}` });
-      if (res.type !== 'ack') throw new Error(`flush failed: ${JSON.stringify(res)}`);
-    }),
-  );
-}
-
-/** Messages of `type` received from index `from` on, consumed by next() or not. */
-function since<K extends ServerMessageType>(
-  c: TestClient,
-  from: number,
-  type: K,
-): ServerMessageOf<K>[] {
-  return c.received
-    .slice(from)
-    .map((m) => ({ ...m, type: String(m.type).replace(/^consumed:/, '') }))
-    .filter((m) => m.type === type) as unknown as ServerMessageOf<K>[];
-}
-
 /** Acks other than those of {@link flush}, from index `from` on. */
 function realAcks(c: TestClient, from: number) {
   return since(c, from, 'ack').filter((a) => !a.id.startsWith('flush-'));
-}
-
-/** Sends `msg` with an id and returns the ack, failing the test on an error. */
-async function ok(c: TestClient, msg: Record<string, unknown>) {
-  const res = await c.request(msg);
-  if (res.type !== 'ack') throw new Error(`expected an ack, got ${JSON.stringify(res)}`);
-  return res;
-}
-
-/** Sends `msg` with an id and returns the error code (or 'ack' when it succeeded). */
-async function code(c: TestClient, msg: Record<string, unknown>): Promise<string> {
-  const res = await c.request(msg);
-  return res.type === 'error' ? res.code : 'ack';
-}
-
-/** Polls `cond` every 10 ms until it holds; fails after `timeoutMs`. */
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const join = (roomId: unknown) => ({ type: 'join_room', roomId });
