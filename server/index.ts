@@ -2,20 +2,14 @@
  * Entry point of the signaling server: reads the configuration, opens the call log, listens,
  * and shuts down gracefully on SIGTERM/SIGINT. The only module with side effects at import.
  */
-import { pino } from 'pino';
 import { buildSignalingServer } from './app.js';
+import { companyAdmission } from './admission.js';
+import { bootConfig, stopOnSignals } from './boot.js';
 import { CallLogThread } from './call-log-thread.js';
 import { CallLogWriter } from './call-log.js';
-import {
-  ConfigError,
-  DEVELOPMENT_JWT_SECRET,
-  loadConfig,
-  readEnvironment,
-  type Config,
-} from './config.js';
+import { DEVELOPMENT_JWT_SECRET } from './config.js';
 import { closeInterruptedCalls } from './db/calls.js';
 import { openDatabase, type Database } from './db/database.js';
-import { companyAdmission } from './admission.js';
 
 /**
  * How long a call-log write waits for another process's lock (the web host, the admin script)
@@ -23,19 +17,7 @@ import { companyAdmission } from './admission.js';
  */
 const CALL_LOG_BUSY_TIMEOUT_MS = 2000;
 
-const bootLog = pino({ name: 'signaling' });
-let config: Config;
-try {
-  config = loadConfig(readEnvironment());
-} catch (err) {
-  if (err instanceof ConfigError) {
-    bootLog.fatal({ variable: err.variable }, err.message);
-    process.exit(1);
-  }
-  throw err;
-}
-
-const log = pino({ name: 'signaling', level: config.logLevel });
+const { config, log } = bootConfig('signaling');
 if (config.signaling.jwt.secret === DEVELOPMENT_JWT_SECRET) {
   log.warn('JWT_SECRET is not set: using the development secret (never do this in production)');
 }
@@ -81,25 +63,9 @@ try {
   process.exit(1);
 }
 
-let stopping = false;
-function onSignal(signal: NodeJS.Signals): void {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
-  // Whatever happens, the process is gone within the shutdown timeout (plus a margin).
-  setTimeout(() => process.exit(1), config.signaling.shutdownTimeoutMs + 500).unref();
-  server
-    .close()
-    // Live calls stay live in the log: the next start closes them as failed (server_restart).
-    .then(() => callLog.close())
-    .then(() => database.close())
-    .then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-}
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+stopOnSignals(log, config.signaling.shutdownTimeoutMs, async () => {
+  await server.close();
+  // Live calls stay live in the log: the next start closes them as failed (server_restart).
+  await callLog.close();
+  await database.close();
+});

@@ -3,24 +3,11 @@
  * listens, and shuts down gracefully on SIGTERM/SIGINT. The only module of `web/` with side
  * effects at import.
  */
-import { pino } from 'pino';
-import { ConfigError, loadConfig, readEnvironment, type Config } from '../server/config.js';
+import { bootConfig, stopOnSignals } from '../server/boot.js';
 import { openDatabase } from '../server/db/database.js';
 import { buildWebApp } from './app.js';
 
-const bootLog = pino({ name: 'web' });
-let config: Config;
-try {
-  config = loadConfig(readEnvironment());
-} catch (err) {
-  if (err instanceof ConfigError) {
-    bootLog.fatal({ variable: err.variable }, err.message);
-    process.exit(1);
-  }
-  throw err;
-}
-
-const log = pino({ name: 'web', level: config.logLevel });
+const { config, log } = bootConfig('web');
 if (config.signaling.jwt.secret === undefined) {
   // Public-key deployments get their tokens from their own identity provider.
   log.warn('JWT_SECRET is not set: login, visitor-token and token refresh will answer 503');
@@ -57,23 +44,7 @@ try {
   process.exit(1);
 }
 
-let stopping = false;
-function onSignal(signal: NodeJS.Signals): void {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
-  // Whatever happens, the process is gone within the shutdown timeout (plus a margin).
-  setTimeout(() => process.exit(1), config.signaling.shutdownTimeoutMs + 500).unref();
-  app
-    .close()
-    .then(() => database.close())
-    .then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-}
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+stopOnSignals(log, config.signaling.shutdownTimeoutMs, async () => {
+  await app.close();
+  await database.close();
+});
