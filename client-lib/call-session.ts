@@ -17,6 +17,9 @@
  */
 import { CallDockerError } from './errors.js';
 import { TypedEmitter } from './events.js';
+import { readStatsTotals, summarizeStats, type CallStats, type StatsTotals } from './call-stats.js';
+
+export { QUALITY_THRESHOLDS, type CallStats } from './call-stats.js';
 import type { CallType, ServerMessageOf } from './protocol.js';
 import type { WebSocketClient } from './websocket-client.js';
 
@@ -49,26 +52,6 @@ export class MediaError extends Error {
     return new MediaError('media_error', 'media could not be acquired', err);
   }
 }
-
-/** A summary of the connection's quality, from `getStats()`. */
-export interface CallStats {
-  /** Round-trip time of the selected candidate pair, in ms. */
-  rttMs: number | undefined;
-  /** Inbound jitter (worst of audio/video), in ms. */
-  jitterMs: number | undefined;
-  /** Inbound packet loss since the previous call to stats(), in percent. */
-  packetLossPct: number | undefined;
-  /** Inbound and outbound bitrate since the previous call to stats(), in kbit/s. */
-  inboundKbps: number | undefined;
-  outboundKbps: number | undefined;
-  /** Video frames decoded so far. */
-  framesDecoded: number;
-  /** Quality problems at the thresholds people know. */
-  warnings: Array<'high_rtt' | 'packet_loss' | 'high_jitter'>;
-}
-
-/** Thresholds behind {@link CallStats.warnings}. */
-export const QUALITY_THRESHOLDS = { rttMs: 400, packetLossPct: 3, jitterMs: 30 } as const;
 
 /** The local or remote media state. */
 export interface MediaState {
@@ -135,8 +118,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private cameraTrack: MediaStreamTrack | undefined;
   private screenTrack: MediaStreamTrack | undefined;
   private closed = false;
-  private lastStats:
-    { at: number; lost: number; received: number; bytesIn: number; bytesOut: number } | undefined;
+  private lastStats: StatsTotals | undefined;
 
   constructor(options: CallSessionOptions) {
     super();
@@ -241,58 +223,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
 
   /** A summary of RTT, jitter, loss and bitrate; emits `quality` when a threshold is crossed. */
   async stats(): Promise<CallStats> {
-    const report = await this.pc.getStats();
-    let rttMs: number | undefined;
-    let jitter = 0;
-    let lost = 0;
-    let received = 0;
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let framesDecoded = 0;
-    let sawInbound = false;
-    report.forEach((s: Record<string, unknown>) => {
-      if (
-        s['type'] === 'candidate-pair' &&
-        s['nominated'] === true &&
-        typeof s['currentRoundTripTime'] === 'number'
-      ) {
-        rttMs = (s['currentRoundTripTime'] as number) * 1000;
-      } else if (s['type'] === 'inbound-rtp') {
-        sawInbound = true;
-        jitter = Math.max(jitter, ((s['jitter'] as number | undefined) ?? 0) * 1000);
-        lost += (s['packetsLost'] as number | undefined) ?? 0;
-        received += (s['packetsReceived'] as number | undefined) ?? 0;
-        bytesIn += (s['bytesReceived'] as number | undefined) ?? 0;
-        framesDecoded += (s['framesDecoded'] as number | undefined) ?? 0;
-      } else if (s['type'] === 'outbound-rtp') {
-        bytesOut += (s['bytesSent'] as number | undefined) ?? 0;
-      }
-    });
-    const now = Date.now();
-    const prev = this.lastStats;
-    this.lastStats = { at: now, lost, received, bytesIn, bytesOut };
-    const seconds = prev === undefined ? 0 : (now - prev.at) / 1000;
-    const dLost = prev === undefined ? lost : lost - prev.lost;
-    const dReceived = prev === undefined ? received : received - prev.received;
-    const stats: CallStats = {
-      rttMs,
-      jitterMs: sawInbound ? jitter : undefined,
-      packetLossPct: dLost + dReceived > 0 ? (100 * dLost) / (dLost + dReceived) : undefined,
-      inboundKbps: seconds > 0 ? ((bytesIn - prev!.bytesIn) * 8) / 1000 / seconds : undefined,
-      outboundKbps: seconds > 0 ? ((bytesOut - prev!.bytesOut) * 8) / 1000 / seconds : undefined,
-      framesDecoded,
-      warnings: [],
-    };
-    if (stats.rttMs !== undefined && stats.rttMs > QUALITY_THRESHOLDS.rttMs)
-      stats.warnings.push('high_rtt');
-    if (
-      stats.packetLossPct !== undefined &&
-      stats.packetLossPct > QUALITY_THRESHOLDS.packetLossPct
-    ) {
-      stats.warnings.push('packet_loss');
-    }
-    if (stats.jitterMs !== undefined && stats.jitterMs > QUALITY_THRESHOLDS.jitterMs)
-      stats.warnings.push('high_jitter');
+    const totals = readStatsTotals(await this.pc.getStats());
+    const stats = summarizeStats(totals, this.lastStats);
+    this.lastStats = totals;
     if (stats.warnings.length > 0) this.emit('quality', stats);
     return stats;
   }
