@@ -1,17 +1,11 @@
 /** The call log: one row per call, rewritten at every transition; queries for the REST API. */
 import { sql, type Expression, type Kysely } from 'kysely';
 import type { CallState } from '../../client-lib/protocol.js';
-import type { CallRecord } from '../state/store.js';
+import { callDurationSec, LIVE_CALL_STATES, type CallRecord } from '../state/store.js';
 import type { CallRow, NewCallRow, Schema } from './schema.js';
-
-const LIVE_STATES: readonly CallState[] = ['queued', 'ringing', 'answered'];
 
 /** The row for a call as the signaling server knows it now. */
 export function rowOf(call: CallRecord, now = Date.now()): NewCallRow {
-  const durationSec =
-    call.answeredAt !== undefined && call.endedAt !== undefined
-      ? Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000))
-      : null;
   return {
     id: call.callId,
     company_id: call.companyId,
@@ -29,7 +23,7 @@ export function rowOf(call: CallRecord, now = Date.now()): NewCallRow {
     ringing_at: call.ringingAt ?? null,
     answered_at: call.answeredAt ?? null,
     ended_at: call.endedAt ?? null,
-    duration_sec: durationSec,
+    duration_sec: callDurationSec(call) ?? null,
     updated_at: now,
   };
 }
@@ -106,7 +100,7 @@ export async function closeInterruptedCalls(db: Kysely<Schema>, now = Date.now()
   const result = await db
     .updateTable('calls')
     .set({ state: 'failed', end_reason: 'server_restart', ended_at: now, updated_at: now })
-    .where('state', 'in', LIVE_STATES)
+    .where('state', 'in', LIVE_CALL_STATES)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

@@ -21,7 +21,13 @@ import type { CallLink, Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { SignalingMetrics } from '../metrics.js';
-import type { CallPatch, CallRecord, Party, StateStore } from '../state/store.js';
+import {
+  callDurationSec,
+  type CallPatch,
+  type CallRecord,
+  type Party,
+  type StateStore,
+} from '../state/store.js';
 import type { PresenceService } from './presence.js';
 
 /** Told of every call transition, e.g. to write the call log. Must not throw. */
@@ -376,7 +382,8 @@ export class CallService {
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */
   async sendQueue(conn: Connection): Promise<void> {
-    conn.send({ type: 'queue_updated', calls: await this.queueEntries(conn.companyId) });
+    const snapshot = await this.queueSnapshot(conn.companyId);
+    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry) });
   }
 
   /** Stops every timer (server shutdown). */
@@ -483,10 +490,6 @@ export class CallService {
 
   /** Sends `call_ended` to both participants (and any extra connections, e.g. rung agents). */
   private notifyEnded(call: CallRecord, extra: readonly string[] = []): void {
-    const durationSec =
-      call.answeredAt !== undefined && call.endedAt !== undefined
-        ? Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000))
-        : 0;
     const targets = new Set<string>(extra);
     if (call.visitor.connId !== null) targets.add(call.visitor.connId);
     if (call.agent?.connId) targets.add(call.agent.connId);
@@ -494,7 +497,7 @@ export class CallService {
       type: 'call_ended',
       callId: call.callId,
       reason: call.endReason ?? 'hangup',
-      durationSec,
+      durationSec: callDurationSec(call) ?? 0,
     });
   }
 
@@ -513,21 +516,23 @@ export class CallService {
     }
   }
 
-  private async queueEntries(companyId: string): Promise<QueueEntry[]> {
-    const entries: QueueEntry[] = [];
+  /** The company's queue, oldest first: each entry as agents see it, with its call. */
+  private async queueSnapshot(companyId: string) {
+    const snapshot: Array<{ entry: QueueEntry; call: CallRecord }> = [];
     for (const callId of await this.store.queue(companyId)) {
       const call = await this.store.getCall(callId);
       if (call === undefined) continue;
-      entries.push({
+      const entry: QueueEntry = {
         callId,
         visitor: { id: call.visitor.id, name: call.visitor.name },
         callType: call.callType,
         ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
         queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? Date.now()).toISOString(),
-        position: entries.length + 1,
-      });
+        position: snapshot.length + 1,
+      };
+      snapshot.push({ entry, call });
     }
-    return entries;
+    return snapshot;
   }
 
   /**
@@ -535,15 +540,15 @@ export class CallService {
    * changed its new position (`skipCallId`: the caller just learned it from its ack).
    */
   private async publishQueue(companyId: string, skipCallId?: string): Promise<QueueEntry[]> {
-    const entries = await this.queueEntries(companyId);
+    const snapshot = await this.queueSnapshot(companyId);
+    const entries = snapshot.map((s) => s.entry);
     await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
-    for (const entry of entries) {
-      const call = await this.store.getCall(entry.callId);
-      const link = this.hub.get(call?.visitor.connId)?.calls.get(entry.callId);
+    for (const { entry, call } of snapshot) {
+      const link = this.hub.get(call.visitor.connId)?.calls.get(entry.callId);
       if (link === undefined || link.lastPosition === entry.position) continue;
       link.lastPosition = entry.position;
       if (entry.callId === skipCallId) continue;
-      this.hub.sendTo(call?.visitor.connId, {
+      this.hub.sendTo(call.visitor.connId, {
         type: 'queue_position',
         callId: entry.callId,
         position: entry.position,

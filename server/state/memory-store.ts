@@ -5,16 +5,16 @@
  * so two companies can never share a key.
  */
 import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
-import type { AgentRecord, CallPatch, CallRecord, RoomMember, StateStore } from './store.js';
+import {
+  isFinalCallState,
+  type AgentRecord,
+  type CallPatch,
+  type CallRecord,
+  type RoomMember,
+  type StateStore,
+} from './store.js';
 
 const key = (companyId: string, name: string) => `${companyId}\u0000${name}`;
-const FINAL_STATES: ReadonlySet<CallState> = new Set([
-  'ended',
-  'missed',
-  'declined',
-  'abandoned',
-  'failed',
-]);
 
 /** In-memory state for one signaling node. */
 export class MemoryStore implements StateStore {
@@ -181,7 +181,7 @@ export class MemoryStore implements StateStore {
     const updated: CallRecord = { ...existing, ...patch };
     this.calls.set(callId, updated);
     this.indexCall(updated);
-    if (FINAL_STATES.has(updated.state)) this.unindexCall(updated);
+    if (isFinalCallState(updated.state)) this.unindexCall(updated);
     return updated;
   }
 
@@ -196,7 +196,7 @@ export class MemoryStore implements StateStore {
     const out: CallRecord[] = [];
     for (const callId of this.callsByUser.get(key(companyId, userId)) ?? []) {
       const call = this.calls.get(callId);
-      if (call !== undefined && !FINAL_STATES.has(call.state)) out.push(call);
+      if (call !== undefined && !isFinalCallState(call.state)) out.push(call);
     }
     return out;
   }

@@ -60,6 +60,22 @@ export interface CallRecord {
   readonly rungConnIds: readonly string[];
 }
 
+/** States in which a call is still going on; every other state is final. */
+export const LIVE_CALL_STATES: readonly CallState[] = ['queued', 'ringing', 'answered'];
+
+/** Whether a call in `state` is over. */
+export function isFinalCallState(state: CallState): boolean {
+  return !LIVE_CALL_STATES.includes(state);
+}
+
+/** Whole seconds from answer to end; undefined until an answered call has ended. */
+export function callDurationSec(
+  call: Pick<CallRecord, 'answeredAt' | 'endedAt'>,
+): number | undefined {
+  if (call.answeredAt === undefined || call.endedAt === undefined) return undefined;
+  return Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000));
+}
+
 /** Fields of a call an update may change. */
 export type CallPatch = Partial<
   Pick<
