@@ -372,6 +372,12 @@ const SETTINGS: ReadonlyArray<
     'Ring timeouts in a row that set an agent away (0: never).',
   ],
   ['TURN_TTL_S', 'turnTtlS', '', 'Lifetime of TURN credentials, seconds.'],
+  [
+    'PRESENCE_TICK_MS',
+    'presenceTickMs',
+    'ms',
+    'Status and queue announcements are gathered over this tick (0: sent at once).',
+  ],
 ];
 
 const defaults = signalingDefaults();
@@ -627,6 +633,15 @@ or while a call still holds it. Every change of a present agent's status is anno
 
 Only an agent whose status is \`online\` can be rung directly; any agent of the company may
 accept a queued call whatever its status.
+
+**Coalescing.** Status announcements (and the queue's, below) are gathered per company over
+${setting('PRESENCE_TICK_MS')} and sent once at its end, so they may arrive that much after the
+change, and after the ack of the message that caused it. Within a tick each agent's latest
+status wins: a change undone within the tick (\`busy\` and back to \`online\` for a short call) is
+not announced, and an agent that connects and leaves within one tick is not announced at all.
+Nothing final is lost: the latest status of every agent always goes out, and a visitor whose
+\`agent_list\` was read during the tick is sent the latest status of every agent that changed
+in it, even one the others need not hear of again.
 `;
 
 function lifecycleSection(): string {
@@ -641,8 +656,10 @@ Call types: ${list(CALL_TYPES)}. A visitor has at most one call that is not fina
 1. **Request.** A visitor sends \`call_request\` {id, callType, agentId?, purpose?}. The ack
    carries \`callId\` and \`status\`:
    - without \`agentId\` the call is **queued** (ack \`position\`). Every member of
-     \`${AGENT_ROOM}\` gets \`queue_updated\` with the whole queue, oldest first, at every change;
-     a queued visitor gets \`queue_position\` when its position changes later.
+     \`${AGENT_ROOM}\` gets \`queue_updated\` with the whole queue, oldest first, at the end of
+     the tick in which it changed (see *Coalescing* above: changes within one tick make one
+     update); a queued visitor gets \`queue_position\` when its position changes later (its
+     latest position, once per tick).
    - with \`agentId\` the call is **ringing** that agent only: each of its connections gets
      \`call_incoming\` with \`expiresAt\`. The agent must be present and \`online\`, else
      \`unavailable\`.

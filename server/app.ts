@@ -14,8 +14,9 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
 import { verifyToken, type Principal } from './auth.js';
+import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
 import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
 import { AuthError, CloseCode, ForbiddenReason, PolicyReason, SignalingError } from './errors.js';
 import { Hub } from './hub.js';
@@ -77,11 +78,17 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   const store = options.store ?? new MemoryStore();
   const metrics = createSignalingMetrics();
   const hub = new Hub(store);
-  const presence = new PresenceService(store, hub, config.missedRingsBeforeAway, log);
+  const superseded = metrics.registry.counter(
+    'calldocker_announcements_coalesced_total',
+    'Presence and queue announcements replaced by a later one within the same tick',
+  );
+  const coalescer = new Coalescer(config.presenceTickMs, log, () => superseded.inc());
+  const presence = new PresenceService(store, hub, coalescer, config.missedRingsBeforeAway, log);
   const calls = new CallService(
     store,
     hub,
     presence,
+    coalescer,
     config,
     metrics,
     log,
@@ -100,6 +107,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     maxPayload: config.maxMessageBytes,
     clientTracking: false,
     perMessageDeflate: false,
+    WebSocket: ConnectionSocket,
   });
 
   const httpServer = createServer(httpOnRequest);
@@ -120,6 +128,11 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     registry.gauge('calldocker_call_timers', 'Armed ring, queue and reconnect timers', () => [
       [{}, calls.timerCount],
     ]);
+    registry.gauge(
+      'calldocker_announcements_pending',
+      'Presence and queue announcements waiting for the end of their tick',
+      () => [[{}, coalescer.size]],
+    );
   }
 
   async function renderMetrics(): Promise<string> {
@@ -163,8 +176,16 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     }
   }
 
+  /**
+   * Outside `httpOnUpgrade` on purpose: a closure made there would share its scope, and the
+   * socket would keep the upgrade request and its first bytes alive for the connection's life.
+   */
+  function upgradeSocketOnError(err: Error): void {
+    log.debug({ err }, 'upgrade socket error');
+  }
+
   function httpOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    socket.on('error', upgradeSocketOnError);
     if (shuttingDown) {
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
@@ -218,40 +239,52 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     });
   }
 
-  function onConnection(ws: WebSocket, principal: Principal): void {
-    const id = randomUUID();
-    const connLog = log.child({
-      companyId: principal.companyId,
-      userId: principal.userId,
-      connId: id,
-    });
-    const conn = new Connection({
-      id,
-      principal,
-      socket: ws,
-      log: connLog,
-      metrics,
-      rateLimitMsgsPerSec: config.rateLimitMsgsPerSec,
-      rateLimitBurst: config.rateLimitBurst,
-      sendHighWaterBytes: config.sendHighWaterBytes,
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes an oversized frame's connection with 1009 itself; count it like our closes.
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        metrics.closes.inc(String(CloseCode.MessageTooBig));
-      }
-      connLog.debug({ err }, 'socket error');
-    });
-    ws.on('pong', () => {
-      conn.isAlive = true;
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => socketOnMessage(conn, data, isBinary));
-    ws.on('close', (code: number) => {
-      conn.closing = true;
-      hub.remove(conn);
-      connLog.debug({ code }, 'connection closed');
-      schedule(conn, () => cleanUp(conn));
-    });
+  /** What every connection shares, once per server rather than once per connection. */
+  const connShared: ConnectionShared = {
+    log,
+    metrics,
+    rateLimitMsgsPerSec: config.rateLimitMsgsPerSec,
+    rateLimitBurst: config.rateLimitBurst,
+    sendHighWaterBytes: config.sendHighWaterBytes,
+  };
+
+  // One set of socket listeners for every connection, each finding its own through the
+  // socket (`wss` makes ConnectionSockets): four closures per connection would outweigh the
+  // connection itself.
+  function wsOnError(this: WebSocket, err: Error & { code?: string }): void {
+    // ws closes an oversized frame's connection with 1009 itself; count it like our closes.
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      metrics.closes.inc(String(CloseCode.MessageTooBig));
+    }
+    (this as ConnectionSocket).connection?.debug({ err }, 'socket error');
+  }
+
+  function wsOnPong(this: WebSocket): void {
+    const conn = (this as ConnectionSocket).connection;
+    if (conn !== undefined) conn.isAlive = true;
+  }
+
+  function wsOnMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    const conn = (this as ConnectionSocket).connection;
+    if (conn !== undefined) socketOnMessage(conn, data, isBinary);
+  }
+
+  function wsOnClose(this: WebSocket, code: number): void {
+    const conn = (this as ConnectionSocket).connection;
+    if (conn === undefined) return;
+    conn.closing = true;
+    hub.remove(conn);
+    conn.debug({ code }, 'connection closed');
+    schedule(conn, () => cleanUp(conn));
+  }
+
+  function onConnection(ws: ConnectionSocket, principal: Principal): void {
+    const conn = new Connection({ id: randomUUID(), principal, socket: ws, shared: connShared });
+    ws.connection = conn;
+    ws.on('error', wsOnError);
+    ws.on('pong', wsOnPong);
+    ws.on('message', wsOnMessage);
+    ws.on('close', wsOnClose);
     hub.add(conn);
     metrics.connectionsOpened.inc(principal.role);
     schedule(conn, () => setUp(conn));
@@ -289,7 +322,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       await rooms.join(conn, room, false);
     }
     await calls.connectionOpened(conn);
-    conn.log.debug('connection established');
+    conn.debug('connection established');
   }
 
   async function cleanUp(conn: Connection): Promise<void> {
@@ -436,6 +469,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
         shuttingDown = true;
         clearInterval(heartbeat);
         calls.stop();
+        coalescer.stop();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const conn of hub.all()) conn.close(CloseCode.GoingAway, 'server shutting down');
         const deadline = Date.now() + config.shutdownTimeoutMs;

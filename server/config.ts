@@ -54,6 +54,11 @@ export interface SignalingConfig {
   readonly callReconnectGraceMs: number;
   /** How long a graceful shutdown may take before remaining sockets are destroyed. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * Presence and queue announcements are coalesced per company over this many milliseconds
+   * (the latest state of each agent wins); 0 sends each change at once.
+   */
+  readonly presenceTickMs: number;
 }
 
 /** Where the call log, companies and agents live. */
@@ -186,6 +191,7 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     queueTimeoutMs: 600_000,
     callReconnectGraceMs: 30_000,
     shutdownTimeoutMs: 10_000,
+    presenceTickMs: 50,
     ...overrides,
   };
 }
@@ -269,6 +275,7 @@ export function loadConfig(env: Env): Config {
     queueTimeoutMs: int(env, 'QUEUE_TIMEOUT_MS', 600_000, 100, 24 * 3_600_000),
     callReconnectGraceMs: int(env, 'CALL_RECONNECT_GRACE_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
+    presenceTickMs: int(env, 'PRESENCE_TICK_MS', 50, 0, 1000),
   };
 
   const webPort = int(env, 'WEB_PORT', 3000, 0, 65535);

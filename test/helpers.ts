@@ -31,7 +31,14 @@ export interface TestServer {
   readonly config: SignalingConfig;
 }
 
-/** Builds and starts a signaling server on an ephemeral port; closed at teardown. */
+/**
+ * Builds and starts a signaling server on an ephemeral port; closed at teardown.
+ *
+ * Presence and queue announcements go out at once here (`presenceTickMs: 0`), so that a
+ * suite can assert an absence right after {@link flush}. The coalesced path, the default in
+ * production, has its own suite (`test/server/coalescing.test.ts`), and the client library's
+ * and the pages' tests run on the production default.
+ */
 export async function buildServer(
   t: Teardown,
   overrides: Partial<SignalingConfig> = {},
@@ -41,6 +48,7 @@ export async function buildServer(
     host: '127.0.0.1',
     port: 0,
     jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
+    presenceTickMs: 0,
     ...overrides,
   });
   const server = buildSignalingServer({ config, ...options });

@@ -16,6 +16,7 @@ import type {
   QueueEntry,
   ServerMessage,
 } from '../../client-lib/protocol.js';
+import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../config.js';
 import type { CallLink, Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
@@ -59,6 +60,7 @@ export class CallService {
     private readonly store: StateStore,
     private readonly hub: Hub,
     private readonly presence: PresenceService,
+    private readonly coalescer: Coalescer,
     private readonly config: SignalingConfig,
     private readonly metrics: SignalingMetrics,
     private readonly log: Logger,
@@ -114,17 +116,19 @@ export class CallService {
       await this.store.createCall(call);
       await this.store.enqueue(conn.companyId, call.callId);
       this.transitioned(call);
+      // The ack tells the visitor its position; the queue's publication will not repeat it.
+      const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
       conn.calls.set(call.callId, {
         callId: call.callId,
         peerUserId: '',
         peerConnId: null,
         answered: false,
+        lastPosition: position,
       });
       this.armWaitTimer(call.callId, this.config.queueTimeoutMs, () =>
         this.queueTimedOut(call.callId),
       );
-      const queue = await this.publishQueue(conn.companyId, call.callId);
-      const position = queue.findIndex((e) => e.callId === call.callId) + 1;
+      await this.queueChanged(conn.companyId);
       return { callId: call.callId, status: 'queued' as const, position };
     } finally {
       this.requesting.delete(userKey);
@@ -226,7 +230,7 @@ export class CallService {
 
     if (call.state === 'queued') {
       await this.store.dequeue(conn.companyId, callId);
-      await this.publishQueue(conn.companyId);
+      await this.queueChanged(conn.companyId);
     } else {
       this.hub.sendToMany(
         answered.rungConnIds,
@@ -480,7 +484,7 @@ export class CallService {
     }
     await this.store.deleteCall(call.callId);
     if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
-      await this.publishQueue(call.companyId);
+      await this.queueChanged(call.companyId);
     }
     if (done.agent !== undefined && call.state === 'answered') {
       await this.presence.restoreAfterCall(done.companyId, done.agent.id);
@@ -535,11 +539,16 @@ export class CallService {
     return snapshot;
   }
 
+  /** The company's queue changed: it is published at the end of the tick (latest wins). */
+  private queueChanged(companyId: string): Promise<void> {
+    return this.coalescer.schedule(`queue\u0000${companyId}`, () => this.publishQueue(companyId));
+  }
+
   /**
    * Sends the whole queue to the company's agent-room, and each visitor whose position
-   * changed its new position (`skipCallId`: the caller just learned it from its ack).
+   * changed its new position.
    */
-  private async publishQueue(companyId: string, skipCallId?: string): Promise<QueueEntry[]> {
+  private async publishQueue(companyId: string): Promise<void> {
     const snapshot = await this.queueSnapshot(companyId);
     const entries = snapshot.map((s) => s.entry);
     await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
@@ -547,14 +556,12 @@ export class CallService {
       const link = this.hub.get(call.visitor.connId)?.calls.get(entry.callId);
       if (link === undefined || link.lastPosition === entry.position) continue;
       link.lastPosition = entry.position;
-      if (entry.callId === skipCallId) continue;
       this.hub.sendTo(call.visitor.connId, {
         type: 'queue_position',
         callId: entry.callId,
         position: entry.position,
       });
     }
-    return entries;
   }
 
   private armWaitTimer(callId: string, ms: number, fire: () => Promise<void>): void {

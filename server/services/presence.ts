@@ -1,10 +1,17 @@
 /**
  * Agent presence: status changes, their announcement, the agent list visitors get, and the
  * status a call imposes (busy) and gives back when it ends.
+ *
+ * Announcements are coalesced per company (see {@link Coalescer}): at the end of a tick each
+ * changed agent's latest status is compared with what the company was last told, and only a
+ * difference is announced. A busy-then-online flip within the tick is not news. Nothing final
+ * is lost: the latest status always goes out, and a visitor whose `agent_list` was read while
+ * changes were pending is sent each changed agent's latest status, news or not.
  */
 import type { Logger } from 'pino';
 import { AGENT_ROOM, PUBLIC_ROOM } from '../../client-lib/constants.js';
-import type { AgentStatus } from '../../client-lib/protocol.js';
+import type { AgentStatus, ServerMessageOf } from '../../client-lib/protocol.js';
+import type { Coalescer } from '../coalescer.js';
 import type { Connection } from '../connection.js';
 import type { Hub } from '../hub.js';
 import type { AgentRecord, StateStore } from '../state/store.js';
@@ -12,10 +19,26 @@ import type { AgentRecord, StateStore } from '../state/store.js';
 /** Rooms that hear every agent status change. */
 const STATUS_ROOMS = [AGENT_ROOM, PUBLIC_ROOM] as const;
 
+/** What the company is told of an agent; `present` is false once its last connection went. */
+interface AgentView {
+  readonly id: string;
+  readonly name: string;
+  readonly status: AgentStatus;
+  readonly present: boolean;
+}
+
 export class PresenceService {
+  /** Per company: each changed agent's latest view, waiting for the end of the tick. */
+  private readonly pending = new Map<string, Map<string, AgentView>>();
+  /** Per company: what every member was last told of each present agent. */
+  private readonly announced = new Map<string, Map<string, Pick<AgentView, 'name' | 'status'>>>();
+  /** Per company: connections that read the agent list during the current tick. */
+  private readonly freshViewers = new Map<string, Set<string>>();
+
   constructor(
     private readonly store: StateStore,
     private readonly hub: Hub,
+    private readonly coalescer: Coalescer,
     private readonly missedRingsBeforeAway: number,
     private readonly log: Logger,
   ) {}
@@ -47,9 +70,9 @@ export class PresenceService {
     if (record === undefined) return;
     if ((await this.store.connectionsOf(companyId, agentId)).length > 0) return;
     await this.store.agentGone(companyId, agentId);
-    // An agent that already chose to appear offline was announced then.
-    if (record.status !== 'offline')
-      await this.announce(companyId, { ...record, status: 'offline' });
+    // An agent that already chose to appear offline was announced then; publish() tells only
+    // what changed, but still forgets the agent.
+    await this.announce(companyId, { ...record, status: 'offline' }, false);
   }
 
   /** An explicit choice by the agent; it wins over a call's busy (nothing is restored later). */
@@ -110,19 +133,73 @@ export class PresenceService {
 
   /** Sends a visitor the company's present agents. */
   async sendAgentList(conn: Connection): Promise<void> {
-    const agents = await this.store.listAgents(conn.companyId);
+    const { companyId } = conn;
+    const agents = await this.store.listAgents(companyId);
     conn.send({
       type: 'agent_list',
       agents: agents.map((a) => ({ id: a.id, name: a.name, status: a.status })),
     });
+    // The list may show a change the company has not been told yet, which a later change
+    // could undo within the tick: this viewer is then owed the latest status all the same.
+    let fresh = this.freshViewers.get(companyId);
+    if (fresh === undefined) this.freshViewers.set(companyId, (fresh = new Set()));
+    fresh.add(conn.id);
+    await this.coalescer.schedule(presenceKey(companyId), () => this.publish(companyId));
   }
 
-  private async announce(companyId: string, record: Pick<AgentRecord, 'id' | 'name' | 'status'>) {
-    await this.hub.broadcast(companyId, STATUS_ROOMS, {
-      type: 'agent_status_changed',
-      agentId: record.id,
-      name: record.name,
-      status: record.status,
-    });
+  /** Records `record` as the agent's latest status and announces it at the end of the tick. */
+  private async announce(
+    companyId: string,
+    record: Pick<AgentRecord, 'id' | 'name' | 'status'>,
+    present = true,
+  ): Promise<void> {
+    let changes = this.pending.get(companyId);
+    if (changes === undefined) this.pending.set(companyId, (changes = new Map()));
+    changes.delete(record.id);
+    changes.set(record.id, { id: record.id, name: record.name, status: record.status, present });
+    await this.coalescer.schedule(presenceKey(companyId), () => this.publish(companyId));
+  }
+
+  /** The end of the tick for `companyId`: tells what changed since it was last told. */
+  private async publish(companyId: string): Promise<void> {
+    const changes = this.pending.get(companyId);
+    const fresh = this.freshViewers.get(companyId);
+    this.pending.delete(companyId);
+    this.freshViewers.delete(companyId);
+    if (changes === undefined) return;
+    let told = this.announced.get(companyId);
+    for (const view of changes.values()) {
+      const last = told?.get(view.id);
+      // An agent nobody was told of is news only once it shows (came and went is not news).
+      const news =
+        last === undefined
+          ? view.status !== 'offline'
+          : last.status !== view.status || last.name !== view.name;
+      if (view.present) {
+        if (told === undefined) this.announced.set(companyId, (told = new Map()));
+        told.set(view.id, { name: view.name, status: view.status });
+      } else if (told !== undefined) {
+        told.delete(view.id);
+        if (told.size === 0) this.announced.delete(companyId);
+      }
+      const message: ServerMessageOf<'agent_status_changed'> = {
+        type: 'agent_status_changed',
+        agentId: view.id,
+        name: view.name,
+        status: view.status,
+      };
+      if (fresh !== undefined) this.hub.sendToMany(fresh, message);
+      if (news) {
+        await this.hub.broadcast(
+          companyId,
+          STATUS_ROOMS,
+          message,
+          fresh === undefined ? undefined : (member) => fresh.has(member.connId),
+        );
+      }
+    }
   }
 }
+
+/** The coalescing key of a company's presence announcements. */
+const presenceKey = (companyId: string) => `presence\u0000${companyId}`;

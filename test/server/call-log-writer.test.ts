@@ -216,7 +216,7 @@ t.test('close gives up after its timeout on a database that stays locked', async
   const started = Date.now();
   await writer.close(300);
   const took = Date.now() - started;
-  t.ok(took >= 250 && took < 2000, `it tried for about the timeout (${took} ms)`);
+  t.ok(took >= 250 && took < 5000, `it tried for about the timeout, then stopped (${took} ms)`);
   t.equal(writer.pending, 1, 'the row is still pending');
   t.match(lines.at(-1), { level: 50, pending: 1 }, 'and reported as not written');
 });
