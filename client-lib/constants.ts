@@ -34,6 +34,8 @@ export const CloseCode = {
   Normal: 1000,
   /** The server is going away (restart, deploy): reconnect with backoff. */
   GoingAway: 1001,
+  /** A text frame was not valid UTF-8 (closed by the WebSocket layer). */
+  InvalidPayload: 1007,
   /** A frame exceeded `MAX_MESSAGE_BYTES`. */
   MessageTooBig: 1009,
   /** The token is missing, malformed, badly signed, expired or lacks a claim: get a new token. */

@@ -459,7 +459,9 @@ ws://HOST:SIGNALING_PORT/?token=<JWT>
 (\`wss://\` behind a TLS-terminating proxy.) A client that can set headers may instead send
 \`Authorization: Bearer <JWT>\` on the upgrade request, which keeps the token out of access
 logs (extension of v1); when both are present the query parameter is used. Tokens longer than
-${MAX_TOKEN_LENGTH} characters are refused as malformed.
+${MAX_TOKEN_LENGTH} characters are refused as malformed. A request line or header so long that
+it passes the HTTP server's header limit (16 KiB) is answered \`431\` before any upgrade: the
+client sees a failed connection with no close code.
 
 ### Token
 

@@ -24,7 +24,11 @@ const MAX_ID_LENGTH = 128;
 const MAX_NAME_LENGTH = 100;
 
 const HMAC_ALGORITHMS = new Set(['HS256']);
-const PUBLIC_KEY_ALGORITHMS = new Set(['RS256', 'ES256']);
+/** Public-key algorithms, with the key type each verifies with. */
+const PUBLIC_KEY_ALGORITHMS = new Map([
+  ['RS256', 'rsa'],
+  ['ES256', 'ec'],
+]);
 
 type Claims = Record<string, unknown>;
 
@@ -71,7 +75,9 @@ function keyFor(alg: unknown, config: JwtConfig): { key: KeyObject; alg: jwt.Alg
     if (HMAC_ALGORITHMS.has(alg) && keys.secret !== undefined) {
       return { key: keys.secret, alg: alg as jwt.Algorithm };
     }
-    if (PUBLIC_KEY_ALGORITHMS.has(alg) && keys.publicKey !== undefined) {
+    // An ES256 token against an RSA key (or the reverse) names an algorithm with no key.
+    const keyType = PUBLIC_KEY_ALGORITHMS.get(alg);
+    if (keyType !== undefined && keys.publicKey?.asymmetricKeyType === keyType) {
       return { key: keys.publicKey, alg: alg as jwt.Algorithm };
     }
   }
