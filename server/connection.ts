@@ -1,9 +1,15 @@
 /**
  * One authenticated WebSocket: who it speaks for, its rooms and calls, its rate limit, and a
  * send path that refuses to buffer without bound.
+ *
+ * Kept small, because a server holds tens of thousands of mostly idle connections: what most
+ * connections never need (a logger of their own, a calls map, rate-limit state) is made on
+ * first use, what every connection shares (limits, metrics, the server's logger) lives once
+ * per server in {@link ConnectionShared}, and the socket points back at its connection
+ * ({@link ConnectionSocket}) so that its listeners can be shared functions, not closures.
  */
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
 import type { Principal } from './auth.js';
 import { CloseCode, PolicyReason } from './errors.js';
@@ -48,14 +54,37 @@ export class TokenBucket {
   }
 }
 
+/** A token bucket with the rate limiter's drop counting: made by a connection's first message. */
+class RateState extends TokenBucket {
+  /** Messages dropped by the rate limiter in the current one-second window. */
+  droppedInWindow = 0;
+
+  constructor(
+    ratePerSec: number,
+    burst: number,
+    now: number,
+    /** Start of the current drop-counting window, on the `performance.now()` clock. */
+    public windowStartedAt: number,
+  ) {
+    super(ratePerSec, burst, now);
+  }
+}
+
+/**
+ * The server's WebSocket class (ws's `WebSocket` option): one field more, the connection it
+ * carries, so one set of listener functions serves every socket (`this.connection`).
+ */
+export class ConnectionSocket extends WebSocket {
+  /** Set when the connection is accepted; undefined on a socket refused after the upgrade. */
+  connection: Connection | undefined = undefined;
+}
+
 /** How long a closed-for-policy socket may linger before it is destroyed. */
 const POLICY_CLOSE_GRACE_MS = 1000;
 
-/** Options a {@link Connection} needs from the server. */
-export interface ConnectionOptions {
-  readonly id: string;
-  readonly principal: Principal;
-  readonly socket: WebSocket;
+/** What every connection of a server shares: made once per server, not per connection. */
+export interface ConnectionShared {
+  /** The server's logger; a connection's own logger is its child, made on first use. */
   readonly log: Logger;
   readonly metrics: SignalingMetrics;
   readonly rateLimitMsgsPerSec: number;
@@ -63,43 +92,118 @@ export interface ConnectionOptions {
   readonly sendHighWaterBytes: number;
 }
 
+/** Options a {@link Connection} needs from the server. */
+export interface ConnectionOptions {
+  readonly id: string;
+  readonly principal: Principal;
+  readonly socket: WebSocket;
+  readonly shared: ConnectionShared;
+}
+
+/**
+ * The rooms of one connection: a set of names, kept as the single name in the usual case of
+ * one room (a `Set` costs several times the memory) and as a `Set` only beyond that.
+ */
+export class RoomSet implements Iterable<string> {
+  private rooms: string | Set<string> | undefined;
+
+  get size(): number {
+    const rooms = this.rooms;
+    return rooms === undefined ? 0 : typeof rooms === 'string' ? 1 : rooms.size;
+  }
+
+  has(roomId: string): boolean {
+    const rooms = this.rooms;
+    return typeof rooms === 'object' ? rooms.has(roomId) : rooms === roomId;
+  }
+
+  add(roomId: string): this {
+    const rooms = this.rooms;
+    if (rooms === undefined) this.rooms = roomId;
+    else if (typeof rooms === 'object') rooms.add(roomId);
+    else if (rooms !== roomId) this.rooms = new Set([rooms, roomId]);
+    return this;
+  }
+
+  delete(roomId: string): boolean {
+    const rooms = this.rooms;
+    if (typeof rooms === 'object') return rooms.delete(roomId);
+    if (rooms !== roomId) return false;
+    this.rooms = undefined;
+    return true;
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    const rooms = this.rooms;
+    if (typeof rooms === 'object') yield* rooms;
+    else if (rooms !== undefined) yield rooms;
+  }
+}
+
+/** What a connection makes only when it first needs it. */
+interface OnDemand {
+  /** Made by the first message (see {@link Connection.allowMessage}). */
+  rate: RateState | undefined;
+  /** Made by the first call (see {@link Connection.calls}). */
+  calls: Map<string, CallLink> | undefined;
+  /** Made by the first log line (see {@link Connection.log}). */
+  log: Logger | undefined;
+}
+
+/** Bits of {@link Connection}'s flags. */
+const ALIVE = 1;
+const CLOSING = 2;
+const BUSY = 4;
+
 /** A live, authenticated connection. */
 export class Connection {
   readonly id: string;
   readonly principal: Principal;
   readonly socket: WebSocket;
-  readonly log: Logger;
   /** Rooms this connection joined (names, inside its company). */
-  readonly rooms = new Set<string>();
-  /** Calls whose signaling this connection carries, by call id. */
-  readonly calls = new Map<string, CallLink>();
+  readonly rooms = new RoomSet();
   /** When the connection was accepted (`performance.now()`), to tell older from newer. */
   readonly openedAt = performance.now();
-  /** Cleared by each heartbeat sweep, set again by the pong. */
-  isAlive = true;
-  /** Set once the connection is closing; nothing more is sent or handled. */
-  closing = false;
-  /** Messages dropped by the rate limiter in the current one-second window. */
-  droppedInWindow = 0;
-  /** Start of the current drop-counting window, on the `performance.now()` clock. */
-  windowStartedAt = performance.now();
   /** Work waiting behind an async handler, so one connection's messages stay in order. */
   readonly backlog: Array<() => unknown> = [];
-  /** True while an async handler (or set-up, or clean-up) of this connection runs. */
-  busy = false;
 
-  private readonly bucket: TokenBucket;
-  private readonly metrics: SignalingMetrics;
-  private readonly highWater: number;
+  private readonly shared: ConnectionShared;
+  /** `isAlive`, `closing` and `busy`, as bits of one small integer. */
+  private flags = ALIVE;
+  private onDemand: OnDemand | undefined;
 
   constructor(options: ConnectionOptions) {
     this.id = options.id;
     this.principal = options.principal;
     this.socket = options.socket;
-    this.log = options.log;
-    this.metrics = options.metrics;
-    this.highWater = options.sendHighWaterBytes;
-    this.bucket = new TokenBucket(options.rateLimitMsgsPerSec, options.rateLimitBurst);
+    this.shared = options.shared;
+  }
+
+  /** Cleared by each heartbeat sweep, set again by the pong. */
+  get isAlive(): boolean {
+    return (this.flags & ALIVE) !== 0;
+  }
+
+  set isAlive(value: boolean) {
+    this.flags = value ? this.flags | ALIVE : this.flags & ~ALIVE;
+  }
+
+  /** Set once the connection is closing; nothing more is sent or handled. */
+  get closing(): boolean {
+    return (this.flags & CLOSING) !== 0;
+  }
+
+  set closing(value: boolean) {
+    this.flags = value ? this.flags | CLOSING : this.flags & ~CLOSING;
+  }
+
+  /** True while an async handler (or set-up, or clean-up) of this connection runs. */
+  get busy(): boolean {
+    return (this.flags & BUSY) !== 0;
+  }
+
+  set busy(value: boolean) {
+    this.flags = value ? this.flags | BUSY : this.flags & ~BUSY;
   }
 
   /** Company of the principal, for brevity at call sites. */
@@ -117,9 +221,62 @@ export class Connection {
     return this.principal.role !== 'visitor';
   }
 
-  /** Takes a rate-limit token at monotonic time `now` (`performance.now()`). */
+  /**
+   * This connection's logger: the server's, with the company, user and connection ids bound.
+   * Made on first use: most connections never log a line.
+   */
+  get log(): Logger {
+    const onDemand = this.made();
+    onDemand.log ??= this.shared.log.child({
+      companyId: this.principal.companyId,
+      userId: this.principal.userId,
+      connId: this.id,
+    });
+    return onDemand.log;
+  }
+
+  /** Logs at debug level through {@link log}, without making the logger when debug is off. */
+  debug(obj: object | string, msg?: string): void {
+    if (!this.shared.log.isLevelEnabled('debug')) return;
+    if (typeof obj === 'string') this.log.debug(obj);
+    else this.log.debug(obj, msg);
+  }
+
+  /**
+   * Calls whose signaling this connection carries, by call id. The map is made on first use:
+   * a visitor waiting for its first call, the usual idle connection, has none.
+   */
+  get calls(): Map<string, CallLink> {
+    const onDemand = this.made();
+    onDemand.calls ??= new Map();
+    return onDemand.calls;
+  }
+
+  /**
+   * Takes a rate-limit token at monotonic time `now` (`performance.now()`). The bucket is made,
+   * full, by the first message: the same state a bucket made at connection time would have
+   * refilled to by then.
+   */
   allowMessage(now: number): boolean {
-    return this.bucket.take(now);
+    return this.rateState(now).take(now);
+  }
+
+  /** Messages dropped by the rate limiter in the current one-second window. */
+  get droppedInWindow(): number {
+    return this.onDemand?.rate?.droppedInWindow ?? 0;
+  }
+
+  set droppedInWindow(count: number) {
+    this.rateState(performance.now()).droppedInWindow = count;
+  }
+
+  /** Start of the current drop-counting window (`performance.now()`); first, the connection's. */
+  get windowStartedAt(): number {
+    return this.onDemand?.rate?.windowStartedAt ?? this.openedAt;
+  }
+
+  set windowStartedAt(at: number) {
+    this.rateState(performance.now()).windowStartedAt = at;
   }
 
   /**
@@ -129,13 +286,13 @@ export class Connection {
    */
   sendRaw(type: ServerMessageType, data: string): boolean {
     if (this.closing) return false;
-    if (this.socket.bufferedAmount > this.highWater) {
+    if (this.socket.bufferedAmount > this.shared.sendHighWaterBytes) {
       this.log.warn({ bufferedAmount: this.socket.bufferedAmount }, 'slow consumer closed');
       this.close(CloseCode.Policy, PolicyReason.SlowConsumer);
       return false;
     }
     this.socket.send(data);
-    this.metrics.messagesOut.inc(type);
+    this.shared.metrics.messagesOut.inc(type);
     return true;
   }
 
@@ -151,10 +308,26 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
-    this.metrics.closes.inc(String(code));
+    this.shared.metrics.closes.inc(String(code));
     this.socket.close(code, reason);
     if (code !== CloseCode.Normal && code !== CloseCode.GoingAway) {
       setTimeout(() => this.socket.terminate(), POLICY_CLOSE_GRACE_MS).unref();
     }
+  }
+
+  private made(): OnDemand {
+    this.onDemand ??= { rate: undefined, calls: undefined, log: undefined };
+    return this.onDemand;
+  }
+
+  private rateState(now: number): RateState {
+    const onDemand = this.made();
+    onDemand.rate ??= new RateState(
+      this.shared.rateLimitMsgsPerSec,
+      this.shared.rateLimitBurst,
+      now,
+      this.openedAt,
+    );
+    return onDemand.rate;
   }
 }

@@ -18,7 +18,13 @@ const key = (companyId: string, name: string) => `${companyId}\u0000${name}`;
 
 /** In-memory state for one signaling node. */
 export class MemoryStore implements StateStore {
-  private readonly connections = new Map<string, Set<string>>();
+  /**
+   * Live connections of each user, by company then user: no key string is made per user (tens
+   * of thousands of idle visitors of one company), and a user's one connection is kept as its
+   * id alone (a `Set` per user would cost several times the memory), a `Set` once it opens a
+   * second.
+   */
+  private readonly connections = new Map<string, Map<string, string | Set<string>>>();
   private readonly agents = new Map<string, AgentRecord>();
   private readonly agentsByCompany = new Map<string, Set<string>>();
   private readonly rooms = new Map<string, Map<string, RoomMember>>();
@@ -29,24 +35,41 @@ export class MemoryStore implements StateStore {
   private readonly callsByUser = new Map<string, Set<string>>();
 
   async addConnection(companyId: string, userId: string, connId: string): Promise<number> {
-    const k = key(companyId, userId);
-    let set = this.connections.get(k);
-    if (set === undefined) this.connections.set(k, (set = new Set()));
-    set.add(connId);
-    return set.size;
+    let users = this.connections.get(companyId);
+    if (users === undefined) this.connections.set(companyId, (users = new Map()));
+    const ids = users.get(userId);
+    if (ids === undefined) {
+      users.set(userId, connId);
+      return 1;
+    }
+    if (typeof ids !== 'string') return ids.add(connId).size;
+    if (ids === connId) return 1;
+    users.set(userId, new Set([ids, connId]));
+    return 2;
   }
 
   async removeConnection(companyId: string, userId: string, connId: string): Promise<number> {
-    const k = key(companyId, userId);
-    const set = this.connections.get(k);
-    if (set === undefined) return 0;
-    set.delete(connId);
-    if (set.size === 0) this.connections.delete(k);
-    return set.size;
+    const users = this.connections.get(companyId);
+    const ids = users?.get(userId);
+    if (users === undefined || ids === undefined) return 0;
+    let remaining: number;
+    if (typeof ids === 'string') {
+      remaining = ids === connId ? 0 : 1;
+    } else {
+      ids.delete(connId);
+      remaining = ids.size;
+    }
+    if (remaining === 0) {
+      users.delete(userId);
+      if (users.size === 0) this.connections.delete(companyId);
+    }
+    return remaining;
   }
 
   async connectionsOf(companyId: string, userId: string): Promise<readonly string[]> {
-    return [...(this.connections.get(key(companyId, userId)) ?? [])];
+    const ids = this.connections.get(companyId)?.get(userId);
+    if (ids === undefined) return [];
+    return typeof ids === 'string' ? [ids] : [...ids];
   }
 
   async agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord> {

@@ -1,0 +1,125 @@
+/**
+ * The compact per-connection state that keeps idle connections cheap: a connection's rooms
+ * (one name, then a set), the store's connections per user (one id, then a set), and the
+ * connection's logger made on first use, still binding the connection's ids.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import t from 'tap';
+import { RoomSet } from '../../server/connection.js';
+import { MemoryStore } from '../../server/state/memory-store.js';
+import { buildServer, openClient, signToken, until } from '../helpers.js';
+
+t.test('a RoomSet answers as a Set through one room, several and none', async (t) => {
+  const rooms = new RoomSet();
+  const model = new Set<string>();
+  const steps: ReadonlyArray<readonly ['add' | 'delete', string]> = [
+    ['delete', 'a'],
+    ['add', 'a'],
+    ['add', 'a'],
+    ['delete', 'b'],
+    ['add', 'b'],
+    ['add', 'c'],
+    ['delete', 'a'],
+    ['add', 'a'],
+    ['delete', 'b'],
+    ['delete', 'c'],
+    ['delete', 'a'],
+    ['add', 'd'],
+    ['delete', 'd'],
+    ['delete', 'd'],
+  ];
+  for (const [op, room] of steps) {
+    const label = `${op} ${room}`;
+    if (op === 'add') {
+      t.equal(rooms.add(room), rooms, `${label} returns the set`);
+      model.add(room);
+    } else {
+      t.equal(rooms.delete(room), model.delete(room), `${label}: same answer as a Set`);
+    }
+    t.equal(rooms.size, model.size, `${label}: same size`);
+    t.strictSame([...rooms], [...model], `${label}: same members, same order`);
+    for (const probe of ['a', 'b', 'c', 'd']) {
+      t.equal(rooms.has(probe), model.has(probe), `${label}: has(${probe})`);
+    }
+  }
+});
+
+t.test("the store counts a user's connections through one, two and none", async (t) => {
+  const store = new MemoryStore();
+  t.equal(await store.addConnection('c1', 'u1', 'x'), 1);
+  t.equal(await store.addConnection('c1', 'u1', 'x'), 1, 'adding the same id again is no news');
+  t.equal(await store.addConnection('c1', 'u1', 'y'), 2);
+  t.equal(await store.addConnection('c1', 'u1', 'z'), 3);
+  t.equal(await store.addConnection('c2', 'u1', 'w'), 1, 'another company, another user');
+  t.strictSame(await store.connectionsOf('c1', 'u1'), ['x', 'y', 'z'], 'in the order opened');
+  t.strictSame(await store.connectionsOf('c2', 'u1'), ['w']);
+  t.strictSame(await store.connectionsOf('c1', 'nobody'), []);
+
+  t.equal(await store.removeConnection('c1', 'u1', 'y'), 2);
+  t.equal(await store.removeConnection('c1', 'u1', 'unknown'), 2, 'an unknown id changes nothing');
+  t.equal(await store.removeConnection('c1', 'u1', 'x'), 1);
+  t.equal(await store.removeConnection('c1', 'u1', 'z'), 0);
+  t.strictSame(await store.connectionsOf('c1', 'u1'), []);
+  t.equal(await store.removeConnection('c1', 'u1', 'z'), 0, 'removing twice is harmless');
+
+  t.equal(await store.removeConnection('c2', 'u1', 'other'), 1, 'a single id is kept unless named');
+  t.strictSame(await store.connectionsOf('c2', 'u1'), ['w']);
+  t.equal(await store.removeConnection('c2', 'u1', 'w'), 0);
+  t.equal(await store.addConnection('c2', 'u1', 'v'), 1, 'a user can come back');
+});
+
+/** A pino logger at `level` whose lines are collected, parsed. */
+function collectingLogger(level: string) {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
+}
+
+t.test("a connection's log lines bind its company, user and connection", async (t) => {
+  const { logger, lines } = collectingLogger('debug');
+  const srv = await buildServer(t, {}, { logger });
+  const visitor = openClient(srv.wsUrl, signToken({ sub: 'v-log', company_id: 'co-log' }));
+  t.teardown(() => visitor.close());
+  const { connectionId } = await visitor.established();
+  const bound = { companyId: 'co-log', userId: 'v-log', connId: connectionId };
+  await until(() => lines.some((l) => l['msg'] === 'connection established'));
+  t.match(
+    lines.find((l) => l['msg'] === 'connection established'),
+    bound,
+  );
+  visitor.ws.close(1000);
+  await until(() => lines.some((l) => l['msg'] === 'connection closed'));
+  t.match(
+    lines.find((l) => l['msg'] === 'connection closed'),
+    { ...bound, code: 1000 },
+  );
+});
+
+t.test('with debug off, a line at info still binds the ids', async (t) => {
+  const { logger, lines } = collectingLogger('info');
+  const srv = await buildServer(t, { maxConnectionsPerUser: 1 }, { logger });
+  const token = signToken({ sub: 'v-twice', company_id: 'co-twice' });
+  const first = openClient(srv.wsUrl, token);
+  t.teardown(() => first.close());
+  await first.established();
+  const second = openClient(srv.wsUrl, token);
+  t.teardown(() => second.close());
+  t.equal((await second.closed).code, 4008, 'the second connection is refused');
+  await until(() => lines.some((l) => l['msg'] === 'too many connections'));
+  t.match(
+    lines.find((l) => l['msg'] === 'too many connections'),
+    { companyId: 'co-twice', userId: 'v-twice', connId: String, count: 2 },
+  );
+  t.notOk(
+    lines.some((l) => l['level'] === 20),
+    'no debug line was written',
+  );
+});
