@@ -199,7 +199,10 @@ function relay(
       throw new Error(`unhandled relay type ${(unreachable as { type: string }).type}`);
     }
   }
-  peer.sendRaw(msg.type, data);
+  // A peer cut off as a slow consumer by this very send never got it: no ack for that.
+  if (!peer.sendRaw(msg.type, data)) {
+    throw SignalingError.unavailable('the other participant is disconnected');
+  }
   ctx.metrics.relayLatency.observe((performance.now() - receivedAt) / 1000);
 }
 

@@ -336,6 +336,38 @@ t.test('a client that stops reading is closed as a slow consumer', async (t) => 
   t.equal(metricValue(metrics.body, 'calldocker_closes_total{code="4008"}'), 1);
 });
 
+t.test('a relay that trips the slow-consumer close is not acked', async (t) => {
+  const srv = await buildServer(t, {
+    sendHighWaterBytes: 65_536,
+    rateLimitMsgsPerSec: 1_000_000,
+    rateLimitBurst: 1_000_000,
+  });
+  const { agent, visitor, callId } = await establishCall(t, srv);
+  rawSocket(agent.ws).pause();
+  t.teardown(() => agent.ws.terminate());
+  const text = 'z'.repeat(2000);
+  let n = 0;
+  while (srv.server.metrics.closes.get('4008') === 0 && n < 100_000) {
+    const batch = Array.from({ length: 50 }, () => `chat-${++n}`);
+    for (const id of batch) visitor.send({ type: 'chat_message', id, callId, text });
+    await visitor.request({ type: 'ping' });
+  }
+  t.equal(srv.server.metrics.closes.get('4008'), 1, 'the reader was closed with 4008');
+  const answers = visitor.received.filter(
+    (m) => (m.type === 'ack' || m.type === 'error') && String(m.id).startsWith('chat-'),
+  );
+  const acked = answers.filter((m) => m.type === 'ack').length;
+  t.equal(
+    acked,
+    srv.server.metrics.messagesOut.get('chat_message'),
+    'every acked relay was handed to the peer’s socket, and no other',
+  );
+  t.ok(
+    answers.some((m) => m.type === 'error' && m.code === 'unavailable'),
+    'the relay that found the peer over its high-water mark got unavailable',
+  );
+});
+
 t.test('a third connection of the same user is closed with 4008; the first two work', async (t) => {
   const srv = await buildServer(t, { maxConnectionsPerUser: 2 });
   const watcher = await connectVisitor(t, srv);
