@@ -142,8 +142,33 @@ export class Registry {
 /** Content type of {@link Registry.render}'s output. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** The signaling server's counters; gauges are registered by the app from its state. */
+/**
+ * The process's memory under the names Prometheus' Node.js client uses, so the usual dashboards
+ * (and the soak test) can watch it grow or settle. Read at scrape time like every gauge.
+ */
+function registerMemoryGauges(registry: Registry): void {
+  registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes', () => [
+    [{}, process.memoryUsage.rss()],
+  ]);
+  registry.gauge('nodejs_heap_size_total_bytes', 'Process heap size from V8 in bytes', () => [
+    [{}, process.memoryUsage().heapTotal],
+  ]);
+  registry.gauge('nodejs_heap_size_used_bytes', 'Process heap size used from V8 in bytes', () => [
+    [{}, process.memoryUsage().heapUsed],
+  ]);
+  registry.gauge(
+    'nodejs_external_memory_bytes',
+    'Memory of C++ objects bound to JavaScript objects (Buffers included) in bytes',
+    () => [[{}, process.memoryUsage().external]],
+  );
+}
+
+/**
+ * The signaling server's counters and the process's memory gauges; the gauges of its own state
+ * are registered by the app.
+ */
 export function createSignalingMetrics(registry = new Registry()) {
+  registerMemoryGauges(registry);
   return {
     registry,
     messagesIn: registry.counter(

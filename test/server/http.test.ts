@@ -140,6 +140,29 @@ t.test('GET /metrics serves Prometheus text with the documented series', async (
   }
 });
 
+t.test('GET /metrics reports the process memory, read at scrape time', async (t) => {
+  const srv = await buildServer(t);
+  const before = (await httpGet(srv, '/metrics')).body;
+  for (const name of [
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_external_memory_bytes',
+  ]) {
+    t.match(before, new RegExp(`^# TYPE ${name} gauge$`, 'm'), `${name} is a gauge`);
+    t.ok(metricValue(before, name) > 0, `${name} is positive`);
+  }
+  const used = metricValue(before, 'nodejs_heap_size_used_bytes');
+  t.ok(used <= metricValue(before, 'nodejs_heap_size_total_bytes'), 'used within the heap');
+  t.ok(metricValue(before, 'process_resident_memory_bytes') > used, 'resident above heap used');
+  const held = Buffer.alloc(16 * 1024 * 1024, 1);
+  const after = (await httpGet(srv, '/metrics')).body;
+  const grown =
+    metricValue(after, 'nodejs_external_memory_bytes') -
+    metricValue(before, 'nodejs_external_memory_bytes');
+  t.ok(grown >= held.length, `external memory follows a 16 MiB buffer (grew ${grown})`);
+});
+
 t.test('an unknown path answers 426 with a JSON body', async (t) => {
   const srv = await buildServer(t);
   for (const path of ['/', '/nope', '/healthz/extra']) {
