@@ -5,9 +5,10 @@
 import t from 'tap';
 import { FullJitterPolicy, type ReconnectContext } from '../../client-lib/index.js';
 
-const ctx = (retryCount: number): ReconnectContext => ({
+/** A retry well into an outage (past the restart window) unless `elapsedMs` is given. */
+const ctx = (retryCount: number, elapsedMs = 60_000): ReconnectContext => ({
   retryCount,
-  elapsedMs: 0,
+  elapsedMs,
   closeCode: 1006,
   reason: '',
 });
@@ -42,6 +43,24 @@ t.test('the defaults are a 500 ms base, a 15 s max and no retry limit', async (t
   t.equal(policy.nextRetryDelayMs(ctx(0)), 499);
   t.equal(policy.nextRetryDelayMs(ctx(5)), 14_999);
   t.equal(policy.nextRetryDelayMs(ctx(10_000)), 14_999);
+});
+
+t.test('for the first 10 s of an outage the ceiling is at most 2 s', async (t) => {
+  const policy = new FullJitterPolicy({ random: () => ALMOST_ONE });
+  t.equal(policy.nextRetryDelayMs(ctx(0, 0)), 499, 'the first retry keeps its base');
+  t.equal(policy.nextRetryDelayMs(ctx(1, 400)), 999);
+  t.equal(policy.nextRetryDelayMs(ctx(5, 3_000)), 1_999, 'refusals during a restart: 2 s');
+  t.equal(policy.nextRetryDelayMs(ctx(5, 9_999)), 1_999, 'up to the end of the window');
+  t.equal(policy.nextRetryDelayMs(ctx(5, 10_000)), 14_999, 'then the usual backoff');
+  const custom = new FullJitterPolicy({
+    restartWindowMs: 1_000,
+    restartMaxDelayMs: 300,
+    random: () => ALMOST_ONE,
+  });
+  t.equal(custom.nextRetryDelayMs(ctx(3, 999)), 299);
+  t.equal(custom.nextRetryDelayMs(ctx(3, 1_000)), 3_999);
+  const off = new FullJitterPolicy({ restartWindowMs: 0, random: () => ALMOST_ONE });
+  t.equal(off.nextRetryDelayMs(ctx(5, 0)), 14_999, 'a window of 0 turns it off');
 });
 
 t.test('with Math.random, every delay stays within its ceiling', async (t) => {
