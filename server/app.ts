@@ -458,7 +458,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     listen(port = config.port, host = config.host) {
       return new Promise<AddressInfo>((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, host, () => {
+        httpServer.listen({ port, host, backlog: config.listenBacklog }, () => {
           httpServer.off('error', reject);
           resolve(httpServer.address() as AddressInfo);
         });

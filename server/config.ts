@@ -59,6 +59,12 @@ export interface SignalingConfig {
    * (the latest state of each agent wins); 0 sends each change at once.
    */
   readonly presenceTickMs: number;
+  /**
+   * Connections the kernel may hold waiting to be accepted (`listen` backlog; the kernel caps
+   * it at `net.core.somaxconn`). Node's 511 overflows when thousands reconnect at once after a
+   * restart, and each overflowed attempt costs its client a SYN retry of a second or more.
+   */
+  readonly listenBacklog: number;
 }
 
 /** Where the call log, companies and agents live. */
@@ -192,6 +198,7 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     callReconnectGraceMs: 30_000,
     shutdownTimeoutMs: 10_000,
     presenceTickMs: 50,
+    listenBacklog: 4096,
     ...overrides,
   };
 }
@@ -276,6 +283,7 @@ export function loadConfig(env: Env): Config {
     callReconnectGraceMs: int(env, 'CALL_RECONNECT_GRACE_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 50, 0, 1000),
+    listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
   };
 
   const webPort = int(env, 'WEB_PORT', 3000, 0, 65535);

@@ -68,6 +68,8 @@ t.test('an empty environment yields every documented default', async (t) => {
   t.equal(config.signaling.queueTimeoutMs, 600_000, 'QUEUE_TIMEOUT_MS');
   t.equal(config.signaling.callReconnectGraceMs, 30_000, 'CALL_RECONNECT_GRACE_MS');
   t.equal(config.signaling.shutdownTimeoutMs, 10_000, 'shutdown within 10 s');
+  t.equal(config.signaling.presenceTickMs, 50, 'PRESENCE_TICK_MS');
+  t.equal(config.signaling.listenBacklog, 4096, 'LISTEN_BACKLOG');
   t.same(config.signaling.stunUrls, []);
   t.same(config.signaling.turnUrls, []);
   t.equal(config.signaling.turnSecret, undefined);
@@ -146,6 +148,10 @@ t.test('out-of-range numbers are refused naming their variable', async (t) => {
     ['RING_TIMEOUT_MS', '99'],
     ['QUEUE_TIMEOUT_MS', '99'],
     ['CALL_RECONNECT_GRACE_MS', '-5'],
+    ['PRESENCE_TICK_MS', '1001'],
+    ['PRESENCE_TICK_MS', '-1'],
+    ['LISTEN_BACKLOG', '0'],
+    ['LISTEN_BACKLOG', '65536'],
   ];
   for (const [variable, value] of cases) assertRejects(t, { [variable]: value }, variable);
 });
@@ -157,7 +163,11 @@ t.test('the bounds themselves are accepted', async (t) => {
     MAX_MESSAGE_BYTES: '1024',
     TURN_TTL_S: '60',
     MISSED_RINGS_BEFORE_AWAY: '0',
+    PRESENCE_TICK_MS: '0',
+    LISTEN_BACKLOG: '1',
   });
+  t.equal(config.signaling.presenceTickMs, 0);
+  t.equal(config.signaling.listenBacklog, 1);
   t.equal(config.signaling.port, 0);
   t.equal(config.web.port, 65535);
   t.equal(config.signaling.maxMessageBytes, 1024);

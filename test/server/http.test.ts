@@ -2,6 +2,7 @@
  * The HTTP side of the signaling port: health, readiness, Prometheus metrics, the answers to
  * paths and methods it does not serve, and graceful shutdown.
  */
+import { execFileSync } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import t from 'tap';
 import { WebSocket } from 'ws';
@@ -161,6 +162,20 @@ t.test('GET /metrics reports the process memory, read at scrape time', async (t)
     metricValue(after, 'nodejs_external_memory_bytes') -
     metricValue(before, 'nodejs_external_memory_bytes');
   t.ok(grown >= held.length, `external memory follows a 16 MiB buffer (grew ${grown})`);
+});
+
+t.test('the server listens with the configured backlog', async (t) => {
+  const srv = await buildServer(t, { listenBacklog: 1234 });
+  let out: string;
+  try {
+    // For a listening TCP socket, `ss` shows the backlog in the Send-Q column.
+    out = execFileSync('ss', ['-ltnH', `sport = :${srv.port}`], { encoding: 'utf8' });
+  } catch {
+    t.skip('ss is not available to read the backlog');
+    return;
+  }
+  const columns = out.trim().split(/\s+/);
+  t.equal(columns[2], '1234', `Send-Q of the listening socket: ${out.trim()}`);
 });
 
 t.test('an unknown path answers 426 with a JSON body', async (t) => {
