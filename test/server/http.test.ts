@@ -171,7 +171,7 @@ t.test('the server listens with the configured backlog', async (t) => {
     // For a listening TCP socket, `ss` shows the backlog in the Send-Q column.
     out = execFileSync('ss', ['-ltnH', `sport = :${srv.port}`], { encoding: 'utf8' });
   } catch {
-    t.skip('ss is not available to read the backlog');
+    t.plan(0, 'ss is not available to read the backlog');
     return;
   }
   const columns = out.trim().split(/\s+/);
