@@ -5,9 +5,9 @@
  *
  *   npm run bench                  # all benchmarks, print only
  *   npm run bench -- --write       # and update docs/BENCHMARKS.md
- *   npm run bench -- --profile     # and profile CallDocker's relay (node --cpu-prof)
+ *   npm run bench -- --profile     # and profile CallDocker under the relay and call-setup loads
  *   npm run bench -- --rounds 1 --seconds 2   # a quick smoke run
- *   npm run bench -- --only bundle --write    # one part (ids: relay, bundle, call-log), its section only
+ *   npm run bench -- --only bundle --write    # one part (ids: relay, idle, bundle, call-log, call-setup, storm), its section only
  *
  * Benchmarks are parts: each one is a file next to this one, added to PARTS below.
  */
@@ -22,6 +22,16 @@ import {
   callLogTable,
   runCallLogBenchmark,
 } from './call-log.js';
+import {
+  CALL_SETUP_DEFAULTS,
+  CALL_SETUP_TITLE,
+  callSetupDocSection,
+  callSetupTable,
+  profileCallSetup,
+  runCallSetupBenchmark,
+  type CallSetupOptions,
+} from './call-setup.js';
+import { IDLE_DEFAULTS, IDLE_TITLE, idleDocSection, idleTable, runIdleBenchmark } from './idle.js';
 import { compileBenchServers, ensureBuild } from './lib/build.js';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
 import { BUNDLE_TITLE, bundleDocSection, bundleTable, runBundleBenchmark } from './bundle.js';
@@ -36,6 +46,15 @@ import {
   runRelayBenchmark,
   type RelayOptions,
 } from './relay.js';
+import {
+  profileStorm,
+  runStormBenchmark,
+  STORM_DEFAULTS,
+  STORM_TITLE,
+  stormDocSection,
+  stormTable,
+  type StormOptions,
+} from './storm.js';
 
 /** What parts that run servers need: a fresh build, compiled entries and CPU pinning. */
 interface ServerSetup {
@@ -148,7 +167,95 @@ const callLogPart: BenchPart = {
   },
 };
 
-const PARTS: readonly BenchPart[] = [relayPart, bundlePart, callLogPart];
+const callSetupPart: BenchPart = {
+  id: 'call-setup',
+  title: CALL_SETUP_TITLE,
+  async run(ctx) {
+    const report = await runCallSetupBenchmark(callSetupOptions(ctx));
+    return {
+      table: callSetupTable(report),
+      doc: callSetupDocSection(report, machineLine(ctx.machine, ctx.servers().pinning), COMMAND),
+    };
+  },
+  profile: (ctx) => profileCallSetup(callSetupOptions(ctx)),
+};
+
+/** The call-setup options for `ctx`: the defaults, with the command line's rounds and seconds. */
+function callSetupOptions(ctx: BenchContext): CallSetupOptions {
+  const { serversDir, pinning } = ctx.servers();
+  return {
+    ...CALL_SETUP_DEFAULTS,
+    ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+    ...(ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
+    serversDir,
+    serverCpu: pinning.serverCpu,
+    log: ctx.log,
+  };
+}
+
+const stormPart: BenchPart = {
+  id: 'storm',
+  title: STORM_TITLE,
+  async run(ctx) {
+    const report = await runStormBenchmark(stormOptions(ctx));
+    return {
+      table: stormTable(report),
+      doc: stormDocSection(report, machineLine(ctx.machine, ctx.servers().pinning), COMMAND),
+    };
+  },
+  async profile(ctx) {
+    const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
+    try {
+      ctx.log('Profiling the restarted CallDocker server through one storm round');
+      await profileStorm(stormOptions(ctx), dir);
+      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+      if (file === undefined) throw new Error('the server wrote no .cpuprofile');
+      return formatProfile(summariseProfile(join(dir, file)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** The storm options for `ctx`: the defaults, with the command line's rounds. */
+function stormOptions(ctx: BenchContext): StormOptions {
+  const { serversDir, pinning } = ctx.servers();
+  return {
+    ...STORM_DEFAULTS,
+    ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+    serversDir,
+    serverCpu: pinning.serverCpu,
+    log: ctx.log,
+  };
+}
+
+const idlePart: BenchPart = {
+  id: 'idle',
+  title: IDLE_TITLE,
+  async run(ctx) {
+    const { serversDir, pinning } = ctx.servers();
+    const report = await runIdleBenchmark({
+      ...IDLE_DEFAULTS,
+      ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+      serversDir,
+      serverCpu: pinning.serverCpu,
+      log: ctx.log,
+    });
+    return {
+      table: idleTable(report),
+      doc: idleDocSection(report, machineLine(ctx.machine, pinning), COMMAND),
+    };
+  },
+};
+
+const PARTS: readonly BenchPart[] = [
+  relayPart,
+  idlePart,
+  bundlePart,
+  callLogPart,
+  callSetupPart,
+  stormPart,
+];
 
 /** The parts `--only` names (comma-separated ids), or all of them. */
 function selectParts(only: string | undefined): readonly BenchPart[] {

@@ -1,12 +1,20 @@
 /**
  * The relay benchmark: server CPU per relayed message, throughput and relay latency for
- * CallDocker and a bare `ws` JSON relay, in interleaved rounds (bare, CallDocker, bare, ...),
- * each round with a fresh server process. Medians across rounds damp a shared machine's noise;
- * the ratio CallDocker/bare is the figure that matters (target: at most 1.15x).
+ * CallDocker, a bare `ws` JSON relay and the peers (the PeerJS server, a minimal Socket.IO
+ * relay), in interleaved rounds (bare, CallDocker, PeerJS, Socket.IO, bare, ...), each round
+ * with a fresh server process. Medians across rounds damp a shared machine's noise; the ratio
+ * CallDocker/bare is the figure that matters (target: at most 1.15x), the peers' ratios put it
+ * in context.
  */
 import { join } from 'node:path';
 import { runRelayLoad, type LoadOptions } from './lib/relay-load.js';
-import { bareRelay, callDocker, iceCandidateFrame, type RelayTarget } from './lib/relay-targets.js';
+import {
+  bareRelay,
+  callDocker,
+  peerJs,
+  socketIoRelay,
+  type RelayTarget,
+} from './lib/relay-targets.js';
 import { ServerProcess } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 
@@ -30,7 +38,7 @@ export interface RelayOptions extends LoadOptions {
   readonly log: (line: string) => void;
 }
 
-/** The defaults: about 7 s per round, 6 rounds. */
+/** The defaults: about 7 s per round, 3 rounds of each of the four servers. */
 export const RELAY_DEFAULTS = {
   rounds: 3,
   pairs: 50,
@@ -54,6 +62,8 @@ export interface RelayFigures {
 /** All rounds of one server and the median of each figure. */
 export interface RelayResult {
   readonly target: string;
+  /** What its clients send, and the size of one frame in bytes. */
+  readonly frame: { readonly note: string; readonly bytes: number };
   readonly rounds: readonly RelayFigures[];
   readonly median: RelayFigures;
 }
@@ -62,6 +72,8 @@ export interface RelayResult {
 export interface RelayReport {
   readonly bare: RelayResult;
   readonly callDocker: RelayResult;
+  /** The PeerJS server and the Socket.IO relay. */
+  readonly peers: readonly RelayResult[];
   /** Median CPU per message of CallDocker over the bare relay's. */
   readonly ratio: number;
   readonly options: Omit<RelayOptions, 'log' | 'serversDir'>;
@@ -83,7 +95,7 @@ async function runRound(
     throw err;
   });
   try {
-    const load = await runRelayLoad(pairs, () => server.cpuTimeUs(), options);
+    const load = await runRelayLoad(pairs, target.wire, () => server.cpuTimeUs(), options);
     const seconds = load.elapsedMs / 1000;
     return {
       cpuUsPerMessage: load.serverCpuUs / load.messages,
@@ -116,7 +128,7 @@ function medianOf(rounds: readonly RelayFigures[]): RelayFigures {
 
 function describeRound(target: string, round: number, figures: RelayFigures): string {
   return (
-    `  ${target.padEnd(14)} round ${round}: ${figures.cpuUsPerMessage.toFixed(2)} µs/msg, ` +
+    `  ${target.padEnd(16)} round ${round}: ${figures.cpuUsPerMessage.toFixed(2)} µs/msg, ` +
     `${Math.round(figures.messagesPerSec).toLocaleString('en-US')} msg/s, ` +
     `p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms, ` +
     `server ${(figures.serverBusy * 100).toFixed(0)}% busy, ` +
@@ -126,7 +138,7 @@ function describeRound(target: string, round: number, figures: RelayFigures): st
 
 /** Runs the interleaved rounds and returns the medians and the ratio. */
 export async function runRelayBenchmark(options: RelayOptions): Promise<RelayReport> {
-  const targets = [bareRelay, callDocker()];
+  const targets = [bareRelay, callDocker(), peerJs, socketIoRelay];
   const rounds = new Map<RelayTarget, RelayFigures[]>(targets.map((t) => [t, []]));
   for (let round = 1; round <= options.rounds; round++) {
     for (const target of targets) {
@@ -137,14 +149,19 @@ export async function runRelayBenchmark(options: RelayOptions): Promise<RelayRep
   }
   const resultOf = (target: RelayTarget): RelayResult => {
     const all = rounds.get(target)!;
-    return { target: target.name, rounds: all, median: medianOf(all) };
+    const frame = { note: target.frameNote, bytes: target.sampleFrame.length };
+    return { target: target.name, frame, rounds: all, median: medianOf(all) };
   };
-  const bare = resultOf(targets[0]!);
-  const ours = resultOf(targets[1]!);
+  const [bare, ours, ...peers] = targets.map(resultOf) as [
+    RelayResult,
+    RelayResult,
+    ...RelayResult[],
+  ];
   const { rounds: count, pairs, window, warmupMs, measureMs, serverCpu } = options;
   return {
     bare,
     callDocker: ours,
+    peers,
     ratio: ours.median.cpuUsPerMessage / bare.median.cpuUsPerMessage,
     options: { rounds: count, pairs, window, warmupMs, measureMs, serverCpu },
   };
@@ -166,39 +183,53 @@ const number = (value: number, digits = 0) =>
 
 /** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
 export function relayTable(report: RelayReport): string {
+  const bareUs = report.bare.median.cpuUsPerMessage;
   const row = (result: RelayResult) => {
     const m = result.median;
-    const ratio = m.cpuUsPerMessage / report.bare.median.cpuUsPerMessage;
     return (
-      `| ${result.target} | ${number(m.cpuUsPerMessage, 2)} | ${number(ratio, 2)}x | ` +
-      `${number(m.messagesPerSec)} | ${number(m.p50Ms, 2)} | ${number(m.p99Ms, 2)} | ` +
-      `${number(m.serverBusy * 100)}% |`
+      `| ${result.target} | ${number(m.cpuUsPerMessage, 2)} | ` +
+      `${number(m.cpuUsPerMessage / bareUs, 2)}x | ${number(m.messagesPerSec)} | ` +
+      `${number(m.p50Ms, 2)} | ${number(m.p99Ms, 2)} | ${number(m.serverBusy * 100)}% | ` +
+      `${number(m.generatorBusy * 100)}% |`
     );
   };
-  const perRound = (result: RelayResult) =>
-    result.rounds.map((r) => number(r.cpuUsPerMessage, 2)).join(', ');
-  // Each CallDocker round over the bare round just before it: shows how much drift there was.
-  const paired = report.callDocker.rounds
-    .map((r, i) => number(r.cpuUsPerMessage / report.bare.rounds[i]!.cpuUsPerMessage, 2))
+  const all = [report.bare, report.callDocker, ...report.peers];
+  const perRound = all
+    .map(
+      (result) =>
+        `${result.target} ${result.rounds.map((r) => number(r.cpuUsPerMessage, 2)).join(', ')}`,
+    )
+    .join('; ');
+  // Each server's round over the bare round of the same pass: shows how much drift there was.
+  const paired = (result: RelayResult) =>
+    result.rounds
+      .map((r, i) => number(r.cpuUsPerMessage / report.bare.rounds[i]!.cpuUsPerMessage, 2))
+      .join(', ');
+  const peers = report.peers
+    .map((peer) => `${peer.target} / bare ${number(peer.median.cpuUsPerMessage / bareUs, 2)}x`)
     .join(', ');
   const verdict = report.ratio <= RELAY_TARGET_RATIO ? 'within' : 'OVER';
   return [
-    '| server | server CPU µs/msg | vs bare | msgs/s | latency p50 ms | latency p99 ms | server core busy |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    row(report.bare),
-    row(report.callDocker),
+    '| server | server CPU µs/msg | vs bare | msgs/s | latency p50 ms | latency p99 ms | server core busy | generator core busy |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...all.map(row),
     '',
-    `CallDocker / bare: **${number(report.ratio, 2)}x** (${verdict} the ${RELAY_TARGET_RATIO}x target).`,
-    `Server CPU µs/msg per round: bare ${perRound(report.bare)}; ` +
-      `CallDocker ${perRound(report.callDocker)}; round by round ratios ${paired}.`,
+    `CallDocker / bare: **${number(report.ratio, 2)}x** (${verdict} the ${RELAY_TARGET_RATIO}x target). ` +
+      `The peers: ${peers}.`,
+    `Server CPU µs/msg per round: ${perRound}. Round by round ratios to bare: ` +
+      [report.callDocker, ...report.peers]
+        .map((result) => `${result.target} ${paired(result)}`)
+        .join('; ') +
+      '.',
   ].join('\n');
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
 export function relayDocSection(report: RelayReport, machine: string, command: string): string {
   const o = report.options;
-  // Same length as every frame of the run: call ids are 36-character UUIDs on both servers.
-  const frameBytes = iceCandidateFrame('00000000-0000-0000-0000-000000000000').length;
+  const frames = [report.bare, report.callDocker, ...report.peers]
+    .map((result) => `${result.target}: ${result.frame.note}, ${result.frame.bytes} bytes`)
+    .join('; ');
   return [
     `## ${RELAY_TITLE}`,
     '',
@@ -207,22 +238,33 @@ export function relayDocSection(report: RelayReport, machine: string, command: s
     '',
     relayTable(report),
     '',
-    `Load: ${o.pairs} pairs of clients, each client sending \`ice_candidate\` frames ` +
-      `(${frameBytes} bytes) to its peer with at most ${o.window} in flight; ` +
+    `Load: ${o.pairs} pairs of clients, each client sending ICE candidate frames to its peer ` +
+      `with at most ${o.window} in flight; ` +
       `${o.warmupMs / 1000} s warm-up, then ${o.measureMs / 1000} s measured; ` +
       `${o.rounds} rounds per server, interleaved, each with a fresh server process; ` +
-      'medians shown. CallDocker relays between a visitor and an agent with an answered call ' +
+      "medians shown. Every frame carries the same ICE candidate, in each server's own " +
+      `message format (${frames}). ` +
+      'CallDocker relays between a visitor and an agent with an answered call ' +
       '(JWT-authenticated at connection, then every frame rate-limited, schema-validated, ' +
       'authorised and counted in the metrics); the bare relay parses, stamps `fromUserId` and ' +
-      're-serialises, nothing else.',
+      're-serialises, nothing else. The peers, as dev dependencies: the PeerJS server ' +
+      '(`peer` package, `PeerServer` with its defaults, its client and heartbeat limits raised ' +
+      'for the idle benchmark) relays between two registered peers, setting `src`; the ' +
+      'Socket.IO relay (`socket.io` server, WebSocket transport only) receives an event, stamps ' +
+      '`fromUserId` and emits it to the other socket of the pair, its clients connected by ' +
+      "`socket.io-client` with `transports: ['websocket']`. The load generator drives every " +
+      'server through plain `ws` sockets with prepared frames (under Socket.IO, the sockets ' +
+      '`socket.io-client` opened, the library still handling its heartbeats), so its own cost ' +
+      'per message is the same for all four.',
     '',
     '- **server CPU µs/msg**: user + system CPU of the server process over the measured ' +
       'window (`process.cpuUsage()`, every thread) divided by the frames peers received. It ' +
       'holds even when the load generator, not the server, is the bottleneck.',
     '- **latency**: from send to receipt at the peer (both clients live in the load generator).',
     '- **server core busy**: share of its core the server used; well under 100% means the ' +
-      'server was not what set the pace (the load generator or other work on the machine was).',
+      'server was not what set the pace (the load generator or other work on the machine was). ' +
+      '**generator core busy** is the same for the load generator.',
     '- The ratio is what matters: the machine is shared and absolute times drift between ' +
-      'runs, while both servers meet the same conditions within one run.',
+      'runs, while all servers meet the same conditions within one run.',
   ].join('\n');
 }

@@ -10,9 +10,16 @@ import type { WebSocket } from 'ws';
 import type { RelayPair } from './relay-targets.js';
 import { Samples } from './stats.js';
 
-/** Both servers put `type` first, so the prefix tells a relayed frame without parsing it. */
-const RELAYED_PREFIX = Buffer.from('{"type":"ice_candidate"');
-const ERROR_PREFIX = Buffer.from('{"type":"error"');
+/**
+ * How a server's frames are told apart without parsing them: every server under test puts
+ * the message's kind first, so a prefix is enough.
+ */
+export interface RelayWire {
+  /** How a relayed frame starts. */
+  readonly relayed: Buffer;
+  /** How an error frame starts, when the server sends any (other frames are ignored). */
+  readonly error: Buffer | undefined;
+}
 
 function startsWith(data: Buffer, prefix: Buffer): boolean {
   return (
@@ -81,13 +88,14 @@ export interface LoadResult {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Relays between every pair in both directions for warm-up plus the measured window.
- * `serverCpuUs` reads the server process's CPU time.
+ * Relays between every pair in both directions for warm-up plus the measured window. `wire`
+ * tells relayed and error frames; `serverCpuUs` reads the server process's CPU time.
  * @throws Error when the server answers a frame with an error, a client is disconnected, or
  *   nothing was relayed.
  */
 export async function runRelayLoad(
   pairs: readonly RelayPair[],
+  wire: RelayWire,
   serverCpuUs: () => Promise<number>,
   options: LoadOptions,
 ): Promise<LoadResult> {
@@ -103,14 +111,14 @@ export async function runRelayLoad(
   };
   const receive = (receiver: WebSocket, from: Sender) => {
     receiver.on('message', (data: Buffer) => {
-      if (startsWith(data, RELAYED_PREFIX)) {
+      if (startsWith(data, wire.relayed)) {
         const sentAt = from.delivered();
         if (measuring) {
           messages++;
           latencyMs.push(performance.now() - sentAt);
         }
         if (sending) from.fill();
-      } else if (startsWith(data, ERROR_PREFIX)) {
+      } else if (wire.error !== undefined && startsWith(data, wire.error)) {
         fail(new Error(`the server answered with an error: ${data.toString('utf8')}`));
       }
     });

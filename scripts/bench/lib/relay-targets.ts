@@ -1,11 +1,17 @@
 /**
  * The servers the relay benchmark compares, and how each gets 50 pairs of clients ready to
  * relay: for CallDocker, authenticated agents and visitors with answered calls; for the bare
- * relay, two sockets per pair.
+ * relay, two sockets per pair; for the PeerJS server, two registered peers; for Socket.IO,
+ * two `socket.io-client` sockets connected over the WebSocket transport.
+ *
+ * Every target hands the load generator plain `ws` sockets and prepared frames, so the
+ * generator's cost per message is the same whichever server it drives.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { io } from 'socket.io-client';
 import { WebSocket } from 'ws';
+import type { RelayWire } from './relay-load.js';
 
 /** Two connected clients that relay to each other, and the frame each one sends. */
 export interface RelayPair {
@@ -24,6 +30,12 @@ export interface RelayTarget {
   readonly script: string;
   /** Environment for the server process. */
   readonly env: Readonly<Record<string, string>>;
+  /** How the load generator tells relayed and error frames. */
+  readonly wire: RelayWire;
+  /** What a client sends, as the report describes it. */
+  readonly frameNote: string;
+  /** A frame of the same length as every frame its clients send. */
+  readonly sampleFrame: Buffer;
   /** Connects `count` pairs to the server on `port` and makes them ready to relay. */
   connectPairs(port: number, count: number): Promise<RelayPair[]>;
 }
@@ -41,6 +53,38 @@ const CANDIDATE = {
 export function iceCandidateFrame(callId: string): Buffer {
   return Buffer.from(JSON.stringify({ type: 'ice_candidate', callId, candidate: CANDIDATE }));
 }
+
+/**
+ * A PeerJS `CANDIDATE` frame to peer `dst`, its payload as the PeerJS client sends it (the
+ * candidate, the connection's type and id).
+ */
+export function peerJsCandidateFrame(dst: string, connectionId: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      type: 'CANDIDATE',
+      dst,
+      payload: { candidate: CANDIDATE, type: 'media', connectionId },
+    }),
+  );
+}
+
+/**
+ * A Socket.IO `ice_candidate` event for `callId` as `socket.io-client` would encode
+ * `emit('ice_candidate', {callId, candidate})`: an Engine.IO message (`4`) carrying a
+ * Socket.IO event (`2`) on the main namespace.
+ */
+export function socketIoCandidateFrame(callId: string): Buffer {
+  return Buffer.from(`42${JSON.stringify(['ice_candidate', { callId, candidate: CANDIDATE }])}`);
+}
+
+/** Call ids and peer ids are UUIDs everywhere, so every frame of a target has one length. */
+const SAMPLE_ID = '00000000-0000-0000-0000-000000000000';
+
+/** The frames of CallDocker and the bare relay: `type` first. */
+const JSON_WIRE: RelayWire = {
+  relayed: Buffer.from('{"type":"ice_candidate"'),
+  error: Buffer.from('{"type":"error"'),
+};
 
 /** Generous: set-up runs on a shared machine that may be busy with other work. */
 const SETUP_TIMEOUT_MS = 30_000;
@@ -140,6 +184,9 @@ export const bareRelay: RelayTarget = {
   name: 'bare ws relay',
   script: 'bare-relay.js',
   env: {},
+  wire: JSON_WIRE,
+  frameNote: '`ice_candidate` JSON frames',
+  sampleFrame: iceCandidateFrame(SAMPLE_ID),
   async connectPairs(port, count) {
     const base = `ws://127.0.0.1:${port}/`;
     return Promise.all(
@@ -169,6 +216,9 @@ export function callDocker(): RelayTarget {
     name: 'CallDocker',
     script: 'calldocker.js',
     env: { BENCH_JWT_SECRET: secret },
+    wire: JSON_WIRE,
+    frameNote: '`ice_candidate` messages',
+    sampleFrame: iceCandidateFrame(SAMPLE_ID),
     async connectPairs(port, count) {
       const base = `ws://127.0.0.1:${port}/?token=`;
       return Promise.all(
@@ -197,3 +247,96 @@ export function callDocker(): RelayTarget {
     },
   };
 }
+
+/** A PeerJS media connection id (`mc_` and a random token) from 6 hex-encoded bytes. */
+const connectionIdOf = (hex: string) => `mc_${hex.padEnd(12, '0')}`;
+
+/**
+ * The PeerJS server: each pair is two peers with random ids, registered with their own tokens
+ * (the server answers `OPEN`), sending `CANDIDATE` frames addressed to each other.
+ */
+export const peerJs: RelayTarget = {
+  name: 'PeerJS server',
+  script: 'peerjs.js',
+  env: {},
+  wire: { relayed: Buffer.from('{"type":"CANDIDATE"'), error: Buffer.from('{"type":"ERROR"') },
+  frameNote: '`CANDIDATE` frames (`{type, dst, payload}`, the candidate in the payload)',
+  sampleFrame: peerJsCandidateFrame(SAMPLE_ID, connectionIdOf('000000')),
+  async connectPairs(port, count) {
+    const register = async (id: string) => {
+      const token = randomBytes(8).toString('hex');
+      const client = await SetupClient.connect(
+        `ws://127.0.0.1:${port}/peerjs?key=peerjs&id=${id}&token=${token}`,
+      );
+      await client.nextOfType('OPEN');
+      return client.release();
+    };
+    return Promise.all(
+      Array.from({ length: count }, async () => {
+        const aId = randomUUID();
+        const bId = randomUUID();
+        const [a, b] = await Promise.all([register(aId), register(bId)]);
+        const connectionId = connectionIdOf(randomBytes(6).toString('hex'));
+        return {
+          a,
+          b,
+          fromA: peerJsCandidateFrame(bId, connectionId),
+          fromB: peerJsCandidateFrame(aId, connectionId),
+        };
+      }),
+    );
+  },
+};
+
+const SOCKET_IO_RELAYED = '42["ice_candidate"';
+
+/**
+ * Connects a `socket.io-client` socket (WebSocket transport only, its own connection, no
+ * reconnection) and returns the WebSocket under it. The library stays attached and keeps
+ * handling its protocol (heartbeats, disconnection); relayed frames are held back from it, as
+ * the other targets' clients do not parse them either.
+ */
+async function socketIoSocket(port: number, auth: Record<string, string>): Promise<WebSocket> {
+  const socket = io(`http://127.0.0.1:${port}`, {
+    transports: ['websocket'],
+    auth,
+    forceNew: true,
+    reconnection: false,
+    timeout: SETUP_TIMEOUT_MS,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  // Engine.IO's WebSocket transport keeps its `ws` socket in a field its types call protected.
+  const ws = (socket.io.engine.transport as unknown as { ws: WebSocket }).ws;
+  ws.on('error', () => undefined);
+  const libraryOnMessage = ws.onmessage;
+  ws.onmessage = (event) => {
+    if (typeof event.data === 'string' && event.data.startsWith(SOCKET_IO_RELAYED)) return;
+    libraryOnMessage?.call(ws, event);
+  };
+  return ws;
+}
+
+/** A minimal Socket.IO relay: each pair is two sockets naming the same pair number. */
+export const socketIoRelay: RelayTarget = {
+  name: 'Socket.IO relay',
+  script: 'socketio-relay.js',
+  env: {},
+  wire: { relayed: Buffer.from(SOCKET_IO_RELAYED), error: undefined },
+  frameNote: '`ice_candidate` events (`42["ice_candidate",{callId, candidate}]`)',
+  sampleFrame: socketIoCandidateFrame(SAMPLE_ID),
+  async connectPairs(port, count) {
+    return Promise.all(
+      Array.from({ length: count }, async (_, n) => {
+        const [a, b] = await Promise.all([
+          socketIoSocket(port, { pair: String(n), side: 'a' }),
+          socketIoSocket(port, { pair: String(n), side: 'b' }),
+        ]);
+        const frame = socketIoCandidateFrame(randomUUID());
+        return { a, b, fromA: frame, fromB: frame };
+      }),
+    );
+  },
+};

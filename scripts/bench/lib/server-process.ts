@@ -23,15 +23,30 @@ export interface ServerProcessOptions {
 function isFromServer(value: unknown): value is FromServer {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'ready' || type === 'cpu';
+  return type === 'ready' || type === 'cpu' || type === 'memory';
+}
+
+/** A memory report from a server process (see `servers/ipc.ts`), in bytes. */
+export type ServerMemory = Omit<Extract<FromServer, { type: 'memory' }>, 'type'>;
+
+/** The replies a request may wait for, by type. */
+interface Replies {
+  readonly cpu: number;
+  readonly memory: ServerMemory;
+}
+
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
 }
 
 /** A running server process. */
 export class ServerProcess {
-  private readonly cpuWaiters: Array<{
-    resolve: (us: number) => void;
-    reject: (err: Error) => void;
-  }> = [];
+  /** Requests waiting for their reply, per reply type (each type is answered in order). */
+  private readonly waiters: { [K in keyof Replies]: Array<Waiter<Replies[K]>> } = {
+    cpu: [],
+    memory: [],
+  };
   private readonly exited: Promise<void>;
   private exitError: Error | undefined;
 
@@ -42,13 +57,19 @@ export class ServerProcess {
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.on('message', (message: unknown) => {
-      if (isFromServer(message) && message.type === 'cpu') {
-        this.cpuWaiters.shift()?.resolve(message.userUs + message.systemUs);
+      if (!isFromServer(message)) return;
+      if (message.type === 'cpu') {
+        this.waiters.cpu.shift()?.resolve(message.userUs + message.systemUs);
+      } else if (message.type === 'memory') {
+        const { type: _type, ...memory } = message;
+        this.waiters.memory.shift()?.resolve(memory);
       }
     });
     child.once('exit', (code, signal) => {
-      this.exitError = new Error(`server process exited (code ${code}, signal ${signal})`);
-      for (const waiter of this.cpuWaiters.splice(0)) waiter.reject(this.exitError);
+      const err = new Error(`server process exited (code ${code}, signal ${signal})`);
+      this.exitError = err;
+      for (const waiter of this.waiters.cpu.splice(0)) waiter.reject(err);
+      for (const waiter of this.waiters.memory.splice(0)) waiter.reject(err);
     });
   }
 
@@ -94,11 +115,15 @@ export class ServerProcess {
 
   /** The process's CPU time so far (user + system, all threads), in microseconds. */
   cpuTimeUs(): Promise<number> {
-    if (this.exitError !== undefined) return Promise.reject(this.exitError);
-    return new Promise((resolve, reject) => {
-      this.cpuWaiters.push({ resolve, reject });
-      this.request({ type: 'cpu' });
-    });
+    return this.ask('cpu');
+  }
+
+  /**
+   * The process's memory, measured after a full garbage collection when it was started with
+   * `--expose-gc` (`collected` says whether it was).
+   */
+  memory(): Promise<ServerMemory> {
+    return this.ask('memory');
   }
 
   /** Asks the process to exit and waits for it; kills it if it does not go in time. */
@@ -108,6 +133,22 @@ export class ServerProcess {
       const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await this.exited;
       clearTimeout(timer);
+    }
+  }
+
+  private ask<K extends keyof Replies>(type: K): Promise<Replies[K]> {
+    if (this.exitError !== undefined) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      (this.waiters[type] as Array<Waiter<Replies[K]>>).push({ resolve, reject });
+      this.request({ type });
+    });
+  }
+
+  /** Kills the process at once (SIGKILL, as a crash) and resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
     }
   }
 

@@ -8,6 +8,11 @@
 export type ToServer =
   /** Report the process's own CPU time (user + system, every thread). */
   | { readonly type: 'cpu' }
+  /**
+   * Report the process's memory, after a full garbage collection when the process was started
+   * with `--expose-gc` (otherwise as it stands, and `collected` says so).
+   */
+  | { readonly type: 'memory' }
   /** Exit now (a `--cpu-prof` profile is written on exit). */
   | { readonly type: 'stop' };
 
@@ -16,12 +21,23 @@ export type FromServer =
   /** Listening on 127.0.0.1:`port`. */
   | { readonly type: 'ready'; readonly port: number }
   /** `process.cpuUsage()` at the moment the request was handled, in microseconds. */
-  | { readonly type: 'cpu'; readonly userUs: number; readonly systemUs: number };
+  | { readonly type: 'cpu'; readonly userUs: number; readonly systemUs: number }
+  /** `process.memoryUsage()` in bytes, and whether a full collection ran just before. */
+  | {
+      readonly type: 'memory';
+      readonly collected: boolean;
+      readonly rss: number;
+      readonly heapUsed: number;
+      /** C++ objects bound to JS objects, ArrayBuffers and Buffers included. */
+      readonly external: number;
+      /** ArrayBuffers and Buffers alone (already counted in `external`). */
+      readonly arrayBuffers: number;
+    };
 
 function isToServer(value: unknown): value is ToServer {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'cpu' || type === 'stop';
+  return type === 'cpu' || type === 'memory' || type === 'stop';
 }
 
 /**
@@ -41,6 +57,22 @@ export function serveBenchmark(port: number): void {
       case 'cpu': {
         const { user, system } = process.cpuUsage();
         reply({ type: 'cpu', userUs: user, systemUs: system });
+        break;
+      }
+      case 'memory': {
+        const collect = globalThis.gc;
+        // Twice: the first pass may only queue finalizers whose memory the second frees.
+        collect?.();
+        collect?.();
+        const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+        reply({
+          type: 'memory',
+          collected: collect !== undefined,
+          rss,
+          heapUsed,
+          external,
+          arrayBuffers,
+        });
         break;
       }
       case 'stop':
