@@ -77,6 +77,43 @@ export interface BundleReport {
   readonly ours: readonly BundleRow[];
   readonly peers: readonly BundleRow[];
   readonly esbuildVersion: string;
+  readonly pages: readonly PageRow[];
+}
+
+/** What one of the web host's pages weighs: the document and every asset it loads from us. */
+export interface PageRow {
+  readonly name: string;
+  readonly files: readonly string[];
+  /** As served (the web host does not compress). */
+  readonly rawBytes: number;
+  /** Each file gzipped at level 9, as a compressing proxy would send it. */
+  readonly gzipBytes: number;
+}
+
+/** The web host's pages: the document under `web/public/` and the path it is served at. */
+const PAGES = [{ name: 'landing page `/`', document: 'index.html' }] as const;
+
+/**
+ * Weighs each page: its document plus the local scripts and stylesheets it references
+ * (`src="/..."`, `href="/..."`), read from `web/public/`.
+ */
+function measurePages(): PageRow[] {
+  const dir = join(ROOT, 'web/public');
+  return PAGES.map((page) => {
+    const html = readFileSync(join(dir, page.document), 'utf8');
+    const assets = [...html.matchAll(/(?:src|href)="\/([^"/?#][^"?#]*\.(?:js|css))"/g)].map(
+      (m) => m[1]!,
+    );
+    const files = [page.document, ...new Set(assets)];
+    let rawBytes = 0;
+    let gzipBytes = 0;
+    for (const file of files) {
+      const bytes = readFileSync(join(dir, file));
+      rawBytes += bytes.length;
+      gzipBytes += gzipSync(bytes, { level: 9 }).length;
+    }
+    return { name: page.name, files, rawBytes, gzipBytes };
+  });
 }
 
 /** How the benchmark runs. */
@@ -198,7 +235,13 @@ export async function runBundleBenchmark(options: BundleOptions): Promise<Bundle
   const peers = options.peers
     ? await measurePeers(options.log)
     : PEERS.map((p) => ({ ...p, notMeasured: 'not measured in this run' }));
-  return { ours, peers, esbuildVersion };
+  const pages = measurePages();
+  for (const page of pages) {
+    options.log(
+      `  ${page.name}: ${kb(page.rawBytes)} KB as served, ${kb(page.gzipBytes)} KB gzipped`,
+    );
+  }
+  return { ours, peers, esbuildVersion, pages };
 }
 
 /** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
@@ -222,6 +265,10 @@ export function bundleTable(report: BundleReport): string {
   const over = report.ours.filter(
     (row) => row.gzipBytes === undefined || row.gzipBytes > (row.budgetKb ?? 0) * KB,
   );
+  const pages = report.pages.map(
+    (page) =>
+      `| ${page.name} | ${page.files.map((f) => `\`${f}\``).join(', ')} | ${kb(page.rawBytes)} | ${kb(page.gzipBytes)} |`,
+  );
   return [
     '| bundle | version | minified KB | min+gzip KB | budget or quoted figure (KB, min+gzip) |',
     '| --- | --- | ---: | ---: | --- |',
@@ -230,6 +277,10 @@ export function bundleTable(report: BundleReport): string {
     over.length === 0
       ? 'CallDocker: **within** both budgets.'
       : `CallDocker: **OVER** budget: ${over.map((row) => row.name).join('; ')}.`,
+    '',
+    '| page weight | files | as served KB | gzipped KB |',
+    '| --- | --- | ---: | ---: |',
+    ...pages,
   ].join('\n');
 }
 
@@ -257,5 +308,8 @@ export function bundleDocSection(report: BundleReport, machine: string, command:
       'only on the client side and do not reach the bundle.',
     "- `export *` keeps everything a package exports, as a page importing the package's " +
       'main entry gets it.',
+    '- **page weight**: each page of the web host with the scripts and stylesheets it loads ' +
+      'from `web/public/`, as served (the web host does not compress) and with each file ' +
+      'gzipped. The embeddable widget and the agent dashboard join this table when they land.',
   ].join('\n');
 }
