@@ -6,13 +6,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { FullJitterPolicy } from '../../../client-lib/reconnect-policy.js';
-import { EarlyCappedPolicy, policyTailMs } from './storm-policy.js';
+import { policyTailMs } from './storm-policy.js';
 import type { StormLoadResult } from './storm-protocol.js';
 import type { Sampled, ServerCounters } from './storm-sampler.js';
 import { percentile } from './stats.js';
 
+/** One kind of client's figures in a round (real `WebSocketClient`s, or light clients). */
+export interface PopulationFigures {
+  readonly clients: number;
+  readonly back: number;
+  readonly gaveUp: number;
+  /** From the kill until its last client was back (NaN if some never came back). */
+  readonly allBackMs: number;
+  /** Per-client time from the kill to its new `connection_established`. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** When its clients made their first attempt after the drop, median. */
+  readonly firstAttemptP50Ms: number;
+  readonly maxAttempts: number;
+}
+
 /** One round's figures. Times in milliseconds from the kill unless named otherwise. */
 export interface StormFigures {
+  /** The real clients' and the light clients' figures; the rest are over both. */
+  readonly real: PopulationFigures;
+  readonly light: PopulationFigures;
   /** From the kill until the new server reported it listened. */
   readonly downtimeMs: number;
   /** From the kill until the last client was back (NaN if some never came back). */
@@ -77,10 +95,10 @@ export interface StormFigures {
   /**
    * Simulated with this round's downtime (see `storm-policy.ts`): when the last of as many
    * independent clients makes its first attempt after the restart, in ms from the kill, under
-   * the default policy and under {@link EarlyCappedPolicy}.
+   * the default policy and under the same policy without its restart window.
    */
   readonly policyTailMs: number;
-  readonly cappedPolicyTailMs: number;
+  readonly noWindowPolicyTailMs: number;
   /** The load processes' worst event-loop delay over the round (p99 and max, in ms). */
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
@@ -151,6 +169,42 @@ class Offsets {
   }
 }
 
+/** The figures of the clients for which `pick(result, n)` holds. */
+function population(
+  results: readonly StormLoadResult[],
+  killedAt: number,
+  pick: (result: StormLoadResult, n: number) => boolean,
+): PopulationFigures {
+  const size = results.reduce((sum, r) => sum + r.light.length, 0);
+  const back = new Offsets(size);
+  const first = new Offsets(size);
+  let clients = 0;
+  let gaveUp = 0;
+  let maxAttempts = 0;
+  for (const result of results) {
+    for (let n = 0; n < result.light.length; n++) {
+      if (!pick(result, n)) continue;
+      clients++;
+      if (result.gaveUp[n] === true) gaveUp++;
+      maxAttempts = Math.max(maxAttempts, result.attempts[n] ?? 0);
+      const backAt = result.backAt[n] ?? null;
+      if (backAt !== null) back.add(backAt - killedAt);
+      const firstAt = result.firstAttemptAt[n] ?? null;
+      if (firstAt !== null) first.add(firstAt - killedAt);
+    }
+  }
+  return {
+    clients,
+    back: back.count,
+    gaveUp,
+    allBackMs: back.count === clients ? back.percentile(100) : Number.NaN,
+    p50Ms: back.percentile(50),
+    p99Ms: back.percentile(99),
+    firstAttemptP50Ms: first.percentile(50),
+    maxAttempts,
+  };
+}
+
 /** Computes one round's figures from the load processes' results. */
 export function roundFigures(
   results: readonly StormLoadResult[],
@@ -186,11 +240,13 @@ export function roundFigures(
       closeCodes[code] = (closeCodes[code] ?? 0) + n;
     }
   }
-  const sum = (key: 'refused' | 'upgraded' | 'otherFailures' | 'gaveUp' | 'cpuUs') =>
+  const sum = (key: 'refused' | 'upgraded' | 'otherFailures' | 'cpuUs') =>
     results.reduce((n, r) => n + r[key], 0);
   const recoveringMs = times.cpuReadAt - times.listeningAt;
   const downtimeMs = times.listeningAt - times.killedAt;
   return {
+    real: population(results, times.killedAt, (r, n) => r.light[n] !== true),
+    light: population(results, times.killedAt, (r, n) => r.light[n] === true),
     downtimeMs,
     allBackMs: back.count === clients ? back.percentile(100) : Number.NaN,
     p50Ms: back.percentile(50),
@@ -204,7 +260,7 @@ export function roundFigures(
     handshakeP99Ms: handshake.percentile(99),
     clients,
     back: back.count,
-    gaveUp: sum('gaveUp'),
+    gaveUp: results.reduce((n, r) => n + r.gaveUp.filter(Boolean).length, 0),
     attempts: results.reduce((n, r) => n + r.attempts.reduce((m, a) => m + a, 0), 0),
     refused: sum('refused'),
     upgraded: sum('upgraded'),
@@ -227,7 +283,11 @@ export function roundFigures(
     generatorCoreBusy: times.generatorCoreBusy,
     generatorCpuPerClientUs: back.count > 0 ? sum('cpuUs') / back.count : Number.NaN,
     policyTailMs: policyTailMs(() => new FullJitterPolicy(), downtimeMs, clients),
-    cappedPolicyTailMs: policyTailMs(() => new EarlyCappedPolicy(), downtimeMs, clients),
+    noWindowPolicyTailMs: policyTailMs(
+      () => new FullJitterPolicy({ restartWindowMs: 0 }),
+      downtimeMs,
+      clients,
+    ),
   };
 }
 

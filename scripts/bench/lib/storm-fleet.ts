@@ -13,27 +13,31 @@ import type { FromLoad, FromLoadType, ToLoad } from './storm-protocol.js';
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+/** The load entry and the one module of ours it runs (its other local import is types only). */
+const LOAD_SOURCES = ['storm-load', 'storm-light-client'] as const;
+
 /**
- * Transpiles the load entry to `dist/scripts/bench/lib/storm-load.js`, where its relative import
- * of `client-lib/` is the built library. Its only other local import is type-only (erased), so
- * it is transpiled alone. Type-checking is `npm run typecheck`'s job; this only strips types.
+ * Transpiles the load entry and its light client to `dist/scripts/bench/lib/`, where their
+ * relative imports of `client-lib/` are the built library. Each is transpiled alone.
+ * Type-checking is `npm run typecheck`'s job; this only strips types.
  * @returns the compiled entry.
  */
 export function compileStormLoad(): string {
-  const source = join(ROOT, 'scripts/bench/lib/storm-load.ts');
   const outDir = join(ROOT, 'dist/scripts/bench/lib');
-  const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
-    fileName: source,
-    compilerOptions: {
-      module: ts.ModuleKind.ESNext,
-      target: ts.ScriptTarget.ES2022,
-      verbatimModuleSyntax: true,
-    },
-  });
   mkdirSync(outDir, { recursive: true });
-  const out = join(outDir, 'storm-load.js');
-  writeFileSync(out, outputText);
-  return out;
+  for (const name of LOAD_SOURCES) {
+    const source = join(ROOT, `scripts/bench/lib/${name}.ts`);
+    const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
+      fileName: source,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: true,
+      },
+    });
+    writeFileSync(join(outDir, `${name}.js`), outputText);
+  }
+  return join(outDir, 'storm-load.js');
 }
 
 function isFromLoad(value: unknown): value is FromLoad {

@@ -6,33 +6,8 @@
  * when the last of them makes its first attempt after that. It runs the client library's own
  * policy code, so it moves with it.
  */
-import {
-  FullJitterPolicy,
-  type ReconnectContext,
-  type ReconnectPolicy,
-} from '../../../client-lib/reconnect-policy.js';
+import type { ReconnectPolicy } from '../../../client-lib/reconnect-policy.js';
 import { median } from './stats.js';
-
-/**
- * The change the benchmark argues for: the default full-jitter policy, with its ceiling held
- * at `earlyMaxMs` for the first `earlyMs` of an outage (a restart), and growing to the default
- * 15 s after that (a real outage, where spreading the crowd wide protects the server).
- */
-export class EarlyCappedPolicy implements ReconnectPolicy {
-  private readonly early: FullJitterPolicy;
-  private readonly late = new FullJitterPolicy();
-
-  constructor(
-    readonly earlyMaxMs = 2000,
-    readonly earlyMs = 10_000,
-  ) {
-    this.early = new FullJitterPolicy({ maxDelayMs: earlyMaxMs });
-  }
-
-  nextRetryDelayMs(ctx: ReconnectContext): number | null {
-    return (ctx.elapsedMs < this.earlyMs ? this.early : this.late).nextRetryDelayMs(ctx);
-  }
-}
 
 /** When one client makes its first attempt at or after `downtimeMs` (ms from the drop). */
 function firstAttemptAfter(policy: ReconnectPolicy, downtimeMs: number): number {

@@ -22,6 +22,11 @@ export interface StormLoadSpec {
   readonly processes: number;
   /** Client n belongs to company n mod `companies`; clients 0..companies-1 are its agents. */
   readonly companies: number;
+  /**
+   * Clients of the fleet that are real `WebSocketClient`s (every `total / realClients`-th); the
+   * rest are light clients (`storm-light-client.ts`).
+   */
+  readonly realClients: number;
   /** Connection attempts of the initial connect under way at once, in this process. */
   readonly connectConcurrency: number;
 }
@@ -41,6 +46,8 @@ export type ToLoad =
 
 /** What one load process recorded in one round, from `arm` to `collect`. */
 export interface StormLoadResult {
+  /** Per client: whether it is a light client (else a real `WebSocketClient`). */
+  readonly light: readonly boolean[];
   /** Per client: when it saw the drop, or null if it did not. */
   readonly droppedAt: ReadonlyArray<number | null>;
   /** Per client: its first `connection_established` after the drop, or null if none yet. */
@@ -57,8 +64,11 @@ export interface StormLoadResult {
   readonly upgraded: number;
   /** Attempts that failed some other way (reset, timeout, a close before the upgrade). */
   readonly otherFailures: number;
-  /** Clients that gave up (the client's `failed` event). */
-  readonly gaveUp: number;
+  /**
+   * Per client: whether it gave up (a real client's `failed` event; a light client's policy
+   * returning null, or a refused token).
+   */
+  readonly gaveUp: readonly boolean[];
   /** Close codes other than 1006 seen by clients, with counts (4001: a refused token). */
   readonly closeCodes: Readonly<Record<string, number>>;
   /** CPU time of the load process since `arm`, in microseconds. */
@@ -81,6 +91,14 @@ export type FromLoad =
       readonly clients: number;
       /** Error messages of clients that could not connect (none when all did). */
       readonly errors: readonly string[];
+      /**
+       * Real clients and light clients in the share, and the CPU time (µs) connecting each kind
+       * cost the process: the real ones were connected first, then the light ones.
+       */
+      readonly real: number;
+      readonly realCpuUs: number;
+      readonly light: number;
+      readonly lightCpuUs: number;
     }
   | { readonly type: 'armed' }
   | {
