@@ -7,8 +7,8 @@
  * Both run under `tsx`, talk over Node's IPC channel, exit when their parent goes away, and
  * carry a lifetime after which they exit whatever happens: nothing outlives a run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { SignalingConfig } from '../../server/config.js';
 import { metricValue, TEST_SECRET } from '../helpers.js';
@@ -25,6 +25,9 @@ const SIGNALING_ENTRY = fileURLToPath(new URL('./signaling-entry.ts', import.met
 const ATTACKER_ENTRY = fileURLToPath(new URL('./attacker-entry.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** Where the server and the attacker run, on a machine with two CPUs or more. */
+const SERVER_CPU = 0;
+const ATTACKER_CPU = 1;
 
 // ---------------------------------------------------------------------------------------------
 // The IPC contract
@@ -145,6 +148,46 @@ function spawnChild(
     stderr = (stderr + chunk).slice(-4000);
   });
   return { child, stderr: () => stderr };
+}
+
+/**
+ * Pins a child to one CPU (`taskset`), when the machine has two or more and `taskset` exists:
+ * the server on one, the attacker on the other, so that what the server's clients measure is
+ * the server's own work under attack, not the attacker's process taking the server's CPU.
+ * Returns whether it was pinned.
+ */
+function pin(child: ChildProcess, cpu: number): boolean {
+  if (child.pid === undefined || availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-pc', String(cpu), String(child.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Moves this process (the test's own clients) onto the attacker's CPU until teardown, leaving
+ * the server's CPU to the server: the attacker runs at a lower priority, so the clients still
+ * get their CPU when they need it, and what they measure is the server's work.
+ */
+export function pinSelfBesideAttacker(t: Teardown): void {
+  if (availableParallelism() < 2) return;
+  try {
+    execFileSync('taskset', ['-pc', String(ATTACKER_CPU), String(process.pid)], {
+      stdio: 'ignore',
+    });
+  } catch {
+    return;
+  }
+  const all = `0-${availableParallelism() - 1}`;
+  t.teardown(() => {
+    try {
+      execFileSync('taskset', ['-pc', all, String(process.pid)], { stdio: 'ignore' });
+    } catch {
+      // Not fatal: the process ends with the test file anyway.
+    }
+  });
 }
 
 /** Resolves with the first IPC message `accept` takes; rejects if the child exits first. */
@@ -272,6 +315,7 @@ export class SignalingProcess {
       ['--expose-gc'],
     );
     t.teardown(() => stopChild(child, { type: 'stop' }));
+    pin(child, SERVER_CPU);
     const port = await nextMessage(
       child,
       'ready',
@@ -362,6 +406,7 @@ export class AttackerProcess {
       [LIFETIME_ENV]: String(options.maxMs),
     });
     t.teardown(() => stopChild(child, { type: 'stop' }));
+    pin(child, ATTACKER_CPU);
     if (child.pid !== undefined) {
       try {
         setPriority(child.pid, options.niceness ?? 10);

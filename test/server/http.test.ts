@@ -161,7 +161,8 @@ t.test('GET /metrics reports the process memory, read at scrape time', async (t)
   const grown =
     metricValue(after, 'nodejs_external_memory_bytes') -
     metricValue(before, 'nodejs_external_memory_bytes');
-  t.ok(grown >= held.length, `external memory follows a 16 MiB buffer (grew ${grown})`);
+  // Other buffers may be freed meanwhile: the 16 MiB must show, give or take a little.
+  t.ok(grown >= held.length * 0.9, `external memory follows a 16 MiB buffer (grew ${grown})`);
 });
 
 t.test('the server listens with the configured backlog', async (t) => {
