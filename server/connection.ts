@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
 import type { Principal } from './auth.js';
+import { CompactSetOf } from './compact-set.js';
 import { CloseCode, PolicyReason } from './errors.js';
 import type { SignalingMetrics } from './metrics.js';
 
@@ -100,46 +101,6 @@ export interface ConnectionOptions {
   readonly shared: ConnectionShared;
 }
 
-/**
- * The rooms of one connection: a set of names, kept as the single name in the usual case of
- * one room (a `Set` costs several times the memory) and as a `Set` only beyond that.
- */
-export class RoomSet implements Iterable<string> {
-  private rooms: string | Set<string> | undefined;
-
-  get size(): number {
-    const rooms = this.rooms;
-    return rooms === undefined ? 0 : typeof rooms === 'string' ? 1 : rooms.size;
-  }
-
-  has(roomId: string): boolean {
-    const rooms = this.rooms;
-    return typeof rooms === 'object' ? rooms.has(roomId) : rooms === roomId;
-  }
-
-  add(roomId: string): this {
-    const rooms = this.rooms;
-    if (rooms === undefined) this.rooms = roomId;
-    else if (typeof rooms === 'object') rooms.add(roomId);
-    else if (rooms !== roomId) this.rooms = new Set([rooms, roomId]);
-    return this;
-  }
-
-  delete(roomId: string): boolean {
-    const rooms = this.rooms;
-    if (typeof rooms === 'object') return rooms.delete(roomId);
-    if (rooms !== roomId) return false;
-    this.rooms = undefined;
-    return true;
-  }
-
-  *[Symbol.iterator](): Iterator<string> {
-    const rooms = this.rooms;
-    if (typeof rooms === 'object') yield* rooms;
-    else if (rooms !== undefined) yield rooms;
-  }
-}
-
 /** What a connection makes only when it first needs it. */
 interface OnDemand {
   /** Made by the first message (see {@link Connection.allowMessage}). */
@@ -161,7 +122,7 @@ export class Connection {
   readonly principal: Principal;
   readonly socket: WebSocket;
   /** Rooms this connection joined (names, inside its company). */
-  readonly rooms = new RoomSet();
+  readonly rooms = new CompactSetOf();
   /** When the connection was accepted (`performance.now()`), to tell older from newer. */
   readonly openedAt = performance.now();
   /** Work waiting behind an async handler, so one connection's messages stay in order. */

@@ -4,6 +4,13 @@
  * the protocol (ids are JSON strings from verified tokens, room names match a strict pattern),
  * so two companies can never share a key.
  */
+import {
+  compactAdd,
+  compactDelete,
+  compactSize,
+  compactValues,
+  type CompactSet,
+} from '../compact-set.js';
 import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
 import {
   isFinalCallState,
@@ -20,11 +27,10 @@ const key = (companyId: string, name: string) => `${companyId}\u0000${name}`;
 export class MemoryStore implements StateStore {
   /**
    * Live connections of each user, by company then user: no key string is made per user (tens
-   * of thousands of idle visitors of one company), and a user's one connection is kept as its
-   * id alone (a `Set` per user would cost several times the memory), a `Set` once it opens a
-   * second.
+   * of thousands of idle visitors of one company), and each user's ids are a {@link CompactSet}
+   * (its one connection's id alone until it opens a second).
    */
-  private readonly connections = new Map<string, Map<string, string | Set<string>>>();
+  private readonly connections = new Map<string, Map<string, CompactSet>>();
   private readonly agents = new Map<string, AgentRecord>();
   private readonly agentsByCompany = new Map<string, Set<string>>();
   private readonly rooms = new Map<string, Map<string, RoomMember>>();
@@ -37,29 +43,16 @@ export class MemoryStore implements StateStore {
   async addConnection(companyId: string, userId: string, connId: string): Promise<number> {
     let users = this.connections.get(companyId);
     if (users === undefined) this.connections.set(companyId, (users = new Map()));
-    const ids = users.get(userId);
-    if (ids === undefined) {
-      users.set(userId, connId);
-      return 1;
-    }
-    if (typeof ids !== 'string') return ids.add(connId).size;
-    if (ids === connId) return 1;
-    users.set(userId, new Set([ids, connId]));
-    return 2;
+    const ids = compactAdd(users.get(userId), connId);
+    users.set(userId, ids);
+    return compactSize(ids);
   }
 
   async removeConnection(companyId: string, userId: string, connId: string): Promise<number> {
     const users = this.connections.get(companyId);
-    const ids = users?.get(userId);
-    if (users === undefined || ids === undefined) return 0;
-    let remaining: number;
-    if (typeof ids === 'string') {
-      remaining = ids === connId ? 0 : 1;
-    } else {
-      ids.delete(connId);
-      remaining = ids.size;
-    }
-    if (remaining === 0) {
+    const ids = compactDelete(users?.get(userId), connId);
+    const remaining = compactSize(ids);
+    if (users !== undefined && remaining === 0) {
       users.delete(userId);
       if (users.size === 0) this.connections.delete(companyId);
     }
@@ -67,9 +60,7 @@ export class MemoryStore implements StateStore {
   }
 
   async connectionsOf(companyId: string, userId: string): Promise<readonly string[]> {
-    const ids = this.connections.get(companyId)?.get(userId);
-    if (ids === undefined) return [];
-    return typeof ids === 'string' ? [ids] : [...ids];
+    return [...compactValues(this.connections.get(companyId)?.get(userId))];
   }
 
   async agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord> {

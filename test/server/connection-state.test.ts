@@ -6,12 +6,12 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
-import { RoomSet } from '../../server/connection.js';
+import { CompactSetOf } from '../../server/compact-set.js';
 import { MemoryStore } from '../../server/state/memory-store.js';
 import { buildServer, openClient, signToken, until } from '../helpers.js';
 
-t.test('a RoomSet answers as a Set through one room, several and none', async (t) => {
-  const rooms = new RoomSet();
+t.test('a CompactSetOf answers as a Set through one member, several and none', async (t) => {
+  const rooms = new CompactSetOf();
   const model = new Set<string>();
   const steps: ReadonlyArray<readonly ['add' | 'delete', string]> = [
     ['delete', 'a'],
