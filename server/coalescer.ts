@@ -45,11 +45,6 @@ export class Coalescer {
     return Promise.resolve();
   }
 
-  /** Whether a task is waiting under `key`. */
-  has(key: string): boolean {
-    return this.pending.has(key);
-  }
-
   /** Tasks waiting for the end of the tick. */
   get size(): number {
     return this.pending.size;
