@@ -157,13 +157,7 @@ function spawnChild(
  * Returns whether it was pinned.
  */
 function pin(child: ChildProcess, cpu: number): boolean {
-  if (child.pid === undefined || availableParallelism() < 2) return false;
-  try {
-    execFileSync('taskset', ['-pc', String(cpu), String(child.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  return child.pid !== undefined && taskset(String(cpu), child.pid);
 }
 
 /**
@@ -172,22 +166,20 @@ function pin(child: ChildProcess, cpu: number): boolean {
  * get their CPU when they need it, and what they measure is the server's work.
  */
 export function pinSelfBesideAttacker(t: Teardown): void {
-  if (availableParallelism() < 2) return;
+  if (!taskset(String(ATTACKER_CPU), process.pid)) return;
+  // Undone at teardown; failing that is not fatal, the process ends with the test file.
+  t.teardown(() => taskset(`0-${availableParallelism() - 1}`, process.pid));
+}
+
+/** Sets the CPUs `pid` may run on; false on a one-CPU machine or without `taskset`. */
+function taskset(cpus: string, pid: number): boolean {
+  if (availableParallelism() < 2) return false;
   try {
-    execFileSync('taskset', ['-pc', String(ATTACKER_CPU), String(process.pid)], {
-      stdio: 'ignore',
-    });
+    execFileSync('taskset', ['-pc', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
   } catch {
-    return;
+    return false;
   }
-  const all = `0-${availableParallelism() - 1}`;
-  t.teardown(() => {
-    try {
-      execFileSync('taskset', ['-pc', all, String(process.pid)], { stdio: 'ignore' });
-    } catch {
-      // Not fatal: the process ends with the test file anyway.
-    }
-  });
 }
 
 /** Resolves with the first IPC message `accept` takes; rejects if the child exits first. */
