@@ -1,9 +1,8 @@
 /**
- * The real signaling server with its real call log, as the call-setup benchmark runs it: like
- * `server/index.ts`, it opens the SQLite database, migrates it, closes calls a previous run
- * left live, and records every call transition through `CallLogWriter` on a `CallLogThread`
- * (the writes run on a worker thread of this process, so their CPU is counted with the
- * server's). Built from the compiled code, listening on 127.0.0.1 with an ephemeral port.
+ * The real signaling server with its real call log, as the call-setup benchmark runs it:
+ * built by `buildLoggedSignalingServer`, as `server/index.ts` builds it (the call log's writes
+ * run on a worker thread of this process, so their CPU is counted with the server's). Built
+ * from the compiled code, listening on 127.0.0.1 with an ephemeral port.
  *
  * Environment:
  * - `BENCH_JWT_SECRET`: the HS256 secret the benchmark signs its tokens with.
@@ -11,17 +10,12 @@
  * - `PRESENCE_TICK_MS`: optional, as for the real server (0: no coalescing).
  *
  * The rate limits are raised so that the benchmark measures calls rather than the limiter's
- * refusals; the limiter itself still runs on every message. The signaling logger is the
- * builder's default (silent); the call log's logger prints warnings, so a failing write shows.
+ * refusals; the limiter itself still runs on every message. It logs warnings only, so a
+ * failing call-log write shows.
  */
 import { pino } from 'pino';
-import { companyAdmission } from '../../../server/admission.js';
-import { buildSignalingServer } from '../../../server/app.js';
-import { CallLogThread } from '../../../server/call-log-thread.js';
-import { CallLogWriter } from '../../../server/call-log.js';
 import { loadConfig, signalingDefaults } from '../../../server/config.js';
-import { closeInterruptedCalls } from '../../../server/db/calls.js';
-import { openDatabase } from '../../../server/db/database.js';
+import { buildLoggedSignalingServer } from '../../../server/logged-server.js';
 import { serveBenchmark } from './ipc.js';
 
 const secret = process.env['BENCH_JWT_SECRET'];
@@ -37,30 +31,18 @@ const parsed = loadConfig({
   PRESENCE_TICK_MS: process.env['PRESENCE_TICK_MS'],
 });
 
-const config = signalingDefaults({
-  host: '127.0.0.1',
-  port: 0,
-  jwt: { secret, publicKey: undefined, issuer: undefined, audience: undefined },
-  rateLimitMsgsPerSec: 1_000_000,
-  rateLimitBurst: 1_000_000,
-  presenceTickMs: parsed.signaling.presenceTickMs,
+const { server } = await buildLoggedSignalingServer({
+  signaling: signalingDefaults({
+    host: '127.0.0.1',
+    port: 0,
+    jwt: { secret, publicKey: undefined, issuer: undefined, audience: undefined },
+    rateLimitMsgsPerSec: 1_000_000,
+    rateLimitBurst: 1_000_000,
+    presenceTickMs: parsed.signaling.presenceTickMs,
+  }),
+  database: parsed.database,
+  // Warnings only, so that a failing call-log write shows.
+  log: pino({ level: 'warn' }),
 });
-
-const database = openDatabase(parsed.database);
-await database.migrate();
-await closeInterruptedCalls(database.db);
-
-const callLogLog = pino({ level: 'warn' }).child({ component: 'call-log' });
-const callLog = new CallLogWriter(
-  new CallLogThread({ database: parsed.database, busyTimeoutMs: 2000, log: callLogLog }),
-  { log: callLogLog },
-);
-
-const server = buildSignalingServer({
-  config,
-  onCallTransition: (call) => callLog.record(call),
-  admit: companyAdmission(database.db),
-});
-callLog.registerMetrics(server.metrics.registry);
 const address = await server.listen(0, '127.0.0.1');
 serveBenchmark(address.port);

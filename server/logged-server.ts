@@ -1,0 +1,80 @@
+/**
+ * The signaling server as the product runs it: on its database (migrated, calls the previous
+ * run left live closed as failed), writing every call transition to the call log on a worker
+ * thread, and refusing connections of disabled companies. `server/index.ts` starts it so, and
+ * so does the call-setup benchmark, which must measure the same server.
+ */
+import type { Logger } from 'pino';
+import { companyAdmission } from './admission.js';
+import { buildSignalingServer, type SignalingServer } from './app.js';
+import { CallLogThread } from './call-log-thread.js';
+import { CallLogWriter } from './call-log.js';
+import type { DatabaseConfig, SignalingConfig } from './config.js';
+import { closeInterruptedCalls } from './db/calls.js';
+import { openDatabase, type Database } from './db/database.js';
+
+/**
+ * How long a call-log write waits for another process's lock (the web host, the admin script)
+ * before it fails and is retried. It blocks the log's worker thread only, never signaling.
+ */
+const CALL_LOG_BUSY_TIMEOUT_MS = 2000;
+
+/** A built, not yet listening, signaling server with its database and call log. */
+export interface LoggedSignalingServer {
+  readonly server: SignalingServer;
+  readonly database: Database;
+  readonly callLog: CallLogWriter;
+  /** Migrations this start applied. */
+  readonly migrations: readonly string[];
+  /** Calls the previous run left live, now closed as failed (`server_restart`). */
+  readonly interruptedCalls: number;
+  /** Closes the server, then the call log (flushing it), then the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens and migrates the database and builds the server on it. The main thread's connection
+ * only migrates, tidies up after the previous run and then reads (admission); the call log
+ * writes on its own worker thread (see call-log-thread.ts), off the event loop. Reads in WAL
+ * mode never wait for a writer.
+ * @throws when the database cannot be opened or migrated.
+ */
+export async function buildLoggedSignalingServer(options: {
+  readonly signaling: SignalingConfig;
+  readonly database: DatabaseConfig;
+  readonly log: Logger;
+}): Promise<LoggedSignalingServer> {
+  const { log } = options;
+  const database = openDatabase(options.database);
+  const migrations = await database.migrate();
+  const interruptedCalls = await closeInterruptedCalls(database.db);
+  const callLogLog = log.child({ component: 'call-log' });
+  const callLog = new CallLogWriter(
+    new CallLogThread({
+      database: options.database,
+      busyTimeoutMs: CALL_LOG_BUSY_TIMEOUT_MS,
+      log: callLogLog,
+    }),
+    { log: callLogLog },
+  );
+  const server = buildSignalingServer({
+    config: options.signaling,
+    logger: log,
+    onCallTransition: (call) => callLog.record(call),
+    admit: companyAdmission(database.db),
+  });
+  callLog.registerMetrics(server.metrics.registry);
+  return {
+    server,
+    database,
+    callLog,
+    migrations,
+    interruptedCalls,
+    async close() {
+      await server.close();
+      // Live calls stay live in the log: the next start closes them as failed (server_restart).
+      await callLog.close();
+      await database.close();
+    },
+  };
+}
