@@ -11,7 +11,7 @@
  * a temporary file) and ends by checking, in that file, that every call completed has its row,
  * ended; a missing row fails the benchmark.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -25,7 +25,7 @@ import {
   SDP_FRAME_BYTES,
   type LoadSnapshot,
 } from './lib/call-setup-load.js';
-import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
+import { profileInto } from './lib/cpuprofile.js';
 import { ServerProcess } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 
@@ -315,21 +315,13 @@ export async function runCallSetupBenchmark(options: CallSetupOptions): Promise<
  * Runs one more round of CallDocker in one company with presence coalesced (the fan-out case)
  * under `node --cpu-prof` and returns where the server's main thread spent its time.
  */
-export async function profileCallSetup(options: CallSetupOptions): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
-  try {
-    options.log(
-      'Profiling one CallDocker call-setup round (one company, presence coalesced) under ' +
-        'node --cpu-prof (start-up included)',
-    );
-    const setUp = { layout: 'one-company', tickMs: DEFAULT_TICK_MS } as const;
-    await runRound(setUp, options, ['--cpu-prof', '--cpu-prof-dir', dir]);
-    const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-    if (file === undefined) throw new Error('the server wrote no .cpuprofile');
-    return formatProfile(summariseProfile(join(dir, file)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export function profileCallSetup(options: CallSetupOptions): Promise<string> {
+  options.log(
+    'Profiling one CallDocker call-setup round (one company, presence coalesced) under ' +
+      'node --cpu-prof (start-up included)',
+  );
+  const setUp = { layout: 'one-company', tickMs: DEFAULT_TICK_MS } as const;
+  return profileInto((dir) => runRound(setUp, options, ['--cpu-prof', '--cpu-prof-dir', dir]));
 }
 
 function find(report: CallSetupReport, layout: Layout, coalesced: boolean): CallSetupResult {

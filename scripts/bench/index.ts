@@ -11,9 +11,6 @@
  *
  * Benchmarks are parts: each one is a file next to this one, added to PARTS below.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CALL_LOG_DEFAULTS,
@@ -33,7 +30,7 @@ import {
 } from './call-setup.js';
 import { IDLE_DEFAULTS, IDLE_TITLE, idleDocSection, idleTable, runIdleBenchmark } from './idle.js';
 import { compileBenchServers, ensureBuild } from './lib/build.js';
-import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
+import { profileInto } from './lib/cpuprofile.js';
 import { BUNDLE_TITLE, bundleDocSection, bundleTable, runBundleBenchmark } from './bundle.js';
 import { writeDocSection } from './lib/docs.js';
 import { describeMachine, pinLoadGenerator, type Machine, type Pinning } from './lib/machine.js';
@@ -108,30 +105,30 @@ const relayPart: BenchPart = {
   profile: profileRelay,
 };
 
-/** The relay options for `ctx`: the defaults, with the command line's rounds and seconds. */
-function relayOptions(ctx: BenchContext): RelayOptions {
+/**
+ * What every part that runs servers takes from the run: where the compiled servers are, the
+ * server's CPU, the log, and the command line's rounds (and seconds, as `measureMs`, for the
+ * parts that measure for a set time).
+ */
+function serverOptions(ctx: BenchContext, timed: boolean) {
   const { serversDir, pinning } = ctx.servers();
   return {
-    ...RELAY_DEFAULTS,
     ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
-    ...(ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
+    ...(timed && ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
     serversDir,
     serverCpu: pinning.serverCpu,
     log: ctx.log,
   };
 }
 
-async function profileRelay(ctx: BenchContext): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
-  try {
-    ctx.log('Profiling one CallDocker relay round under node --cpu-prof (start-up included)');
-    await profileCallDockerRelay(relayOptions(ctx), dir);
-    const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-    if (file === undefined) throw new Error('the server wrote no .cpuprofile');
-    return formatProfile(summariseProfile(join(dir, file)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The relay options for `ctx`: the defaults, with the command line's rounds and seconds. */
+function relayOptions(ctx: BenchContext): RelayOptions {
+  return { ...RELAY_DEFAULTS, ...serverOptions(ctx, true) };
+}
+
+function profileRelay(ctx: BenchContext): Promise<string> {
+  ctx.log('Profiling one CallDocker relay round under node --cpu-prof (start-up included)');
+  return profileInto((dir) => profileCallDockerRelay(relayOptions(ctx), dir));
 }
 
 const bundlePart: BenchPart = {
@@ -182,15 +179,7 @@ const callSetupPart: BenchPart = {
 
 /** The call-setup options for `ctx`: the defaults, with the command line's rounds and seconds. */
 function callSetupOptions(ctx: BenchContext): CallSetupOptions {
-  const { serversDir, pinning } = ctx.servers();
-  return {
-    ...CALL_SETUP_DEFAULTS,
-    ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
-    ...(ctx.seconds !== undefined ? { measureMs: ctx.seconds * 1000 } : {}),
-    serversDir,
-    serverCpu: pinning.serverCpu,
-    log: ctx.log,
-  };
+  return { ...CALL_SETUP_DEFAULTS, ...serverOptions(ctx, true) };
 }
 
 const stormPart: BenchPart = {
@@ -203,47 +192,25 @@ const stormPart: BenchPart = {
       doc: stormDocSection(report, machineLine(ctx.machine, ctx.servers().pinning), COMMAND),
     };
   },
-  async profile(ctx) {
-    const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
-    try {
-      ctx.log('Profiling the restarted CallDocker server through one storm round');
-      await profileStorm(stormOptions(ctx), dir);
-      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-      if (file === undefined) throw new Error('the server wrote no .cpuprofile');
-      return formatProfile(summariseProfile(join(dir, file)));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  profile(ctx) {
+    ctx.log('Profiling the restarted CallDocker server through one storm round');
+    return profileInto((dir) => profileStorm(stormOptions(ctx), dir));
   },
 };
 
 /** The storm options for `ctx`: the defaults, with the command line's rounds. */
 function stormOptions(ctx: BenchContext): StormOptions {
-  const { serversDir, pinning } = ctx.servers();
-  return {
-    ...STORM_DEFAULTS,
-    ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
-    serversDir,
-    serverCpu: pinning.serverCpu,
-    log: ctx.log,
-  };
+  return { ...STORM_DEFAULTS, ...serverOptions(ctx, false) };
 }
 
 const idlePart: BenchPart = {
   id: 'idle',
   title: IDLE_TITLE,
   async run(ctx) {
-    const { serversDir, pinning } = ctx.servers();
-    const report = await runIdleBenchmark({
-      ...IDLE_DEFAULTS,
-      ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
-      serversDir,
-      serverCpu: pinning.serverCpu,
-      log: ctx.log,
-    });
+    const report = await runIdleBenchmark({ ...IDLE_DEFAULTS, ...serverOptions(ctx, false) });
     return {
       table: idleTable(report),
-      doc: idleDocSection(report, machineLine(ctx.machine, pinning), COMMAND),
+      doc: idleDocSection(report, machineLine(ctx.machine, ctx.servers().pinning), COMMAND),
     };
   },
 };

@@ -2,7 +2,9 @@
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): where the sampled thread spent its
  * own time, by function and by file, with paths shown relative to the repository.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface CallFrame {
@@ -114,4 +116,21 @@ export function formatProfile(summary: ProfileSummary, limit = 25): string {
     'By file:',
     ...lines(summary.files),
   ].join('\n');
+}
+
+/**
+ * Runs `profile` with a fresh directory for `node --cpu-prof --cpu-prof-dir <dir>` to write
+ * into, and returns the formatted summary of the profile found there; the directory is removed.
+ * @throws Error when no profile was written.
+ */
+export async function profileInto(profile: (dir: string) => Promise<unknown>): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
+  try {
+    await profile(dir);
+    const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error('the server wrote no .cpuprofile');
+    return formatProfile(summariseProfile(join(dir, file)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
