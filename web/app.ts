@@ -1,6 +1,6 @@
 /**
- * Builds the web host without starting it: the landing page and static files from
- * `web/public`, and the JSON API under `/api`. `web/index.ts` reads the configuration and
+ * Builds the web host without starting it: the pages (`web/routes/pages.ts`), the status page
+ * and static files from `web/public`, and the JSON API under `/api`. `web/index.ts` reads the configuration and
  * listens; tests build their own instance and talk to it with `inject()`.
  *
  * Routes are Fastify plugins under `web/routes/`, one file per concern; register new ones in
@@ -24,6 +24,7 @@ import { callRoutes } from './routes/calls.js';
 import { configRoutes } from './routes/config.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
+import { defaultPagesDir, pageRoutes } from './routes/pages.js';
 
 /** Options of {@link buildWebApp}. */
 export interface WebAppOptions {
@@ -55,6 +56,8 @@ export interface WebAppOptions {
   readonly logger?: Logger;
   /** Directory of the static files; defaults to `web/public` of this repository. */
   readonly publicDir?: string;
+  /** The built pages (`npm run build`); defaults to `dist/pages` of this repository. */
+  readonly pagesDir?: string;
 }
 
 // Checked against in order for a path that exists only for other methods (405 vs 404).
@@ -73,7 +76,7 @@ export function defaultPublicDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // tsc does not copy static files, so the compiled app serves them from the source tree.
   const candidates = [join(here, 'public'), join(here, '..', '..', 'web', 'public')];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+  return candidates.find((dir) => existsSync(join(dir, 'status.html'))) ?? candidates[0]!;
 }
 
 /** Largest request body the API accepts; its bodies are a few short strings. */
@@ -159,12 +162,18 @@ export function buildWebApp(opts: WebAppOptions) {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,
     signalingPort: config.signalingPort ?? signalingDefaults().port,
   });
+  void app.register(pageRoutes, {
+    database,
+    pagesDir: opts.pagesDir ?? defaultPagesDir(),
+    signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,
+    signalingPort: config.signalingPort ?? signalingDefaults().port,
+  });
   void app.register(fastifyStatic, {
     root: opts.publicDir ?? defaultPublicDir(),
     // One route per file, found at start-up: unknown paths reach the 404 handler, and a
     // POST to a file gets a 405 instead of a catch-all GET route hiding it.
     wildcard: false,
-    index: ['index.html'],
+    index: false,
   });
 
   return app;

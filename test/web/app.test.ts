@@ -64,15 +64,15 @@ t.test('a public signaling URL given by the embedder wins over the configured on
   t.equal(res.json().signalingUrl, 'wss://public.example.test/ws');
 });
 
-t.test('the landing page is served as HTML at / and names the product', async (t) => {
+t.test('the status page is served as HTML at /status.html and names the product', async (t) => {
   const app = await build(t);
-  const res = await app.inject({ method: 'GET', url: '/' });
+  const res = await app.inject({ method: 'GET', url: '/status.html' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^text\/html/);
   t.match(res.body, /<title>CallDocker<\/title>/);
   t.match(res.body, /src="\/status\.js"/);
 
-  const head = await app.inject({ method: 'HEAD', url: '/' });
+  const head = await app.inject({ method: 'HEAD', url: '/status.html' });
   t.equal(head.statusCode, 200);
   t.equal(head.body, '');
 
@@ -82,9 +82,9 @@ t.test('the landing page is served as HTML at / and names the product', async (t
   t.match(script.body, /\/api\/config/);
 });
 
-t.test('the landing page loads nothing from another origin and opens no socket', async (t) => {
+t.test('the status page loads nothing from another origin and opens no socket', async (t) => {
   const dir = defaultPublicDir();
-  for (const file of ['index.html', 'status.js']) {
+  for (const file of ['status.html', 'status.js']) {
     const text = readFileSync(join(dir, file), 'utf8');
     t.notMatch(text, /(src|href)\s*=\s*["']?(https?:)?\/\//i, `${file}: no external resource`);
     t.notMatch(text, /@import|url\(\s*["']?(https?:)?\/\//i, `${file}: no external CSS`);

@@ -1,0 +1,142 @@
+/**
+ * Bundles the web host's pages with esbuild into `dist/pages/`:
+ *
+ * - `assets/<entry>-<hash>.js` and `.css` for each page (the visitor's call page, the agent's
+ *   dashboard), minified, with source maps. The hash is of the content, so the host serves
+ *   them with `immutable` caching;
+ * - `widget.js`, the embeddable button's loader: a stable name (sites link to it), so it is
+ *   served with a short cache;
+ * - `manifest.json`, which page uses which files: the host reads it to write its HTML;
+ * - a `.br` and a `.gz` beside every file, so the host sends compressed bytes without
+ *   compressing on each request (`@fastify/static`'s `preCompressed`).
+ *
+ * Part of `npm run build`; the test suite runs it before any test (tap's `before`), so the
+ * browser tests always load what the sources say. Pages import the client library by its
+ * package name, `calldocker/client`, as a developer's page would; here it resolves to the
+ * sources, so no `tsc` build is needed first.
+ */
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
+import { build } from 'esbuild';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where everything is written. */
+export const PAGES_DIR = join(ROOT, 'dist', 'pages');
+
+/** The pages, by the name the host and the manifest use. */
+export const PAGE_ENTRIES = {
+  visitor: join(ROOT, 'web', 'pages', 'visitor', 'main.tsx'),
+  agent: join(ROOT, 'web', 'pages', 'agent', 'main.tsx'),
+};
+/** The button's loader: one small script, its name fixed. */
+export const WIDGET_ENTRY = join(ROOT, 'web', 'pages', 'widget', 'loader.ts');
+
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+
+/** esbuild options every bundle shares. */
+const common = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  platform: 'browser',
+  // Browsers with RTCPeerConnection.restartIce(), as the client library itself targets.
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'silent',
+  metafile: true,
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  alias: { 'calldocker/client': join(ROOT, 'client-lib', 'index.ts') },
+  define: { 'process.env.NODE_ENV': '"production"' },
+};
+
+/** Writes `file.br` and `file.gz` beside `file`. */
+async function precompress(file) {
+  const body = await readFile(file);
+  await Promise.all([
+    brotli(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).then((b) =>
+      writeFile(`${file}.br`, b),
+    ),
+    gzipAsync(body, { level: 9 }).then((b) => writeFile(`${file}.gz`, b)),
+  ]);
+}
+
+/**
+ * Builds every page into `outDir` (default {@link PAGES_DIR}), replacing what was there, and
+ * resolves with the manifest. The build goes to a fresh folder that is then renamed into
+ * place, so a host reading the old manifest meanwhile never sees half a build.
+ * @param {{ outDir?: string }} [options]
+ */
+export async function buildPages(options = {}) {
+  const outDir = options.outDir ?? PAGES_DIR;
+  const staging = `${outDir}.${process.pid}.${Date.now()}.tmp`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(join(staging, 'assets'), { recursive: true });
+
+  const pages = await build({
+    ...common,
+    entryPoints: PAGE_ENTRIES,
+    outdir: join(staging, 'assets'),
+    entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
+    assetNames: '[name]-[hash]',
+    format: 'esm',
+    // Shared code (the client library, Preact) goes in chunks both pages can cache.
+    splitting: true,
+  });
+  const widget = await build({
+    ...common,
+    entryPoints: [WIDGET_ENTRY],
+    outfile: join(staging, 'widget.js'),
+    // A classic script: it runs on other people's pages, async, without a module graph.
+    format: 'iife',
+  });
+
+  /** @type {Record<string, { js: string, css: string[], preload: string[], bytes: number }>} */
+  const manifest = {};
+  for (const [file, output] of Object.entries(pages.metafile.outputs)) {
+    if (output.entryPoint === undefined || !file.endsWith('.js')) continue;
+    const name = Object.entries(PAGE_ENTRIES).find(
+      ([, path]) => relative(ROOT, path) === output.entryPoint,
+    )?.[0];
+    if (name === undefined) continue;
+    const css = output.cssBundle === undefined ? [] : [`/assets/${basename(output.cssBundle)}`];
+    // Chunks the entry imports are fetched at once, not after the entry has been parsed.
+    const preload = output.imports
+      .filter((i) => i.kind === 'import-statement' && !i.external)
+      .map((i) => `/assets/${basename(i.path)}`);
+    manifest[name] = { js: `/assets/${basename(file)}`, css, preload, bytes: output.bytes };
+  }
+  for (const name of Object.keys(PAGE_ENTRIES)) {
+    if (manifest[name] === undefined) throw new Error(`build-pages: no output for ${name}`);
+  }
+  const written = [
+    ...Object.keys(pages.metafile.outputs),
+    ...Object.keys(widget.metafile.outputs),
+  ].filter((file) => !file.endsWith('.map'));
+  await Promise.all(written.map((file) => precompress(join(ROOT, file))));
+  await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const old = `${outDir}.${process.pid}.old`;
+  await rm(old, { recursive: true, force: true });
+  await rename(outDir, old).catch((err) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await rename(staging, outDir);
+  await rm(old, { recursive: true, force: true });
+  return manifest;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const manifest = await buildPages();
+  for (const [name, { js, bytes }] of Object.entries(manifest)) {
+    process.stdout.write(`${name}: ${js} (${bytes} bytes)\n`);
+  }
+}

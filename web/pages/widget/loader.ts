@@ -1,0 +1,2 @@
+/** The embeddable call button's loader: placeholder until it lands. */
+export {};
