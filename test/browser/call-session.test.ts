@@ -4,15 +4,16 @@
  * with fake camera and microphone; video frames decoded are read from getStats() on both sides.
  *
  * Chromium is Debian's package (`chromium` on PATH, or CHROMIUM_PATH). When it is missing
- * this file fails, it does not skip: CI installs it.
+ * this file says loudly that it skipped and how to run it; under CI it fails (CI installs it).
  */
-import { access, constants, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
+import { CHROMIUM_ARGS, chromiumOrSkip, GRANT_ARGS } from '../e2e/harness.js';
 import { buildServer, delay, signToken } from '../helpers.js';
 
 /** A tap subtest. */
@@ -23,23 +24,6 @@ const PAGES = join(dirname(fileURLToPath(import.meta.url)), 'pages');
 const TEST_TIMEOUT_MS = 60_000;
 /** How long one condition may take to come true (media setup on a loaded 2-core machine). */
 const WAIT_MS = 20_000;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-device-for-media-stream',
-];
-/** Grants camera, microphone and screen without asking (the screen without a picker). */
-const GRANT_ARGS = [
-  '--use-fake-ui-for-media-stream',
-  '--auto-select-desktop-capture-source=Entire screen',
-];
-
 /** What the test page keeps on `window` (see pages/call-page.js). */
 interface PageState {
   events: Array<{ type: string; at: number; [field: string]: unknown }>;
@@ -65,21 +49,6 @@ declare global {
     /** The peer connection a test remembered, to tell whether it was replaced. */
     __pcBefore: RTCPeerConnection | undefined;
   }
-}
-
-/** Debian's Chromium: CHROMIUM_PATH, else `chromium` on PATH. */
-async function findChromium(): Promise<string | undefined> {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((dir) => dir !== '');
-  for (const file of [process.env['CHROMIUM_PATH'], ...dirs.map((d) => join(d, 'chromium'))]) {
-    if (file === undefined || file === '') continue;
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not there; try the next one
-    }
-  }
-  return undefined;
 }
 
 /** Serves the test page and the built library, nothing else; returns the origin. */
@@ -261,12 +230,8 @@ class Call {
 
 const iceUfrag = (sdp: string | undefined) => /^a=ice-ufrag:(.+)$/m.exec(sdp ?? '')?.[1];
 
-const chromiumPath = await findChromium();
-if (chromiumPath === undefined) {
-  t.fail(
-    "Chromium not found (no CHROMIUM_PATH, no `chromium` on PATH): install Debian's chromium package, as .ci/run does",
-  );
-} else {
+const chromiumPath = await chromiumOrSkip(t, 'call-session');
+if (chromiumPath !== undefined) {
   await buildClient();
   const browser = await chromium.launch({
     executablePath: chromiumPath,
