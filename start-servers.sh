@@ -40,7 +40,8 @@ fi
 # what it changes, so switching branches triggers it too).
 stamp=dist/.build-stamp
 if [ ! -f "${stamp}" ] || [ ! -f dist/server/index.js ] || [ ! -f dist/web/index.js ] ||
-  [ -n "$(find server web client-lib tsconfig.json tsconfig.build.json package-lock.json \
+  [ ! -f dist/pages/manifest.json ] ||
+  [ -n "$(find server web client-lib scripts/build-pages.mjs tsconfig.json tsconfig.build.json package-lock.json \
     -newer "${stamp}" -print -quit 2>/dev/null)" ]; then
   echo "start-servers: building..."
   npm run --silent build
