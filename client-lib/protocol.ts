@@ -100,6 +100,18 @@ export const IceCandidateInit = Type.Union([
   Type.Null(),
 ]);
 
+/**
+ * A queued visitor's expected wait (extension of v1). Absent while the company has too little
+ * recent history to say.
+ */
+const EstimatedWaitSec = Type.Optional(
+  Type.Integer({
+    minimum: 0,
+    description:
+      "Expected wait in whole seconds: the position times the median of the company's recent queue waits (calls answered from the queue in the last hour, the newest 20). Absent with fewer than 3 such calls. Not re-sent when only the estimate changes.",
+  }),
+);
+
 /** One entry of the company queue, oldest first. */
 export const QueueEntry = Type.Object({
   callId: CallId,
@@ -335,6 +347,7 @@ export const ServerMessages = {
       type: Type.Literal('queue_position'),
       callId: CallId,
       position: Type.Integer({ minimum: 1 }),
+      estimatedWaitSec: EstimatedWaitSec,
     },
     { description: 'To a queued visitor when its position changes.' },
   ),
@@ -375,6 +388,7 @@ export const ServerMessages = {
       callType: CallType,
       status: Type.Union([Type.Literal('queued'), Type.Literal('ringing')]),
       position: Type.Optional(Type.Integer({ minimum: 1 })),
+      estimatedWaitSec: EstimatedWaitSec,
     },
     {
       description:
@@ -463,9 +477,15 @@ export const AckResults = {
     callId: CallId,
     status: Type.Union([Type.Literal('queued'), Type.Literal('ringing')]),
     position: Type.Optional(Type.Integer({ minimum: 1 })),
+    estimatedWaitSec: EstimatedWaitSec,
   }),
   agent_status: Type.Object({ status: AgentStatus }),
   join_room: Type.Object({ roomId: RoomId }),
   leave_room: Type.Object({ roomId: RoomId }),
   ping: Type.Object({ ts: Type.Integer() }),
 } as const;
+
+/** A client message type whose ack carries result fields. */
+export type AckResultType = keyof typeof AckResults;
+/** The result fields of the ack to a client message, by type. */
+export type AckResultOf<K extends AckResultType> = Static<(typeof AckResults)[K]>;

@@ -38,6 +38,11 @@ export interface SignalingServerOptions {
   /** Told of every call transition (the call log hooks in here). */
   readonly onCallTransition?: CallObserver;
   /**
+   * The clock for call times and queue waits, ms since the epoch; defaults to `Date.now`
+   * (tests pass one they can move forward).
+   */
+  readonly now?: () => number;
+  /**
    * Decides, after the token verified, whether its principal may connect (e.g. its company is
    * not disabled). A refusal closes with 4003. Errors count as refusals.
    */
@@ -84,16 +89,10 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   );
   const coalescer = new Coalescer(config.presenceTickMs, log, () => superseded.inc());
   const presence = new PresenceService(store, hub, coalescer, config.missedRingsBeforeAway, log);
-  const calls = new CallService(
-    store,
-    hub,
-    presence,
-    coalescer,
-    config,
-    metrics,
-    log,
-    options.onCallTransition,
-  );
+  const calls = new CallService(store, hub, presence, coalescer, config, metrics, log, {
+    observer: options.onCallTransition,
+    now: options.now ?? Date.now,
+  });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const ctx: DispatchContext = { hub, metrics, presence, rooms, calls };
 
