@@ -261,6 +261,15 @@ export const RELAY_TYPES = [
 ] as const;
 export type RelayType = (typeof RELAY_TYPES)[number];
 
+/** The states a call ends in; every other state is live. */
+const FINAL_CALL_STATES = [
+  'ended',
+  'missed',
+  'declined',
+  'abandoned',
+  'failed',
+] as const satisfies ReadonlyArray<(typeof CALL_STATES)[number]>;
+
 // ---------------------------------------------------------------------------------------------
 // Server -> client
 // ---------------------------------------------------------------------------------------------
@@ -429,6 +438,20 @@ export const ServerMessages = {
       reason: Type.Union([Type.Literal('ring_timeout'), Type.Literal('queue_timeout')]),
     },
     { description: 'A ring or a queue wait timed out.' },
+  ),
+  call_finished: Type.Object(
+    {
+      type: Type.Literal('call_finished'),
+      callId: CallId,
+      state: literals(FINAL_CALL_STATES, 'The final state the call reached'),
+      agentId: Type.Optional(
+        Type.String({ description: 'The agent that answered it, if one did' }),
+      ),
+    },
+    {
+      description:
+        "To the company's agent-room members when a call reaches a final state (extension). On a server with a call log it is sent only once the call's final row is committed, so the call log API read on receipt (e.g. GET /api/calls/stats) already counts the call.",
+    },
   ),
   webrtc_offer: Type.Object({
     type: Type.Literal('webrtc_offer'),

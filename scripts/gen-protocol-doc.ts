@@ -303,6 +303,7 @@ const EXTENSIONS: Partial<Record<`${'client' | 'server'}:${string}`, string>> = 
   'server:room_left': 'Extension of v1.',
   'server:call_answered_elsewhere': 'Extension of v1.',
   'server:call_waiting': 'Extension of v1.',
+  'server:call_finished': 'Extension of v1.',
 };
 
 /** Who may send each client message and what it can be refused with (beyond bad_request). */

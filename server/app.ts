@@ -43,6 +43,12 @@ export interface SignalingServerOptions {
    */
   readonly now?: () => number;
   /**
+   * Resolves once the newest transition of the call told to `onCallTransition` is committed
+   * (the call log's `committed`): `call_finished` goes out only then, so a client reading the
+   * call log on receipt finds the call. Without it, `call_finished` goes out at once.
+   */
+  readonly callLogged?: (callId: string) => Promise<void>;
+  /**
    * Decides, after the token verified, whether its principal may connect (e.g. its company is
    * not disabled). A refusal closes with 4003. Errors count as refusals.
    */
@@ -92,6 +98,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   const calls = new CallService(store, hub, presence, coalescer, config, metrics, log, {
     observer: options.onCallTransition,
     now: options.now ?? Date.now,
+    logged: options.callLogged,
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const ctx: DispatchContext = { hub, metrics, presence, rooms, calls };

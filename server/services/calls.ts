@@ -15,6 +15,7 @@ import type {
   ClientMessageOf,
   QueueEntry,
   ServerMessage,
+  ServerMessageOf,
 } from '../../client-lib/protocol.js';
 import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../config.js';
@@ -41,6 +42,11 @@ export interface CallServiceHooks {
   readonly observer?: CallObserver;
   /** The clock, ms since the epoch: call times and queue waits are read from it. */
   readonly now: () => number;
+  /**
+   * Resolves once the call's newest transition told to `observer` is durable (the call log's
+   * commit); `call_finished` waits for it. Without it, `call_finished` goes out at once.
+   */
+  readonly logged?: (callId: string) => Promise<void>;
 }
 
 const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
@@ -507,6 +513,7 @@ export class CallService {
     this.clearGrace(call.callId, 'visitor');
     this.clearGrace(call.callId, 'agent');
     this.transitioned(done);
+    this.announceFinished(done);
     for (const party of [done.visitor, done.agent]) {
       this.hub.get(party?.connId)?.calls.delete(call.callId);
     }
@@ -531,6 +538,26 @@ export class CallService {
       reason: call.endReason ?? 'hangup',
       durationSec: callDurationSec(call) ?? 0,
     });
+  }
+
+  /**
+   * Tells the company's agent-room that a call is over, once the call log has it, so that a
+   * dashboard re-reading the statistics on receipt finds the call counted.
+   */
+  private announceFinished(call: CallRecord): void {
+    const message: ServerMessage = {
+      type: 'call_finished',
+      callId: call.callId,
+      state: call.state as ServerMessageOf<'call_finished'>['state'],
+      ...(call.agent !== undefined ? { agentId: call.agent.id } : {}),
+    };
+    const send = () => this.hub.broadcast(call.companyId, [AGENT_ROOM], message, undefined, true);
+    const logged = this.hooks.logged?.(call.callId) ?? Promise.resolve();
+    logged
+      .then(send)
+      .catch((err: unknown) =>
+        this.log.error({ err, callId: call.callId }, 'call_finished failed'),
+      );
   }
 
   private transitioned(call: CallRecord): void {
