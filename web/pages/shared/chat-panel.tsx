@@ -63,10 +63,10 @@ export function ChatPanel(props: ChatPanelProps) {
   const { strings } = props;
   const [draft, setDraft] = useState('');
   const field = useRef<HTMLInputElement>(null);
-  const log = useRef<HTMLOListElement>(null);
+  const log = useRef<HTMLDivElement>(null);
   useEffect(() => field.current?.focus(), []);
   useEffect(() => {
-    log.current?.lastElementChild?.scrollIntoView({ block: 'nearest' });
+    if (log.current !== null) log.current.scrollTop = log.current.scrollHeight;
   }, [props.lines.length]);
   return (
     <aside id={props.id} class="chat" aria-labelledby={`${props.id}-title`}>
@@ -76,16 +76,16 @@ export function ChatPanel(props: ChatPanelProps) {
           {strings.chatClose}
         </button>
       </div>
-      <ol class="chat-log" ref={log} role="log" aria-live="polite">
-        {props.lines.length === 0 && <li class="muted">{strings.chatEmpty}</li>}
+      <div class="chat-log" ref={log} role="log" aria-live="polite">
+        {props.lines.length === 0 && <p class="muted">{strings.chatEmpty}</p>}
         {props.lines.map((line) => (
-          <li key={line.id} class={line.mine ? 'mine' : 'theirs'}>
+          <p key={line.id} class={line.mine ? 'mine' : 'theirs'}>
             <span class="chat-who">{line.mine ? strings.you : props.peerName}</span>
             <span class="chat-text">{line.text}</span>
             {line.failed === true && <span class="chat-failed">{strings.sendFailed}</span>}
-          </li>
+          </p>
         ))}
-      </ol>
+      </div>
       <form
         class="chat-form"
         onSubmit={(event) => {
