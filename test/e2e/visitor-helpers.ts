@@ -13,6 +13,9 @@ import type { Test } from 'tap';
 import { WebSocket } from 'ws';
 import { WebSocketClient } from '../../client-lib/index.js';
 import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
+import { parseDatabaseUrl } from '../../server/config.js';
+import { setCompanyDisabled } from '../../server/db/companies.js';
+import { openDatabase } from '../../server/db/database.js';
 import {
   newPage,
   recordPeerConnections,
@@ -74,6 +77,16 @@ export async function nodeAgent(t: Test, stack: Stack, agent: StackAgent) {
   t.teardown(() => client.disconnect());
   await client.connect();
   return client;
+}
+
+/** Disables (or enables again) the stack's company, as the admin tool does, in its database. */
+export async function setDisabled(stack: Stack, disabled: boolean): Promise<void> {
+  const database = openDatabase(parseDatabaseUrl(`sqlite:${stack.databasePath}`));
+  try {
+    await setCompanyDisabled(database.db, stack.companyId, disabled);
+  } finally {
+    await database.close();
+  }
 }
 
 let built: Promise<unknown> | undefined;
