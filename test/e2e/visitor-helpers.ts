@@ -79,6 +79,25 @@ export async function nodeAgent(t: Test, stack: Stack, agent: StackAgent) {
   return client;
 }
 
+/** A connected Node signaling client of a new visitor of the stack's company. */
+export async function nodeVisitor(t: Test, stack: Stack) {
+  const res = await fetch(`${stack.web}/api/visitor-token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ companyId: stack.companyId }),
+  });
+  if (!res.ok) throw new Error(`visitor token: HTTP ${res.status}`);
+  const { token } = (await res.json()) as { token: string };
+  const client = new WebSocketClient({
+    url: stack.signaling,
+    token,
+    WebSocket: WebSocket as never,
+  });
+  t.teardown(() => client.disconnect());
+  await client.connect();
+  return client;
+}
+
 /** Disables (or enables again) the stack's company, as the admin tool does, in its database. */
 export async function setDisabled(stack: Stack, disabled: boolean): Promise<void> {
   const database = openDatabase(parseDatabaseUrl(`sqlite:${stack.databasePath}`));
