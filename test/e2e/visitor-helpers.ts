@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
 import { WebSocketClient } from '../../client-lib/index.js';
@@ -26,18 +26,26 @@ import {
 
 const TEST_PAGES = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser', 'pages');
 
-/** The visitor's page of the stack's company, opened in a fresh context. */
+/**
+ * The visitor's page of the stack's company, opened in a fresh context. `beforeLoad` runs on
+ * the context before the page loads (to add an init script).
+ */
 export async function openVisitor(
   t: Test,
   browser: Browser,
   stack: Stack,
-  options: { path?: string; grant?: boolean } = {},
+  options: {
+    path?: string;
+    grant?: boolean;
+    beforeLoad?: (context: BrowserContext) => Promise<void>;
+  } = {},
 ) {
   const opened = await newPage(t, browser);
   if (options.grant !== false) {
     await opened.context.grantPermissions(['camera', 'microphone'], { origin: stack.web });
   }
   await recordPeerConnections(opened.context);
+  await options.beforeLoad?.(opened.context);
   await opened.page.goto(`${stack.web}${options.path ?? `/c/${stack.companyId}`}`);
   return opened;
 }
