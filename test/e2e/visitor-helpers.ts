@@ -8,11 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
 import { WebSocketClient } from '../../client-lib/index.js';
 import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
+import { parseDatabaseUrl } from '../../server/config.js';
+import { setCompanyDisabled } from '../../server/db/companies.js';
+import { openDatabase } from '../../server/db/database.js';
 import {
   newPage,
   recordPeerConnections,
@@ -23,18 +26,26 @@ import {
 
 const TEST_PAGES = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser', 'pages');
 
-/** The visitor's page of the stack's company, opened in a fresh context. */
+/**
+ * The visitor's page of the stack's company, opened in a fresh context. `beforeLoad` runs on
+ * the context before the page loads (to add an init script).
+ */
 export async function openVisitor(
   t: Test,
   browser: Browser,
   stack: Stack,
-  options: { path?: string; grant?: boolean } = {},
+  options: {
+    path?: string;
+    grant?: boolean;
+    beforeLoad?: (context: BrowserContext) => Promise<void>;
+  } = {},
 ) {
   const opened = await newPage(t, browser);
   if (options.grant !== false) {
     await opened.context.grantPermissions(['camera', 'microphone'], { origin: stack.web });
   }
   await recordPeerConnections(opened.context);
+  await options.beforeLoad?.(opened.context);
   await opened.page.goto(`${stack.web}${options.path ?? `/c/${stack.companyId}`}`);
   return opened;
 }
@@ -74,6 +85,35 @@ export async function nodeAgent(t: Test, stack: Stack, agent: StackAgent) {
   t.teardown(() => client.disconnect());
   await client.connect();
   return client;
+}
+
+/** A connected Node signaling client of a new visitor of the stack's company. */
+export async function nodeVisitor(t: Test, stack: Stack) {
+  const res = await fetch(`${stack.web}/api/visitor-token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ companyId: stack.companyId }),
+  });
+  if (!res.ok) throw new Error(`visitor token: HTTP ${res.status}`);
+  const { token } = (await res.json()) as { token: string };
+  const client = new WebSocketClient({
+    url: stack.signaling,
+    token,
+    WebSocket: WebSocket as never,
+  });
+  t.teardown(() => client.disconnect());
+  await client.connect();
+  return client;
+}
+
+/** Disables (or enables again) the stack's company, as the admin tool does, in its database. */
+export async function setDisabled(stack: Stack, disabled: boolean): Promise<void> {
+  const database = openDatabase(parseDatabaseUrl(`sqlite:${stack.databasePath}`));
+  try {
+    await setCompanyDisabled(database.db, stack.companyId, disabled);
+  } finally {
+    await database.close();
+  }
 }
 
 let built: Promise<unknown> | undefined;

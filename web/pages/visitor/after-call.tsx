@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { formatDuration } from '../shared/call-view.js';
 import { callAgain } from './call-flow.js';
 import { sendRating } from './rating.js';
-import { ended, rating } from './store.js';
+import { useStore } from './store.js';
 import { strings } from './strings.js';
 
 const STARS = [1, 2, 3, 4, 5] as const;
@@ -15,7 +15,7 @@ function RatingForm() {
   const [stars, setStars] = useState(0);
   const [comment, setComment] = useState('');
   const [missing, setMissing] = useState(false);
-  const state = rating.value;
+  const state = useStore().rating;
   if (state === 'sent')
     return (
       <p class="notice notice-ok" role="status">
@@ -82,7 +82,7 @@ function RatingForm() {
 
 /** The screen after the call. */
 export function AfterCall() {
-  const call = ended.value;
+  const call = useStore().ended;
   return (
     <section class="card after" aria-labelledby="after-title">
       <h2 id="after-title" tabIndex={-1} data-focus-on-show>

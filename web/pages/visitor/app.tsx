@@ -10,13 +10,14 @@ import { DeviceCheck } from './device-check.js';
 import { postToParent } from './embed.js';
 import { FailureView } from './failure-view.js';
 import { StartView } from './start-view.js';
-import { boot, live, reconnecting, view } from './store.js';
+import { boot, reconnecting, useStore } from './store.js';
 import { strings } from './strings.js';
 import { WaitingView } from './waiting-view.js';
 
 function Screen() {
-  const call = live.value;
-  switch (view.value) {
+  const state = useStore();
+  const call = state.live;
+  switch (state.view) {
     case 'loading':
       return <p class="muted">{strings.connecting}</p>;
     case 'start':
@@ -33,7 +34,7 @@ function Screen() {
           callType={call.callType}
           peerName={call.peerName}
           answeredAt={call.answeredAt}
-          reconnecting={reconnecting.value}
+          reconnecting={reconnecting(state)}
           onHangup={hangUp}
           strings={strings}
         />
@@ -47,7 +48,7 @@ function Screen() {
 
 /** The whole page. */
 export function App() {
-  const current = view.value;
+  const current = useStore().view;
   useEffect(() => {
     // Not on the first screen: a page that has just loaded keeps the browser's own focus.
     if (current === 'loading') return;

@@ -2,11 +2,12 @@
  * The device check before calling: the camera's preview (video calls), a live microphone level,
  * pickers for camera and microphone, and for each way getting them can fail, what to do next.
  */
+import type { MediaErrorReason } from 'calldocker/client';
 import { useEffect, useRef } from 'preact/hooks';
 import { callWithAudioOnly, leaveDeviceCheck, placeCall } from './call-flow.js';
 import { checkDevices } from './device.js';
 import { LevelMeter } from './level-meter.js';
-import { device, form } from './store.js';
+import { setDevice, useStore } from './store.js';
 import { strings } from './strings.js';
 
 function Picker(props: {
@@ -42,10 +43,8 @@ function Preview({ stream }: { stream: MediaStream }) {
   );
 }
 
-function Problem() {
-  const reason = device.error.value;
+function Problem({ reason, video }: { reason: MediaErrorReason | undefined; video: boolean }) {
   if (reason === undefined) return null;
-  const video = form.callType.value === 'video';
   // Without a microphone there is no call to offer: only trying again helps.
   const words = video
     ? strings.mediaFailure[reason]
@@ -70,10 +69,11 @@ function Problem() {
 
 /** The device check screen. */
 export function DeviceCheck() {
-  const stream = device.stream.value;
-  const video = form.callType.value === 'video';
+  const { device, form } = useStore();
+  const { stream } = device;
+  const video = form.callType === 'video';
   const repick = (which: 'cameraId' | 'microphoneId') => (id: string) => {
-    device[which].value = id;
+    setDevice({ [which]: id });
     void checkDevices();
   };
   return (
@@ -81,8 +81,8 @@ export function DeviceCheck() {
       <h2 id="device-title" tabIndex={-1} data-focus-on-show>
         {video ? strings.deviceTitle : strings.deviceAudioTitle}
       </h2>
-      {device.asking.value && <p class="muted">{strings.asking}</p>}
-      <Problem />
+      {device.asking && <p class="muted">{strings.asking}</p>}
+      <Problem reason={device.error} video={video} />
       {stream !== undefined && (
         <>
           <p class="muted">{strings.deviceHint}</p>
@@ -92,16 +92,16 @@ export function DeviceCheck() {
             <Picker
               id="camera-pick"
               label={strings.camera}
-              devices={device.cameras.value}
-              value={device.cameraId.value}
+              devices={device.cameras}
+              value={device.cameraId}
               onPick={repick('cameraId')}
             />
           )}
           <Picker
             id="mic-pick"
             label={strings.microphone}
-            devices={device.microphones.value}
-            value={device.microphoneId.value}
+            devices={device.microphones}
+            value={device.microphoneId}
             onPick={repick('microphoneId')}
           />
         </>

@@ -4,28 +4,30 @@
  * the reason when it fails, mapped by the client library's `MediaError`.
  */
 import { MediaError } from 'calldocker/client';
-import { device, form } from './store.js';
+import { get, setDevice } from './store.js';
 
 const pick = (id: string): boolean | MediaTrackConstraints =>
   id === '' ? true : { deviceId: { exact: id } };
 
 /** Stops the checked stream's tracks (camera light off) unless a call has taken it over. */
 export function releaseDevices(): void {
-  for (const track of device.stream.value?.getTracks() ?? []) track.stop();
-  device.stream.value = undefined;
+  for (const track of get().device.stream?.getTracks() ?? []) track.stop();
+  setDevice({ stream: undefined });
 }
 
 /** Hands the checked stream to the call: the session owns (and stops) it from now on. */
 export function takeStream(): MediaStream | undefined {
-  const stream = device.stream.value;
-  device.stream.value = undefined;
+  const { stream } = get().device;
+  setDevice({ stream: undefined });
   return stream;
 }
 
 async function listDevices(): Promise<void> {
   const all = await navigator.mediaDevices.enumerateDevices().catch(() => []);
-  device.cameras.value = all.filter((d) => d.kind === 'videoinput' && d.deviceId !== '');
-  device.microphones.value = all.filter((d) => d.kind === 'audioinput' && d.deviceId !== '');
+  setDevice({
+    cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId !== ''),
+    microphones: all.filter((d) => d.kind === 'audioinput' && d.deviceId !== ''),
+  });
 }
 
 let attempt = 0;
@@ -37,36 +39,36 @@ let attempt = 0;
 export async function checkDevices(): Promise<boolean> {
   const mine = ++attempt;
   releaseDevices();
-  device.error.value = undefined;
-  device.asking.value = true;
+  setDevice({ error: undefined, asking: true });
   try {
     if (navigator.mediaDevices?.getUserMedia === undefined) {
       throw new MediaError('no_device', 'this browser cannot capture media');
     }
+    const { device, form } = get();
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: pick(device.microphoneId.value),
-      video: form.callType.value === 'video' ? pick(device.cameraId.value) : false,
+      audio: pick(device.microphoneId),
+      video: form.callType === 'video' ? pick(device.cameraId) : false,
     });
     if (mine !== attempt) {
       for (const track of stream.getTracks()) track.stop();
       return false;
     }
-    device.stream.value = stream;
+    setDevice({ stream });
     await listDevices();
     return true;
   } catch (err) {
     if (mine === attempt) {
-      device.error.value = err instanceof MediaError ? err.reason : MediaError.from(err).reason;
+      setDevice({ error: err instanceof MediaError ? err.reason : MediaError.from(err).reason });
     }
     return false;
   } finally {
-    if (mine === attempt) device.asking.value = false;
+    if (mine === attempt) setDevice({ asking: false });
   }
 }
 
 /** Gives up any check in flight and releases the devices (leaving the check). */
 export function cancelCheck(): void {
   attempt++;
-  device.asking.value = false;
+  setDevice({ asking: false });
   releaseDevices();
 }

@@ -1,11 +1,11 @@
 /** A failed call or connection: what happened, in words, and Try again. */
 import { retry } from './call-flow.js';
-import { failure } from './store.js';
+import { useStore } from './store.js';
 import { strings } from './strings.js';
 
 /** The failure screen. */
 export function FailureView() {
-  const words = strings.failure[failure.value ?? 'request_failed'];
+  const words = strings.failure[useStore().failure ?? 'request_failed'];
   return (
     <section class="card failure" aria-labelledby="failure-title">
       <div role="alert">

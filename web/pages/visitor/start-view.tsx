@@ -4,10 +4,10 @@
  */
 import type { AgentSummary } from 'calldocker/client';
 import { checkThenCall } from './call-flow.js';
-import { agents, connection, form, onlineAgents } from './store.js';
+import { onlineAgents, setForm, useStore } from './store.js';
 import { strings } from './strings.js';
 
-function AgentChoice({ agent }: { agent: AgentSummary }) {
+function AgentChoice({ agent, chosen }: { agent: AgentSummary; chosen: boolean }) {
   const online = agent.status === 'online';
   return (
     <label class={`choice${online ? '' : ' choice-off'}`}>
@@ -16,8 +16,8 @@ function AgentChoice({ agent }: { agent: AgentSummary }) {
         name="agent"
         value={agent.id}
         disabled={!online}
-        checked={form.agentId.value === agent.id}
-        onChange={() => (form.agentId.value = agent.id)}
+        checked={chosen}
+        onChange={() => setForm({ agentId: agent.id })}
       />
       <span class="choice-name">{agent.name}</span>
       <span class={`status status-${agent.status}`}>{strings.statusWord[agent.status]}</span>
@@ -26,8 +26,10 @@ function AgentChoice({ agent }: { agent: AgentSummary }) {
 }
 
 function AgentPicker() {
-  const connected = connection.value === 'connected';
-  const online = onlineAgents.value.length;
+  const state = useStore();
+  const { agentId } = state.form;
+  const connected = state.connection === 'connected';
+  const online = onlineAgents(state).length;
   return (
     <fieldset>
       <legend>{strings.whoTo}</legend>
@@ -37,14 +39,14 @@ function AgentPicker() {
             type="radio"
             name="agent"
             value=""
-            checked={form.agentId.value === ''}
-            onChange={() => (form.agentId.value = '')}
+            checked={agentId === ''}
+            onChange={() => setForm({ agentId: '' })}
           />
           <span class="choice-name">{strings.anyAgent}</span>
           {connected && online > 0 && <span class="muted">{strings.agentsOnline(online)}</span>}
         </label>
-        {agents.value.map((agent) => (
-          <AgentChoice key={agent.id} agent={agent} />
+        {state.agents.map((agent) => (
+          <AgentChoice key={agent.id} agent={agent} chosen={agentId === agent.id} />
         ))}
       </div>
       <div role="status" class="agent-status">
@@ -60,6 +62,7 @@ function AgentPicker() {
 
 /** The start screen. */
 export function StartView() {
+  const { form } = useStore();
   return (
     <form
       class="card start"
@@ -79,8 +82,8 @@ export function StartView() {
           type="text"
           autoComplete="name"
           maxLength={100}
-          value={form.name.value}
-          onInput={(e) => (form.name.value = e.currentTarget.value)}
+          value={form.name}
+          onInput={(e) => setForm({ name: e.currentTarget.value })}
         />
       </div>
       <div class="field">
@@ -89,8 +92,8 @@ export function StartView() {
           id="visitor-purpose"
           type="text"
           maxLength={200}
-          value={form.purpose.value}
-          onInput={(e) => (form.purpose.value = e.currentTarget.value)}
+          value={form.purpose}
+          onInput={(e) => setForm({ purpose: e.currentTarget.value })}
         />
       </div>
       <fieldset>
@@ -102,8 +105,8 @@ export function StartView() {
                 type="radio"
                 name="call-type"
                 value={type}
-                checked={form.callType.value === type}
-                onChange={() => (form.callType.value = type)}
+                checked={form.callType === type}
+                onChange={() => setForm({ callType: type })}
               />
               <span class="choice-name">{strings[type]}</span>
             </label>

@@ -3,12 +3,12 @@
  * estimate it), or "Ringing <name>…", in a polite live region; and Cancel.
  */
 import { cancelCall } from './call-flow.js';
-import { waiting } from './store.js';
+import { useStore } from './store.js';
 import { strings } from './strings.js';
 
 /** The waiting screen. */
 export function WaitingView() {
-  const w = waiting.value;
+  const w = useStore().waiting;
   const ringing = w?.status === 'ringing';
   const lines: string[] = [];
   if (w === undefined || w.status === 'placing') lines.push(strings.placing);
