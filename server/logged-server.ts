@@ -61,6 +61,7 @@ export async function buildLoggedSignalingServer(options: {
     config: options.signaling,
     logger: log,
     onCallTransition: (call) => callLog.record(call),
+    callLogged: (callId) => callLog.committed(callId),
     admit: companyAdmission(database.db),
   });
   callLog.registerMetrics(server.metrics.registry);
