@@ -15,6 +15,11 @@ export const WebErrorCode = {
    * unknown or disabled company and a disabled agent, so the answer tells nothing of which.
    */
   InvalidCredentials: 'invalid_credentials',
+  /**
+   * Login with the right password for an account of a disabled company. Told only after the
+   * password was verified, so it discloses nothing to someone who does not have it.
+   */
+  CompanyDisabled: 'company_disabled',
   /** No bearer token, or one that is invalid, expired, or whose account is gone or disabled. */
   Unauthorized: 'unauthorized',
   /** A valid token whose role or identity does not allow this request. */
@@ -79,6 +84,14 @@ export const InvalidCredentialsError = createError(
   WebErrorCode.InvalidCredentials,
   'invalid email, password or company',
   401,
+  Error,
+  false,
+);
+/** The password was right but the company is disabled. No arguments. */
+export const CompanyDisabledError = createError(
+  WebErrorCode.CompanyDisabled,
+  'this company is disabled',
+  403,
   Error,
   false,
 );
