@@ -74,8 +74,10 @@ export class Visitor {
     const { token } = (await res.json()) as { token: string };
     const client = new WebSocketClient({ url: stack.signaling, token, WebSocket });
     t.teardown(() => client.disconnect());
+    // Listening before connecting: agent_list follows connection_established at once.
+    const visitor = new Visitor(client);
     await client.connect();
-    return new Visitor(client);
+    return visitor;
   }
 
   /** Resolves with the first frame of `type` received (already or later), within `ms`. */

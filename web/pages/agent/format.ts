@@ -16,12 +16,16 @@ export function secondsUntil(iso: string, now: number): number {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+const dayOnly = new Intl.DateTimeFormat(undefined, {
+  weekday: 'long',
+  month: 'long',
+  day: 'numeric',
+});
 
 /** A call's date and time, as people read them here. */
 export const formatDateTime = (iso: string) => dateTime.format(new Date(iso));
-/** A clock time. */
-export const formatTime = (ms: number) => timeOnly.format(new Date(ms));
+/** A day, as in "Monday, 7 December". */
+export const formatDay = (d: Date) => dayOnly.format(d);
 
 /** A ratio (0..1) as a whole percentage. */
 export const formatPercent = (ratio: number) => `${Math.round(ratio * 100)} %`;

@@ -142,7 +142,7 @@ export const strings = {
 
   // Today
   todayTitle: 'Today',
-  todaySince: (time: string) => `Since midnight (${time})`,
+  todaySince: (date: string) => `Since midnight, ${date}`,
   offered: 'Offered',
   answered: 'Answered',
   missed: 'Missed',

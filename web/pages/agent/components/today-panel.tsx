@@ -1,7 +1,7 @@
 /** Today's figures, from local midnight; read again when a call finishes, never on a timer. */
 import { useEffect } from 'preact/hooks';
 import { loadToday } from '../call-log.js';
-import { formatDuration, formatPercent, formatTime, localMidnight } from '../format.js';
+import { formatDay, formatDuration, formatPercent, localMidnight } from '../format.js';
 import { today } from '../store.js';
 import { strings } from '../strings.js';
 
@@ -13,7 +13,7 @@ export function TodayPanel() {
   return (
     <>
       <h2 class="panel-title">{strings.todayTitle}</h2>
-      <p class="muted">{strings.todaySince(formatTime(localMidnight().getTime()))}</p>
+      <p class="muted">{strings.todaySince(formatDay(localMidnight()))}</p>
       {error !== undefined && (
         <p class="notice notice-bad" role="alert">
           {error}{' '}
