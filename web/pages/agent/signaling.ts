@@ -29,6 +29,7 @@ import {
   peerDown,
   queue,
   ring,
+  ringFocus,
   serverStatus,
   team,
   type Auth,
@@ -105,6 +106,10 @@ function finishCall(callId: string, durationSec: number): void {
 
 function onIncoming(m: ServerMessageOf<'call_incoming'>): void {
   callers.set(m.callId, { name: m.visitor.name, purpose: m.purpose });
+  if (ring.value === undefined) {
+    ringFocus.before =
+      document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  }
   ring.value = {
     callId: m.callId,
     visitorName: m.visitor.name,

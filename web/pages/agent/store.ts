@@ -132,6 +132,11 @@ export const queue = signal<readonly QueueEntry[]>([]);
 /** Queue entries hidden at once because this agent lost the race to accept them. */
 export const lostRaces = signal<ReadonlySet<string>>(new Set());
 export const ring = signal<Ring | undefined>(undefined);
+/**
+ * Where focus was when the ring arrived, to give it back when the dialog closes. Taken before
+ * the dialog renders: making the page inert for the dialog blurs the focused control.
+ */
+export const ringFocus: { before: HTMLElement | null } = { before: null };
 export const activeCall = signal<ActiveCall | undefined>(undefined);
 /** The visitor's link is down (`peer_disconnected`) and may come back. */
 export const peerDown = signal(false);

@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { secondsUntil } from '../format.js';
 import { acceptCall, declineCall } from '../signaling.js';
-import { now, type Ring } from '../store.js';
+import { now, ringFocus, type Ring } from '../store.js';
 import { strings } from '../strings.js';
 
 export function RingingDialog({ ring }: { ring: Ring }) {
@@ -13,11 +13,14 @@ export function RingingDialog({ ring }: { ring: Ring }) {
   const total = useRef(Math.max(1, secondsUntil(ring.expiresAt, Date.now())));
 
   useEffect(() => {
-    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     accept.current?.focus();
     return () => {
-      // Back where the agent was, unless the page moved focus on purpose meanwhile.
-      if (before?.isConnected === true) before.focus();
+      const before = ringFocus.before;
+      ringFocus.before = null;
+      // Back where the agent was; the page is no longer inert once this runs.
+      requestAnimationFrame(() => {
+        if (before?.isConnected === true) before.focus();
+      });
     };
   }, [ring.callId]);
 
