@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { secondsUntil } from '../format.js';
 import { acceptCall, declineCall } from '../signaling.js';
-import { now, ringFocus, type Ring } from '../store.js';
+import { activeCall, now, ringFocus, type Ring } from '../store.js';
 import { strings } from '../strings.js';
 
 export function RingingDialog({ ring }: { ring: Ring }) {
@@ -18,8 +18,9 @@ export function RingingDialog({ ring }: { ring: Ring }) {
       const before = ringFocus.before;
       ringFocus.before = null;
       // Back where the agent was; the page is no longer inert once this runs.
+      // After Accept the call view takes focus instead.
       requestAnimationFrame(() => {
-        if (before?.isConnected === true) before.focus();
+        if (activeCall.value === undefined && before?.isConnected === true) before.focus();
       });
     };
   }, [ring.callId]);
