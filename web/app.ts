@@ -20,11 +20,13 @@ import type { Database } from '../server/db/database.js';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
+import { callExportRoutes } from './routes/calls-export.js';
 import { callRoutes } from './routes/calls.js';
 import { configRoutes } from './routes/config.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { defaultPagesDir, pageRoutes } from './routes/pages.js';
+import { ratingRoutes } from './routes/ratings.js';
 
 /** Options of {@link buildWebApp}. */
 export interface WebAppOptions {
@@ -54,6 +56,8 @@ export interface WebAppOptions {
   readonly trustProxy?: boolean | number | string;
   /** Defaults to a silent logger, so tests and embedders are quiet unless they ask. */
   readonly logger?: Logger;
+  /** The clock, ms since the epoch (rating windows); defaults to `Date.now`. */
+  readonly now?: () => number;
   /** Directory of the static files; defaults to `web/public` of this repository. */
   readonly publicDir?: string;
   /** The built pages (`npm run build`); defaults to `dist/pages` of this repository. */
@@ -157,6 +161,8 @@ export function buildWebApp(opts: WebAppOptions) {
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
   });
   void app.register(callRoutes, { database, jwt, serviceLevelS: config.serviceLevelS });
+  void app.register(callExportRoutes, { database, jwt });
+  void app.register(ratingRoutes, { database, jwt, now: opts.now });
   void app.register(docsRoutes);
   void app.register(configRoutes, {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,

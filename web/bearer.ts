@@ -40,3 +40,13 @@ export function authenticateStaff(request: FastifyRequest, config: JwtConfig): S
   if (principal.role === 'visitor') throw new ForbiddenError('agents and admins only');
   return { ...principal, role: principal.role };
 }
+
+/**
+ * The principal of `request` when it is a visitor.
+ * @throws UnauthorizedError as {@link authenticate}; ForbiddenError (403) for an agent or admin.
+ */
+export function authenticateVisitor(request: FastifyRequest, config: JwtConfig): Principal {
+  const principal = authenticate(request, config);
+  if (principal.role !== 'visitor') throw new ForbiddenError('visitors only');
+  return principal;
+}

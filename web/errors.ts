@@ -30,6 +30,17 @@ export const WebErrorCode = {
   MethodNotAllowed: 'method_not_allowed',
   /** The request conflicts with the current state of a resource. */
   Conflict: 'conflict',
+  /**
+   * A rating for a call that is not over yet (queued, ringing, answered), or whose final row
+   * the call log has not written yet (a moment after it ends): retry shortly.
+   */
+  CallNotEnded: 'call_not_ended',
+  /** A rating for a call that ended without being answered (missed, declined, ...). */
+  CallNotRateable: 'call_not_rateable',
+  /** The call has its rating already; a rating is given once. */
+  AlreadyRated: 'already_rated',
+  /** The call ended more than 24 hours ago. */
+  RatingWindowClosed: 'rating_window_closed',
   /** The request body is over the size limit. */
   PayloadTooLarge: 'payload_too_large',
   /** The request body's content type is not accepted. */
@@ -103,6 +114,38 @@ export const ForbiddenError = createError(WebErrorCode.Forbidden, '%s', 403, Err
 export const ResourceNotFoundError = createError(WebErrorCode.NotFound, '%s', 404, Error, false);
 /** Argument: why. */
 export const ConflictError = createError(WebErrorCode.Conflict, '%s', 409, Error, false);
+/** No arguments; see {@link WebErrorCode.CallNotEnded}. */
+export const CallNotEndedError = createError(
+  WebErrorCode.CallNotEnded,
+  'the call has not ended yet',
+  409,
+  Error,
+  false,
+);
+/** No arguments; see {@link WebErrorCode.CallNotRateable}. */
+export const CallNotRateableError = createError(
+  WebErrorCode.CallNotRateable,
+  'only answered calls can be rated',
+  409,
+  Error,
+  false,
+);
+/** No arguments; see {@link WebErrorCode.AlreadyRated}. */
+export const AlreadyRatedError = createError(
+  WebErrorCode.AlreadyRated,
+  'the call is rated already',
+  409,
+  Error,
+  false,
+);
+/** No arguments; see {@link WebErrorCode.RatingWindowClosed}. */
+export const RatingWindowClosedError = createError(
+  WebErrorCode.RatingWindowClosed,
+  'calls can be rated for 24 hours after they end',
+  409,
+  Error,
+  false,
+);
 /** No arguments; see {@link WebErrorCode.TokenSigningUnavailable}. */
 export const TokenSigningUnavailableError = createError(
   WebErrorCode.TokenSigningUnavailable,

@@ -171,6 +171,10 @@ export interface CallStats {
   /** Abandoned over offered. */
   abandonmentRate: number;
   averageHandleTimeSec: number;
+  /** Mean stars of the rated calls (0 when none), to 2 decimals. */
+  averageRating: number;
+  /** Calls with a rating. */
+  rated: number;
 }
 
 /** The {@link CallStats} of the calls `viewer` may see that match `filter`. */
@@ -202,6 +206,8 @@ export async function callStats(
       >`avg(case when state = 'ended' and answered_at is not null then ended_at - answered_at end)`.as(
         'ahtMs',
       ),
+      sql<number | null>`avg(rating)`.as('averageRating'),
+      sql<number>`sum(case when rating is not null then 1 else 0 end)`.as('rated'),
     ])
     .executeTakeFirstOrThrow();
   const offered = Number(row.offered);
@@ -218,5 +224,7 @@ export async function callStats(
     averageSpeedOfAnswerSec: round(Number(row.asaMs ?? 0) / 1000, 2),
     abandonmentRate: round(ratio(Number(row.abandoned ?? 0))),
     averageHandleTimeSec: round(Number(row.ahtMs ?? 0) / 1000, 2),
+    averageRating: round(Number(row.averageRating ?? 0), 2),
+    rated: Number(row.rated ?? 0),
   };
 }

@@ -74,6 +74,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('companies').execute();
     },
   },
+  // Visitors rate answered calls after they end (POST /api/calls/:callId/rating). The call
+  // log's upsert never names these columns, so a late transition row cannot wipe a rating.
+  '0002_call_ratings': {
+    async up(db: Kysely<unknown>) {
+      // SQLite adds one column per ALTER TABLE.
+      await db.schema
+        .alterTable('calls')
+        .addColumn('rating', 'integer', (c) => c.check(sql`rating between 1 and 5`))
+        .execute();
+      await db.schema.alterTable('calls').addColumn('rating_comment', 'text').execute();
+      await db.schema.alterTable('calls').addColumn('rated_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('calls').dropColumn('rated_at').execute();
+      await db.schema.alterTable('calls').dropColumn('rating_comment').execute();
+      await db.schema.alterTable('calls').dropColumn('rating').execute();
+    },
+  },
 };
 
 /** The migrations, for Kysely's Migrator. */

@@ -53,6 +53,12 @@ export interface CallsTable {
   /** Seconds from answer to end; null until an answered call ends. */
   duration_sec: number | null;
   updated_at: number;
+  /** The visitor's stars, 1 to 5; null until rated. Never written by the call log. */
+  rating: number | null;
+  /** The visitor's comment with its rating (trimmed, non-empty), if any. */
+  rating_comment: string | null;
+  /** When the visitor rated the call. */
+  rated_at: number | null;
 }
 
 /** Every table. */

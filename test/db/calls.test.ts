@@ -19,9 +19,21 @@ import { ALICE, callRecord, openTestDatabase } from './helpers.js';
 const T0 = 1_700_000_000_000;
 const NOW = T0 + 3_600_000;
 
-async function rowsOf(database: Database): Promise<CallRow[]> {
-  return database.db.selectFrom('calls').selectAll().orderBy('id').execute();
+/**
+ * The rows, with the columns the call log writes: the rating columns are the visitor's (see
+ * test/web/ratings.test.ts), and each must still be unset here.
+ */
+async function rowsOf(database: Database): Promise<Omit<CallRow, RatingColumn>[]> {
+  const rows = await database.db.selectFrom('calls').selectAll().orderBy('id').execute();
+  return rows.map(({ rating, rating_comment, rated_at, ...logged }) => {
+    if (rating !== null || rating_comment !== null || rated_at !== null) {
+      throw new Error(`the call log wrote a rating: ${logged.id}`);
+    }
+    return logged;
+  });
 }
+
+type RatingColumn = 'rating' | 'rating_comment' | 'rated_at';
 
 // --- rowOf ---------------------------------------------------------------------------------
 

@@ -167,6 +167,8 @@ t.test('an admin lists its company calls newest first, each call in full', async
     answeredAt: '2024-03-01T09:00:04.000Z',
     endedAt: '2024-03-01T09:01:34.000Z',
     durationSec: 90,
+    rating: null,
+    ratingComment: null,
   });
   t.same(body.calls[2], {
     id: c.a4,
@@ -183,6 +185,8 @@ t.test('an admin lists its company calls newest first, each call in full', async
     answeredAt: null,
     endedAt: '2024-03-01T09:30:45.000Z',
     durationSec: null,
+    rating: null,
+    ratingComment: null,
   });
   t.equal(body.calls[0].durationSec, null, 'a call still answered has no duration yet');
   t.equal(body.calls[0].endedAt, null);

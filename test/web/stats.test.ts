@@ -166,6 +166,8 @@ t.test('an admin gets the company figures of the known set, checked by hand', as
     averageSpeedOfAnswerSec: 16.25, // (5 + 30 + 20 + 10) / 4 = 65 / 4
     abandonmentRate: 0.25, // 2 / 8
     averageHandleTimeSec: 90, // calls in state ended: c1, c2: (60 + 120) / 2; c8 (failed) is left out
+    averageRating: 0,
+    rated: 0,
   });
 });
 
@@ -188,6 +190,8 @@ t.test('an agent gets the figures of its own calls only', async (t) => {
     averageSpeedOfAnswerSec: 17.5, // (5 + 30) / 2
     abandonmentRate: 0,
     averageHandleTimeSec: 90, // (60 + 120) / 2
+    averageRating: 0,
+    rated: 0,
   });
 
   const bob = await stats(s.app, tokenOf(s.acme.bob));
@@ -202,6 +206,8 @@ t.test('an agent gets the figures of its own calls only', async (t) => {
     averageSpeedOfAnswerSec: 15, // (20 + 10) / 2
     abandonmentRate: 0,
     averageHandleTimeSec: 0, // c3 has not ended and c8 failed: nothing to average
+    averageRating: 0,
+    rated: 0,
   };
   t.match(bob.json(), expectedBob);
 
@@ -225,6 +231,8 @@ t.test('the other company gets only its own figures', async (t) => {
     averageSpeedOfAnswerSec: 3,
     abandonmentRate: 0.5,
     averageHandleTimeSec: 10, // 13 - 3
+    averageRating: 0,
+    rated: 0,
   });
 });
 
@@ -251,6 +259,8 @@ t.test('nothing to count gives zeros, not NaN or null', async (t) => {
     averageSpeedOfAnswerSec: 0,
     abandonmentRate: 0,
     averageHandleTimeSec: 0,
+    averageRating: 0,
+    rated: 0,
   });
 });
 

@@ -78,6 +78,10 @@ export const CallBody = Type.Object(
     durationSec: Type.Union([Type.Integer(), Type.Null()], {
       description: 'Seconds from answer to end; null until an answered call ends',
     }),
+    rating: Type.Union([Type.Integer({ minimum: 1, maximum: 5 }), Type.Null()], {
+      description: "The visitor's stars, 1 to 5; null until rated",
+    }),
+    ratingComment: Nullable(Type.String({ description: "The visitor's comment with its rating" })),
   },
   { additionalProperties: false },
 );
@@ -116,6 +120,12 @@ export const StatsReply = Type.Object(
     averageSpeedOfAnswerSec: Type.Number(),
     abandonmentRate: Ratio,
     averageHandleTimeSec: Type.Number(),
+    averageRating: Type.Number({
+      minimum: 0,
+      maximum: 5,
+      description: 'Mean stars of the rated calls, to 2 decimals; 0 when none was rated',
+    }),
+    rated: Type.Integer({ description: 'Calls with a rating' }),
   },
   { additionalProperties: false, description: 'Call statistics over [from, to)' },
 );
@@ -146,10 +156,16 @@ export function callBodyOf(row: CallRow): CallBody {
     answeredAt: iso(row.answered_at),
     endedAt: iso(row.ended_at),
     durationSec: row.duration_sec,
+    rating: row.rating,
+    ratingComment: row.rating_comment,
   };
 }
 
-function viewerOf(principal: StaffPrincipal, agentId: string | undefined): Viewer {
+/**
+ * Who asks, for the call-log queries.
+ * @throws ForbiddenError when an agent asks for another agent's calls.
+ */
+export function viewerOf(principal: StaffPrincipal, agentId: string | undefined): Viewer {
   // Another agent's calls are an admin's business; asking for one's own is fine.
   if (agentId !== undefined && principal.role !== 'admin' && agentId !== principal.userId) {
     throw new ForbiddenError('an agent may only see its own calls');
@@ -157,7 +173,11 @@ function viewerOf(principal: StaffPrincipal, agentId: string | undefined): Viewe
   return { companyId: principal.companyId, userId: principal.userId, role: principal.role };
 }
 
-function range(from: string | undefined, to: string | undefined) {
+/**
+ * The `from` and `to` query values in ms.
+ * @throws BadRequestError when `from` is after `to`.
+ */
+export function range(from: string | undefined, to: string | undefined) {
   const range = {
     from: from === undefined ? undefined : Date.parse(from),
     to: to === undefined ? undefined : Date.parse(to),
