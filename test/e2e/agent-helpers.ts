@@ -56,7 +56,11 @@ export class Visitor {
   readonly frames: Array<{ type: string; [field: string]: unknown }> = [];
   private waiters: Array<() => void> = [];
 
-  private constructor(readonly client: WebSocketClient) {
+  private constructor(
+    readonly client: WebSocketClient,
+    /** The visitor token (for the rating route). */
+    readonly token: string,
+  ) {
     client.on('message', (m) => {
       this.frames.push(m as { type: string });
       for (const wake of this.waiters.splice(0)) wake();
@@ -75,7 +79,7 @@ export class Visitor {
     const client = new WebSocketClient({ url: stack.signaling, token, WebSocket });
     t.teardown(() => client.disconnect());
     // Listening before connecting: agent_list follows connection_established at once.
-    const visitor = new Visitor(client);
+    const visitor = new Visitor(client, token);
     await client.connect();
     return visitor;
   }

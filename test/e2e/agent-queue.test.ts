@@ -4,6 +4,7 @@
  * queued caller shows with a ticking wait, two agents race to accept and the loser just sees
  * the entry go, and the finished call shows in History with its duration.
  */
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import t from 'tap';
 import { agentsOf, describeViolations, openAgent, Visitor } from './agent-helpers.js';
@@ -122,13 +123,38 @@ t.test('team, today, the queue race and the history', async (t) => {
       .getByRole('main')
       .getByText(/The call with Vera ended after \d+:\d\d/)
       .waitFor();
-    await vera.next('call_ended');
+    const { callId } = await vera.next('call_ended');
+    // The rating route answers call_not_ended until the call log has the final row.
+    await until(
+      'the rating stored',
+      async () =>
+        (
+          await fetch(`${stack.web}/api/calls/${callId}/rating`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${vera.token}`,
+            },
+            body: JSON.stringify({ stars: 4, comment: 'Sorted it out fast' }),
+          })
+        ).status,
+      (status) => status === 201,
+    );
     await page.getByRole('tab', { name: 'History' }).click();
     const row = page.getByRole('row').filter({ hasText: 'Vera' });
     await row.waitFor();
     t.ok(await row.getByText('Ended').isVisible(), 'state Ended');
     t.match(await row.textContent(), /0:0[1-9]|0:[1-5]\d/, 'a duration of some seconds');
     t.ok(await row.getByText('My e-bike battery will not charge').isVisible(), 'the purpose');
+    t.ok(await row.getByRole('img', { name: '4 of 5' }).isVisible(), 'the rating');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const csvPath = await download.path();
+    const csv = await readFile(csvPath, 'utf8');
+    t.match(csv, /Vera/, 'the export has the call');
+    t.match(csv, /Sorted it out fast/, 'and its rating comment');
     const violations = await seriousViolations(page);
     t.same(violations, [], `no serious axe violation on History ${describeViolations(violations)}`);
     await screenshot(page, 'agent-history');

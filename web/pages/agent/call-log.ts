@@ -1,11 +1,10 @@
 /**
  * The History and Today tabs' data: `GET /api/calls` in cursor pages, `GET /api/calls/stats`
  * from local midnight, both read again when the server says a call finished (`call_finished`,
- * sent once the call's row is committed), never on a timer; export writes the loaded rows as
- * CSV in the page.
+ * sent once the call's row is committed), never on a timer; and the CSV export of the filters.
  */
 import { fromDateInput, localMidnight } from './format.js';
-import { authedApi } from './session.js';
+import { authedApi, endSession, freshToken } from './session.js';
 import {
   auth,
   history,
@@ -111,42 +110,6 @@ export function resetCallLog(): void {
   today.value = { stats: undefined, loading: false, error: undefined };
 }
 
-/** A CSV cell (RFC 4180), with formula-looking text defused for spreadsheets. */
-function cell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** The loaded rows as CSV. */
-function rowsToCsv(rows: readonly CallRow[]): string {
-  const head = ['id', 'createdAt', 'visitor', 'agent', 'callType', 'purpose', 'state'];
-  const tail = ['endReason', 'answeredAt', 'endedAt', 'durationSec', 'rating', 'ratingComment'];
-  const lines = [[...head, ...tail].join(',')];
-  for (const r of rows) {
-    lines.push(
-      [
-        r.id,
-        r.createdAt,
-        r.visitor.name,
-        r.agent?.name,
-        r.callType,
-        r.purpose,
-        r.state,
-        r.endReason,
-        r.answeredAt,
-        r.endedAt,
-        r.durationSec,
-        r.rating,
-        r.ratingComment,
-      ]
-        .map(cell)
-        .join(','),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
-}
-
 function download(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
@@ -159,10 +122,23 @@ function download(blob: Blob, name: string): void {
 }
 
 /**
- * Downloads the loaded calls of the current filters as CSV. (When the server's
- * `GET /api/calls/export.csv` lands, this asks it instead, which covers every page.)
+ * Downloads every call of the current filters as CSV from `GET /api/calls/export.csv` (with the
+ * bearer token, so not a plain link). Resolves false when the download failed.
  */
-export function exportCsv(): void {
+export async function exportCsv(): Promise<boolean> {
+  const q = filterQuery(historyFilters.value);
   const name = `calls-${new Date().toISOString().slice(0, 10)}.csv`;
-  download(new Blob([rowsToCsv(history.value.rows)], { type: 'text/csv;charset=utf-8' }), name);
+  try {
+    const token = await freshToken();
+    const res = await fetch(`/api/calls/export.csv?${q}`, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/csv' },
+      cache: 'no-store',
+    });
+    if (res.status === 401) endSession({ kind: 'warn', text: strings.sessionExpired });
+    if (!res.ok) return false;
+    download(await res.blob(), name);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -114,6 +114,7 @@ export const strings = {
   loadMore: 'Load more',
   loading: 'Loading…',
   exportCsv: 'Export CSV',
+  exportFailed: 'The export could not be downloaded. Please try again.',
   historyEmpty: 'No calls match these filters.',
   historyFailed: 'The call history could not be loaded.',
   retry: 'Try again',

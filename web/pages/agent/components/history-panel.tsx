@@ -3,7 +3,7 @@ import { CALL_STATES, type CallState } from 'calldocker/client';
 import { useEffect } from 'preact/hooks';
 import { exportCsv, loadHistory } from '../call-log.js';
 import { formatDateTime, formatDuration } from '../format.js';
-import { auth, history, historyFilters, team, type CallRow } from '../store.js';
+import { announce, auth, history, historyFilters, team, type CallRow } from '../store.js';
 import { strings } from '../strings.js';
 
 export function HistoryPanel() {
@@ -20,7 +20,11 @@ export function HistoryPanel() {
         <button
           type="button"
           class="btn btn-small"
-          onClick={exportCsv}
+          onClick={() =>
+            void exportCsv().then((ok) => {
+              if (!ok) announce(strings.exportFailed);
+            })
+          }
           disabled={h.rows.length === 0}
         >
           {strings.exportCsv}
