@@ -24,7 +24,11 @@ export const WebErrorCode = {
    * origins do not name that site (`admin set-origins`).
    */
   OriginNotAllowed: 'origin_not_allowed',
-  /** The company exists but is disabled (`GET /api/embed/:companyId`: hide the button). */
+  /**
+   * The company exists but is disabled: `GET /api/embed/:companyId` (hide the button), or a
+   * login with the right password (told only after the password was verified, so it discloses
+   * nothing to someone who does not have it).
+   */
   CompanyDisabled: 'company_disabled',
   /** No route, no static file, or no such resource (e.g. an unknown or disabled company). */
   NotFound: 'not_found',

@@ -267,7 +267,14 @@ t.test(
 
     const login = doc.paths['/api/auth/login']!['post']!;
     t.ok(login['requestBody'], 'request bodies are described');
-    t.same(Object.keys(login['responses'] as object).sort(), ['200', '400', '401', '429', '503']);
+    t.same(Object.keys(login['responses'] as object).sort(), [
+      '200',
+      '400',
+      '401',
+      '403',
+      '429',
+      '503',
+    ]);
     const calls = doc.paths['/api/calls']!['get']!;
     const params = (calls['parameters'] as Array<{ name: string; in: string }>).map((p) => p.name);
     t.same(params.sort(), ['agentId', 'cursor', 'from', 'limit', 'state', 'to']);

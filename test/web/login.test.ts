@@ -81,7 +81,16 @@ t.test(
         companyId: 'acme',
       },
       'unknown company': { email: 'alice@example.test', password: PASSWORD, companyId: 'nope' },
-      'disabled company': { email: 'peter@example.test', password: PASSWORD, companyId: 'initech' },
+      'disabled company, wrong password': {
+        email: 'peter@example.test',
+        password: 'wrong password',
+        companyId: 'initech',
+      },
+      'disabled company, unknown email': {
+        email: 'nobody@example.test',
+        password: PASSWORD,
+        companyId: 'initech',
+      },
       'disabled agent': { email: 'ada@example.test', password: PASSWORD, companyId: 'acme' },
       'agent of another company': {
         email: 'ada@example.test',
@@ -98,6 +107,38 @@ t.test(
       bodies.add(res.body);
     }
     t.equal(bodies.size, 1, 'the same body whatever was wrong');
+  },
+);
+
+t.test(
+  'the right password for a disabled company gets 403 company_disabled, and nothing else does',
+  async (t) => {
+    const { app, database } = await setup(t);
+    await setCompanyDisabled(database.db, 'initech', true);
+    const res = await login(app, {
+      email: 'peter@example.test',
+      password: PASSWORD,
+      companyId: 'initech',
+    });
+    t.equal(res.statusCode, 403);
+    t.same(errorOf(res.body), { keys: ['error', 'message'], error: 'company_disabled' });
+    t.notOk(res.headers['www-authenticate'], 'not a bearer challenge');
+
+    const wrong = await login(app, {
+      email: 'peter@example.test',
+      password: 'wrong password',
+      companyId: 'initech',
+    });
+    t.equal(wrong.statusCode, 401, 'without the password it is an ordinary refusal');
+    t.equal(errorOf(wrong.body).error, 'invalid_credentials');
+
+    await setCompanyDisabled(database.db, 'initech', false);
+    const again = await login(app, {
+      email: 'peter@example.test',
+      password: PASSWORD,
+      companyId: 'initech',
+    });
+    t.equal(again.statusCode, 200, 'enabled again, the login works');
   },
 );
 

@@ -174,7 +174,8 @@ t.test('refresh refuses a deleted or disabled agent and a disabled company', asy
     password: PASSWORD,
     companyId: 'globex',
   });
-  t.equal(login2.statusCode, 401, 'nor can its agents log in');
+  t.equal(login2.statusCode, 403, 'nor can its agents log in');
+  t.equal(login2.json().error, 'company_disabled', 'and the right password is told why');
 });
 
 t.test('a refreshed admin token takes its role from the account as it is now', async (t) => {

@@ -6,13 +6,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { JwtConfig, WebConfig } from '../../server/config.js';
-import { activeCompany, findAgent, getAgent } from '../../server/db/companies.js';
+import { activeCompany, findAgent, getAgent, getCompany } from '../../server/db/companies.js';
 import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
 import type { Database } from '../../server/db/database.js';
 import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
 import { authenticate } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
 import {
+  CompanyDisabledError,
   ErrorBody,
   InvalidCredentialsError,
   OriginNotAllowedError,
@@ -133,6 +134,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           200: LoginReply,
           400: ErrorBody,
           401: ErrorBody,
+          403: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
         },
@@ -149,7 +151,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       const accountWait = loginFailures.hit(account);
       if (accountWait > 0) throw rateLimited(accountWait);
 
-      const company = await activeCompany(db, companyId);
+      // A disabled company's accounts are looked up too, so their refusal costs the same scrypt.
+      const company = await getCompany(db, companyId);
       const agent = company === undefined ? undefined : await findAgent(db, companyId, email);
       // Always one scrypt verification, so every refusal takes as long as a wrong password.
       const matches = await verifyPassword(password, agent?.password_hash ?? (await dummyHash()));
@@ -158,6 +161,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         throw new InvalidCredentialsError();
       }
       loginFailures.reset(account);
+      // Only someone with the right password learns that the company is disabled, so agents
+      // are told why they cannot work while a stranger still learns nothing.
+      if (company !== undefined && company.disabled !== 0) {
+        request.log.info({ companyId }, 'login refused: company disabled');
+        throw new CompanyDisabledError();
+      }
       const issued = issueToken(
         opts.jwt,
         { userId: agent.id, role: agent.role, companyId, name: agent.name },

@@ -3,7 +3,8 @@
  * A test page that makes or takes one call with the built library only (`/calldocker.js`).
  *
  * Query string: `signal` (the signaling server's ws URL), `token` (a JWT), `role` (`visitor`
- * requests a call, `agent` accepts the first one it is offered), `callType` (default video).
+ * requests a call, `agent` accepts the first one it is offered), `callType` (default video),
+ * and for a visitor `agentId` (ring that agent instead of queueing) and `purpose`.
  * The page keeps its state on `window.__calldocker` for the test to read:
  * `events` (what happened, in order), `session` (the current CallSession), `startError`,
  * `remoteMediaState` (the last one received), `stats()` and `video()` (inbound video counters).
@@ -148,7 +149,10 @@ client.connect().then(
     record('connected');
     // A reloaded visitor waits for call_resumed instead of asking for a second call.
     if (role === 'visitor' && sessionStorage.getItem(CALL_KEY) === null) {
-      client.requestCall(callType).then(
+      const ask = {};
+      if (params.get('agentId') !== null) ask.agentId = params.get('agentId');
+      if (params.get('purpose') !== null) ask.purpose = params.get('purpose');
+      client.requestCall(callType, ask).then(
         (ack) => record('requested', { callId: ack.callId }),
         (err) => record('requestError', { code: err?.code }),
       );

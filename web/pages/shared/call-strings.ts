@@ -36,5 +36,12 @@ export const callStrings = {
   turnOnSound: 'Turn on sound',
 } as const;
 
-/** The shape every page's copy of the call view's words has. */
-export type CallStrings = typeof callStrings;
+/**
+ * The shape every page's copy of the call view's words has: the same keys, any words (a
+ * translation changes the words, not the keys).
+ */
+export type CallStrings = {
+  readonly [K in keyof typeof callStrings]: (typeof callStrings)[K] extends string
+    ? string
+    : (typeof callStrings)[K];
+};
