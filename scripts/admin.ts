@@ -18,6 +18,11 @@ import {
   resetPassword,
   setCompanyDisabled,
 } from '../server/db/companies.js';
+import {
+  companySettings,
+  normaliseAllowedOrigins,
+  setAllowedOrigins,
+} from '../server/db/company-settings.js';
 import { openDatabase, type Database } from '../server/db/database.js';
 import type { CallRow } from '../server/db/schema.js';
 
@@ -30,6 +35,12 @@ Commands:
       Creates an agent of the company (an admin with --admin).
   disable-company <companyId>
       Disables a company: no logins, no visitor tokens.
+  set-origins <companyId> [origin...]
+      Replaces the web origins allowed to embed the company's call button and fetch its visitor
+      tokens from a browser (https://shop.example.com, http://localhost:8080). Without origins,
+      clears the list: any site may.
+  list-origins <companyId>
+      The company's allowed origins.
   reset-password <companyId> <email> --password <password>
       Sets an agent's password.
   list-calls <companyId> [--limit N]
@@ -240,6 +251,42 @@ function prepare(parsed: Parsed): Action {
       return async ({ db }) => {
         await setCompanyDisabled(db, id, true);
         return [`Disabled company ${id}: no logins, no visitor tokens.`];
+      };
+    }
+    case 'set-origins': {
+      const [id, ...rawOrigins] = parsed.args;
+      if (id === undefined) {
+        throw new UsageError('set-origins takes <companyId> [origin...], got no arguments');
+      }
+      expect({ ...parsed, args: [id] }, ['companyId']);
+      let origins: string[];
+      try {
+        // Checked before the database is opened: a bad origin changes nothing.
+        origins = normaliseAllowedOrigins(rawOrigins);
+      } catch (err) {
+        if (err instanceof AccountError) throw new UsageError(err.message);
+        throw err;
+      }
+      return async ({ db }) => {
+        const stored = await setAllowedOrigins(db, id, origins);
+        return stored.length === 0
+          ? [`Cleared the allowed origins of ${id}: any site may embed it.`]
+          : [`Allowed origins of ${id}:`, ...stored.map((o) => `  ${o}`)];
+      };
+    }
+    case 'list-origins': {
+      const [id] = expect(parsed, ['companyId']) as [string];
+      return async ({ db }) => {
+        const company = await getCompany(db, id);
+        if (company === undefined) throw new AccountError('not_found', `no company ${id}`);
+        const log = {
+          warn: (fields: object, msg: string) =>
+            process.stderr.write(`admin: warning: ${msg} ${JSON.stringify(fields)}\n`),
+        };
+        const { allowedOrigins } = companySettings(company, log);
+        return allowedOrigins.length === 0
+          ? [`${id} lists no origins: any site may embed it.`]
+          : [...allowedOrigins];
       };
     }
     case 'reset-password': {

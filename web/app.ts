@@ -23,6 +23,7 @@ import { authRoutes } from './routes/auth.js';
 import { callRoutes } from './routes/calls.js';
 import { configRoutes } from './routes/config.js';
 import { docsRoutes } from './routes/docs.js';
+import { embedRoutes } from './routes/embed.js';
 import { healthRoutes } from './routes/health.js';
 import { defaultPagesDir, pageRoutes } from './routes/pages.js';
 
@@ -140,6 +141,7 @@ export function buildWebApp(opts: WebAppOptions) {
       tags: [
         { name: 'auth', description: 'Tokens for agents, admins and visitors' },
         { name: 'calls', description: 'The call log and its statistics' },
+        { name: 'embed', description: "The call button on a company's own site" },
         { name: 'meta', description: 'Health, configuration and this document' },
       ],
       components: {
@@ -157,6 +159,7 @@ export function buildWebApp(opts: WebAppOptions) {
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
   });
   void app.register(callRoutes, { database, jwt, serviceLevelS: config.serviceLevelS });
+  void app.register(embedRoutes, { database });
   void app.register(docsRoutes);
   void app.register(configRoutes, {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,

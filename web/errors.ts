@@ -19,6 +19,13 @@ export const WebErrorCode = {
   Unauthorized: 'unauthorized',
   /** A valid token whose role or identity does not allow this request. */
   Forbidden: 'forbidden',
+  /**
+   * A browser page of another site asked for a visitor token of a company whose allowed
+   * origins do not name that site (`admin set-origins`).
+   */
+  OriginNotAllowed: 'origin_not_allowed',
+  /** The company exists but is disabled (`GET /api/embed/:companyId`: hide the button). */
+  CompanyDisabled: 'company_disabled',
   /** No route, no static file, or no such resource (e.g. an unknown or disabled company). */
   NotFound: 'not_found',
   /** The path exists but not for this method (the `allow` header lists the ones that work). */
@@ -86,6 +93,22 @@ export const InvalidCredentialsError = createError(
 export const UnauthorizedError = createError(WebErrorCode.Unauthorized, '%s', 401, Error, false);
 /** Argument: why. */
 export const ForbiddenError = createError(WebErrorCode.Forbidden, '%s', 403, Error, false);
+/** Argument: the origin refused. See {@link WebErrorCode.OriginNotAllowed}. */
+export const OriginNotAllowedError = createError(
+  WebErrorCode.OriginNotAllowed,
+  '%s may not use this company',
+  403,
+  Error,
+  false,
+);
+/** No arguments. See {@link WebErrorCode.CompanyDisabled}. */
+export const CompanyDisabledError = createError(
+  WebErrorCode.CompanyDisabled,
+  'this company is disabled',
+  403,
+  Error,
+  false,
+);
 /** A resource, not a route, that does not exist. Argument: what is missing. */
 export const ResourceNotFoundError = createError(WebErrorCode.NotFound, '%s', 404, Error, false);
 /** Argument: why. */

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseDatabaseUrl } from '../../server/config.js';
 import { rowOf, upsertCalls } from '../../server/db/calls.js';
-import { createAgent, createCompany } from '../../server/db/companies.js';
+import { createAgent, createCompany, getCompany } from '../../server/db/companies.js';
+import { companySettings, setAllowedOrigins } from '../../server/db/company-settings.js';
 import { openDatabase } from '../../server/db/database.js';
 import { verifyPassword } from '../../server/db/passwords.js';
 import { ALICE, callRecord, tempDir } from '../db/helpers.js';
@@ -106,6 +107,8 @@ t.test('npm run admin -- help prints every command and exits 0', async (t) => {
     'disable-company <companyId>',
     'reset-password <companyId> <email> --password <password>',
     'list-calls <companyId>',
+    'set-origins <companyId> [origin...]',
+    'list-origins <companyId>',
     'seed-demo',
   ]) {
     t.ok(run.stdout.includes(synopsis), synopsis);
@@ -307,6 +310,76 @@ t.test("list-calls prints the company's calls newest first, with --limit", async
   t.notMatch(empty.stdout, /^\d{4}-/m, 'a company without calls lists none');
 });
 
+t.test(
+  'set-origins replaces the allowed origins, normalised; no origins clears them',
+  async (t) => {
+    const { run, db } = await setup(t);
+    await createCompany(db, 'acme', 'Acme');
+    const set = await run(
+      'set-origins',
+      'acme',
+      'https://Shop.Example.com:443',
+      'http://localhost:8080',
+    );
+    t.equal(set.code, 0, set.stderr);
+    t.match(set.stdout, /https:\/\/shop\.example\.com/);
+    const origins = async () => companySettings((await getCompany(db, 'acme'))!).allowedOrigins;
+    t.same(await origins(), ['https://shop.example.com', 'http://localhost:8080']);
+
+    const listed = await run('list-origins', 'acme');
+    t.equal(listed.code, 0, listed.stderr);
+    t.equal(listed.stdout, 'https://shop.example.com\nhttp://localhost:8080\n', 'one per line');
+
+    const replaced = await run('set-origins', 'acme', 'https://other.example');
+    t.equal(replaced.code, 0, replaced.stderr);
+    t.same(await origins(), ['https://other.example'], 'the list is replaced, not appended to');
+
+    const cleared = await run('set-origins', 'acme');
+    t.equal(cleared.code, 0, cleared.stderr);
+    t.match(cleared.stdout, /any site/);
+    t.same(await origins(), []);
+    const empty = await run('list-origins', 'acme');
+    t.match(empty.stdout, /any site/, 'an empty list says that any site may embed');
+  },
+);
+
+t.test(
+  'set-origins refuses a bad origin with exit 2, naming it, and changes nothing',
+  async (t) => {
+    const { run, db } = await setup(t);
+    await createCompany(db, 'acme', 'Acme');
+    await setAllowedOrigins(db, 'acme', ['https://shop.example.com']);
+    for (const bad of ['ftp://x', 'https://x/path', '*', 'not a url']) {
+      const refused = await run('set-origins', 'acme', 'https://fine.example', bad);
+      t.equal(refused.code, 2, `${bad} exits 2`);
+      t.ok(refused.stderr.includes(`"${bad}"`), `the message names ${bad}`);
+    }
+    t.same(companySettings((await getCompany(db, 'acme'))!).allowedOrigins, [
+      'https://shop.example.com',
+    ]);
+  },
+);
+
+t.test('set-origins and list-origins on an unknown company are not_found', async (t) => {
+  const { run } = await setup(t);
+  const [set, list] = await Promise.all([
+    run('set-origins', 'nope', 'https://shop.example.com'),
+    run('list-origins', 'nope'),
+  ]);
+  t.same([set.code, codeOf(set)], [1, 'not_found']);
+  t.same([list.code, codeOf(list)], [1, 'not_found']);
+});
+
+t.test('list-origins warns of a corrupt settings value and lists none', async (t) => {
+  const { run, db } = await setup(t);
+  await createCompany(db, 'acme', 'Acme');
+  await db.updateTable('companies').set({ settings: '{oops' }).where('id', '=', 'acme').execute();
+  const listed = await run('list-origins', 'acme');
+  t.equal(listed.code, 0, listed.stderr);
+  t.match(listed.stderr, /warning: company settings are not JSON/);
+  t.match(listed.stdout, /any site/);
+});
+
 t.test('bad usage exits 2 with the usage and never touches the database', async (t) => {
   const dir = tempDir(t, 'calldocker-admin-usage-');
   const path = join(dir, 'never.db');
@@ -323,6 +396,11 @@ t.test('bad usage exits 2 with the usage and never touches the database', async 
     ['list-calls', 'acme', '--limit', '0'],
     ['list-calls', 'acme', '--force'],
     ['seed-demo', 'extra'],
+    ['set-origins'],
+    ['set-origins', 'acme', 'ftp://x'],
+    ['set-origins', 'acme', '--limit', '3'],
+    ['list-origins'],
+    ['list-origins', 'acme', 'https://shop.example.com'],
   ];
   const runs = await Promise.all(
     cases.map((args) => admin(args, { DATABASE_URL: `sqlite:${path}` }, dir)),
