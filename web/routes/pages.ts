@@ -57,7 +57,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const WIDGET_CACHE = 'public, max-age=300';
 
 /** Escapes text for HTML element content and attribute values. */
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
