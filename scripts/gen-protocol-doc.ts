@@ -480,6 +480,7 @@ refused. The public key is never used as an HMAC secret.
 | \`company_id\` | yes | The company (a string or an integer). |
 | \`exp\` | yes | Expiry, seconds since the epoch. A token without \`exp\` is refused. |
 | \`name\` | no | Display name, trimmed, at most 100 characters. Defaults to \`Visitor\` for visitors and to the user id for agents and admins. |
+| \`origin\` | no | A web origin (\`https://shop.example.com\`, or \`null\`): the page the visitor token was issued to. The web host sets it on visitor tokens requested from a browser. Any other value is refused (\`${AuthFailure.BadClaim}\`). See [Browser origin](#browser-origin). |
 | \`nbf\` | no | Honoured when present. |
 | \`iss\` | when \`JWT_ISSUER\` is set | Must equal \`JWT_ISSUER\`. |
 | \`aud\` | when \`JWT_AUDIENCE\` is set | Must match \`JWT_AUDIENCE\`. |
@@ -493,6 +494,24 @@ the upgrade; a connection outliving its token's \`exp\` stays open.
 A valid token whose company is disabled (in the database of the deployment) is closed the same
 way with \`4003\` (\`${ForbiddenReason.NotAdmitted}\`): a new token will not help until the
 company is enabled again.
+
+### Browser origin
+
+A browser sends the page's origin as the upgrade's \`Origin\` header, and a page cannot forge it.
+For a **visitor** token, when the upgrade carries \`Origin\` (an extension of v1):
+
+- a token with an \`origin\` claim is accepted only from that origin or from one of the web
+  host's own origins;
+- a token without the claim (from a deployment's own identity provider) is accepted from the
+  web host's own origins, and from any other only when the token's company lists no allowed
+  origins or lists that one (companies the database does not know list none).
+
+Otherwise the upgrade is closed with \`4001\` and the reason \`${AuthFailure.Origin}\`, before
+anything is sent, and counted like every refused token. Upgrades without \`Origin\` (clients
+that are not browsers) and agent and admin tokens are not checked. Origins are compared
+normalised (lower case, default port dropped). The web host's own origins are \`WEB_ORIGINS\`
+or, when it is unset, \`http://\` and \`https://\` with the upgrade's \`Host\` hostname and
+\`WEB_PORT\` (and without a port when \`WEB_PORT\` is 80 or 443).
 
 ### After the upgrade
 

@@ -18,7 +18,14 @@ import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
 import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
 import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
-import { AuthError, CloseCode, ForbiddenReason, PolicyReason, SignalingError } from './errors.js';
+import {
+  AuthError,
+  AuthFailure,
+  CloseCode,
+  ForbiddenReason,
+  PolicyReason,
+  SignalingError,
+} from './errors.js';
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
 import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
@@ -27,6 +34,7 @@ import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
+import { checkUpgradeOrigin, originListed } from './upgrade-origin.js';
 
 /** Options of {@link buildSignalingServer}. */
 export interface SignalingServerOptions {
@@ -42,6 +50,12 @@ export interface SignalingServerOptions {
    * not disabled). A refusal closes with 4003. Errors count as refusals.
    */
   readonly admit?: (principal: Principal) => boolean | Promise<boolean>;
+  /**
+   * The origins allowed to embed a company (empty: any site), for a visitor token without an
+   * `origin` claim presented by a page of another site (see `server/upgrade-origin.ts`). Called
+   * only then; unset, every company counts as allowing any site. Errors count as refusals (4003).
+   */
+  readonly allowedOrigins?: (companyId: string) => readonly string[] | Promise<readonly string[]>;
 }
 
 /** A built, not yet listening, signaling server. */
@@ -200,23 +214,44 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       refuse(req, socket, head, CloseCode.Unauthorized, reason);
       return;
     }
-    if (options.admit === undefined) {
+    const origin = req.headers.origin;
+    const verdict = checkUpgradeOrigin(principal, origin, req.headers.host, config);
+    if (verdict === 'refuse') {
+      metrics.authFailures.inc(AuthFailure.Origin);
+      refuse(req, socket, head, CloseCode.Unauthorized, AuthFailure.Origin);
+      return;
+    }
+    const { admit, allowedOrigins } = options;
+    const checkCompany = verdict === 'check-company' && allowedOrigins !== undefined;
+    if (admit === undefined && !checkCompany) {
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
       return;
     }
     Promise.resolve()
-      .then(() => options.admit!(principal))
+      .then(async (): Promise<string | undefined> => {
+        if (admit !== undefined && !(await admit(principal))) return ForbiddenReason.NotAdmitted;
+        if (checkCompany && !originListed(await allowedOrigins(principal.companyId), origin!)) {
+          return AuthFailure.Origin;
+        }
+        return undefined;
+      })
       .catch((err: unknown) => {
         log.error({ err, companyId: principal.companyId }, 'admission check failed');
-        return false;
+        return ForbiddenReason.NotAdmitted;
       })
-      .then((admitted) => {
+      .then((refusal) => {
         if (shuttingDown || socket.destroyed) {
           socket.destroy();
           return;
         }
-        if (admitted) wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
-        else refuse(req, socket, head, CloseCode.Forbidden, ForbiddenReason.NotAdmitted);
+        if (refusal === undefined) {
+          wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+        } else if (refusal === AuthFailure.Origin) {
+          metrics.authFailures.inc(refusal);
+          refuse(req, socket, head, CloseCode.Unauthorized, refusal);
+        } else {
+          refuse(req, socket, head, CloseCode.Forbidden, refusal);
+        }
       });
   }
 

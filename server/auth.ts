@@ -7,6 +7,7 @@ import jwt from 'jsonwebtoken';
 import type { Role } from '../client-lib/protocol.js';
 import type { JwtConfig } from './config.js';
 import { AuthError, AuthFailure } from './errors.js';
+import { OPAQUE_ORIGIN, normaliseOrigin } from './origin.js';
 
 /** Who a connection speaks for, taken from a verified token. */
 export interface Principal {
@@ -16,6 +17,12 @@ export interface Principal {
   readonly name: string;
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
+  /**
+   * The `origin` claim, normalised: the web origin of the page the token was issued to (the web
+   * host sets it on visitor tokens requested from a browser). A browser's upgrade must then come
+   * from that origin (or the web host's own); undefined when the token has none.
+   */
+  readonly origin?: string | undefined;
 }
 
 /** Tokens longer than this are refused unparsed (a URL this long is an attack, not a token). */
@@ -137,5 +144,17 @@ export function verifyToken(token: string | null | undefined, config: JwtConfig)
   const trimmed = rawName?.trim().slice(0, MAX_NAME_LENGTH);
   const name =
     trimmed !== undefined && trimmed !== '' ? trimmed : role === 'visitor' ? 'Visitor' : userId;
-  return { userId, role, companyId, name, exp };
+  const rawOrigin = claims['origin'];
+  let origin: string | undefined;
+  if (rawOrigin !== undefined) {
+    origin =
+      typeof rawOrigin !== 'string'
+        ? undefined
+        : rawOrigin === OPAQUE_ORIGIN
+          ? OPAQUE_ORIGIN
+          : normaliseOrigin(rawOrigin);
+    // A claim that cannot be compared cannot be enforced: refused rather than ignored.
+    if (origin === undefined) throw new AuthError(AuthFailure.BadClaim);
+  }
+  return { userId, role, companyId, name, exp, origin };
 }

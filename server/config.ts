@@ -8,6 +8,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
+import { parseOrigin } from './origin.js';
 
 /** Thrown for a missing or invalid setting; `variable` names the environment variable. */
 export class ConfigError extends Error {
@@ -65,6 +66,14 @@ export interface SignalingConfig {
    * restart, and each overflowed attempt costs its client a SYN retry of a second or more.
    */
   readonly listenBacklog: number;
+  /**
+   * The web host's own origins (`WEB_ORIGINS`), normalised: a browser upgrade from one of them
+   * may use any visitor token of its deployment (see `server/upgrade-origin.ts`). Empty: derived
+   * from each upgrade's `Host` hostname and {@link webPort}.
+   */
+  readonly webOrigins: readonly string[];
+  /** The web host's port (`WEB_PORT`), for deriving its origins when `webOrigins` is empty. */
+  readonly webPort: number;
 }
 
 /** Where the call log, companies and agents live. */
@@ -157,6 +166,17 @@ function list(env: Env, name: string): string[] {
   return items;
 }
 
+function origins(name: string, raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const result: string[] = [];
+  for (const item of raw.split(',').map((s) => s.trim())) {
+    const parsed = parseOrigin(item);
+    if (!parsed.ok) throw new ConfigError(name, `"${item}" is not a web origin: ${parsed.reason}`);
+    if (!result.includes(parsed.origin)) result.push(parsed.origin);
+  }
+  return result;
+}
+
 function trustProxy(raw: string | undefined): boolean | number | string {
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -199,6 +219,8 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     shutdownTimeoutMs: 10_000,
     presenceTickMs: 50,
     listenBacklog: 4096,
+    webOrigins: [],
+    webPort: 3000,
     ...overrides,
   };
 }
@@ -261,6 +283,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const host = str(env, 'HOST') ?? '0.0.0.0';
+  const webPort = int(env, 'WEB_PORT', 3000, 0, 65535);
   const signalingPort = int(env, 'SIGNALING_PORT', 8081, 0, 65535);
   const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 25_000, 1000, 3_600_000);
   const signaling: SignalingConfig = {
@@ -284,9 +307,10 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 50, 0, 1000),
     listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
+    webOrigins: origins('WEB_ORIGINS', str(env, 'WEB_ORIGINS')),
+    webPort,
   };
 
-  const webPort = int(env, 'WEB_PORT', 3000, 0, 65535);
   const logLevel = str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(logLevel)) {

@@ -52,6 +52,13 @@ export const AuthFailure = {
   MissingCompany: 'token missing claim: company_id',
   BadRole: 'token claim role invalid',
   BadClaim: 'token claim invalid',
+  /**
+   * A browser presented a visitor token from a page it was not issued to: the upgrade's `Origin`
+   * is neither the token's `origin` claim nor the web host's own (nor, for a token without the
+   * claim, one its company allows). Not a token fault as such, but a 4001 all the same: the page
+   * must get a token of its own.
+   */
+  Origin: 'origin',
 } as const;
 export type AuthFailure = (typeof AuthFailure)[keyof typeof AuthFailure];
 

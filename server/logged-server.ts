@@ -1,11 +1,12 @@
 /**
  * The signaling server as the product runs it: on its database (migrated, calls the previous
  * run left live closed as failed), writing every call transition to the call log on a worker
- * thread, and refusing connections of disabled companies. `server/index.ts` starts it so, and
+ * thread, and refusing connections of disabled companies and browser pages their company does
+ * not allow. `server/index.ts` starts it so, and
  * so does the call-setup benchmark, which must measure the same server.
  */
 import type { Logger } from 'pino';
-import { companyAdmission } from './admission.js';
+import { companyPolicies } from './admission.js';
 import { buildSignalingServer, type SignalingServer } from './app.js';
 import { CallLogThread } from './call-log-thread.js';
 import { CallLogWriter } from './call-log.js';
@@ -57,11 +58,13 @@ export async function buildLoggedSignalingServer(options: {
     }),
     { log: callLogLog },
   );
+  const policies = companyPolicies(database.db, undefined, log);
   const server = buildSignalingServer({
     config: options.signaling,
     logger: log,
     onCallTransition: (call) => callLog.record(call),
-    admit: companyAdmission(database.db),
+    admit: policies.admit,
+    allowedOrigins: policies.allowedOrigins,
   });
   callLog.registerMetrics(server.metrics.registry);
   return {

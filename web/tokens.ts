@@ -1,6 +1,7 @@
 /**
  * Issues the tokens the signaling server accepts: HS256 with `JWT_SECRET`, carrying the claims
- * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`) plus `iss`/`aud` when the
+ * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`, and for visitors asking
+ * from a browser `origin`) plus `iss`/`aud` when the
  * deployment requires them, so a token from this host always passes `verifyToken`.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,11 @@ export interface TokenSubject {
   readonly companyId: string;
   /** Display name; left out of the token when undefined (visitors then show as `Visitor`). */
   readonly name: string | undefined;
+  /**
+   * The `origin` claim: the web origin of the page a visitor token was issued to (its request's
+   * `Origin` header). Left out when undefined (a server-side caller, or an agent token).
+   */
+  readonly origin?: string | undefined;
 }
 
 /** A signed token and when it expires. */
@@ -52,6 +58,7 @@ export function issueToken(
     exp,
   };
   if (subject.name !== undefined) payload.name = subject.name;
+  if (subject.origin !== undefined) payload.origin = subject.origin;
   if (config.issuer !== undefined) payload.iss = config.issuer;
   if (config.audience !== undefined) payload.aud = config.audience;
   // `iat` is in the payload, so jsonwebtoken keeps it rather than reading the clock again.

@@ -546,6 +546,29 @@ const STRICT_CORPUS: readonly Forgery[] = [
   { name: 'role null', attempt: q(() => genuine({ role: null })), reason: AuthFailure.BadRole },
   { name: 'name a number', attempt: q(() => genuine({ name: 42 })), reason: AuthFailure.BadClaim },
   {
+    name: 'origin claim not an origin',
+    attempt: q(() => genuine({ origin: 'https://shop.acme.example/path' })),
+    reason: AuthFailure.BadClaim,
+  },
+  {
+    name: 'origin claim rewritten to another site',
+    attempt: q(() =>
+      tamper(genuine({ origin: 'https://shop.acme.example' }), {
+        origin: 'https://evil.example',
+      }),
+    ),
+    reason: AuthFailure.Signature,
+  },
+  // --- a genuine visitor token taken from the page it was issued to, used by another site ---
+  {
+    name: 'a visitor token of one site presented by a browser on another',
+    attempt: () => ({
+      ...inQuery(genuine({ origin: 'https://shop.acme.example' })),
+      headers: { Origin: 'https://evil.example' },
+    }),
+    reason: AuthFailure.Origin,
+  },
+  {
     name: 'payload a JSON string',
     attempt: q(() => hmac({ alg: 'HS256' }, 'admin')),
     reason: AuthFailure.Malformed,

@@ -72,6 +72,8 @@ t.test('an empty environment yields every documented default', async (t) => {
   t.equal(config.signaling.listenBacklog, 4096, 'LISTEN_BACKLOG');
   t.same(config.signaling.stunUrls, []);
   t.same(config.signaling.turnUrls, []);
+  t.same(config.signaling.webOrigins, [], 'WEB_ORIGINS (derived per upgrade)');
+  t.equal(config.signaling.webPort, 3000, 'WEB_PORT, as the signaling server sees it');
   t.equal(config.signaling.turnSecret, undefined);
   t.same(config.signaling.jwt, {
     secret: DEVELOPMENT_JWT_SECRET,
@@ -457,6 +459,25 @@ t.test('TRUST_PROXY accepts false, true, a hop count or proxy addresses', async 
     '10.0.0.1,192.168.0.0/16',
   );
   assertRejects(t, { TRUST_PROXY: 'everyone' }, 'TRUST_PROXY');
+});
+
+t.test('WEB_ORIGINS is a comma-separated list of origins, normalised', async (t) => {
+  const config = loadConfig({
+    WEB_ORIGINS: 'HTTPS://Calls.Example.com:443, http://localhost:3000,https://calls.example.com',
+    WEB_PORT: '8000',
+  });
+  t.same(config.signaling.webOrigins, ['https://calls.example.com', 'http://localhost:3000']);
+  t.equal(config.signaling.webPort, 8000);
+  t.equal(config.web.port, 8000, 'one WEB_PORT for both');
+  for (const bad of [
+    '*',
+    'https://calls.example.com/app',
+    'calls.example.com',
+    'ftp://x',
+    'a,,b',
+  ]) {
+    assertRejects(t, { WEB_ORIGINS: bad }, 'WEB_ORIGINS');
+  }
 });
 
 t.test('DATABASE_URL takes sqlite paths and refuses what it cannot serve', async (t) => {

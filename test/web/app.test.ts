@@ -244,6 +244,7 @@ t.test(
       'GET /api/docs/json',
       'GET /api/embed/:companyId',
       'GET /api/health',
+      'OPTIONS /api/visitor-token',
       'POST /api/auth/login',
       'POST /api/token/refresh',
       'POST /api/visitor-token',

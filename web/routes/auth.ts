@@ -7,12 +7,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { JwtConfig, WebConfig } from '../../server/config.js';
 import { activeCompany, findAgent, getAgent } from '../../server/db/companies.js';
+import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
 import type { Database } from '../../server/db/database.js';
 import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
 import { authenticate } from '../bearer.js';
+import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
 import {
   ErrorBody,
   InvalidCredentialsError,
+  OriginNotAllowedError,
   ResourceNotFoundError,
   TokenSigningUnavailableError,
   UnauthorizedError,
@@ -112,8 +115,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   void dummyHash();
 
   // Refused before anything is counted or checked: no attempt can succeed on this deployment.
-  app.addHook('onRequest', async () => {
-    if (!canIssueTokens(opts.jwt)) throw new TokenSigningUnavailableError();
+  // A preflight is still answered, so that a page of another site can read the 503's code.
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'OPTIONS' && !canIssueTokens(opts.jwt)) {
+      throw new TokenSigningUnavailableError();
+    }
   });
 
   app.post(
@@ -181,28 +187,60 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         response: {
           200: VisitorTokenReply,
           400: ErrorBody,
+          403: ErrorBody,
           404: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
         },
       },
+      // Errors included: a page of another site learns why it was refused. Only a 200 carries a
+      // token, and a cross-origin request gets one only when the company allows its origin.
+      onSend: async (request, reply) => allowRequestOrigin(request, reply),
     },
     async (request) => {
       const wait = visitorPerIp.hit(request.ip);
       if (wait > 0) throw rateLimited(wait);
+      const from = requestOrigin(request);
       const { companyId } = request.body;
-      if ((await activeCompany(db, companyId)) === undefined) {
-        throw new ResourceNotFoundError('no such company');
+      const company = await activeCompany(db, companyId);
+      if (company === undefined) throw new ResourceNotFoundError('no such company');
+      if (
+        from.kind === 'cross' &&
+        !isOriginAllowed(companySettings(company, request.log), from.origin)
+      ) {
+        request.log.info({ companyId, origin: from.origin }, 'visitor token refused for origin');
+        throw new OriginNotAllowedError(from.origin);
       }
       const name = request.body.name?.trim();
       const visitorId = newVisitorId();
       const issued = issueToken(
         opts.jwt,
-        { userId: visitorId, role: 'visitor', companyId, name: name === '' ? undefined : name },
+        {
+          userId: visitorId,
+          role: 'visitor',
+          companyId,
+          name: name === '' ? undefined : name,
+          // The signaling server holds a browser's upgrade to it (see docs/PROTOCOL.md).
+          origin: from.kind === 'none' ? undefined : from.origin,
+        },
         opts.web.visitorTokenTtlS,
       );
       return { ...issued, visitorId };
     },
+  );
+
+  app.options(
+    '/api/visitor-token',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'CORS preflight of POST /api/visitor-token',
+        response: { 204: Type.Null({ description: 'The CORS headers, no body' }) },
+      },
+    },
+    // The company is in the body, which a preflight does not carry: every origin passes here,
+    // and the POST itself is refused (403 origin_not_allowed) when it must be.
+    async (request, reply) => answerPreflight(request, reply, 'POST'),
   );
 
   app.post(
@@ -225,8 +263,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       let subject: TokenSubject;
       let ttlS: number;
       if (principal.role === 'visitor') {
-        const { userId, role, companyId, name } = principal;
-        subject = { userId, role, companyId, name };
+        // The origin claim is kept: refreshing must not free a token from its page.
+        const { userId, role, companyId, name, origin } = principal;
+        subject = { userId, role, companyId, name, origin };
         ttlS = opts.web.visitorTokenTtlS;
       } else {
         const agent = await getAgent(db, principal.companyId, principal.userId);
