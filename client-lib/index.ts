@@ -44,6 +44,8 @@ export {
   CALL_STATES,
 } from './constants.js';
 export type {
+  AckResultOf,
+  AckResultType,
   ClientMessage,
   ClientMessageOf,
   ClientMessageType,

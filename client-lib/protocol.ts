@@ -100,6 +100,18 @@ export const IceCandidateInit = Type.Union([
   Type.Null(),
 ]);
 
+/**
+ * A queued visitor's expected wait (extension of v1). Absent while the company has too little
+ * recent history to say.
+ */
+const EstimatedWaitSec = Type.Optional(
+  Type.Integer({
+    minimum: 0,
+    description:
+      "Expected wait in whole seconds: the position times the median of the company's recent queue waits (calls answered from the queue in the last hour, the newest 20). Absent with fewer than 3 such calls. Not re-sent when only the estimate changes.",
+  }),
+);
+
 /** One entry of the company queue, oldest first. */
 export const QueueEntry = Type.Object({
   callId: CallId,
@@ -249,6 +261,15 @@ export const RELAY_TYPES = [
 ] as const;
 export type RelayType = (typeof RELAY_TYPES)[number];
 
+/** The states a call ends in; every other state is live. */
+const FINAL_CALL_STATES = [
+  'ended',
+  'missed',
+  'declined',
+  'abandoned',
+  'failed',
+] as const satisfies ReadonlyArray<(typeof CALL_STATES)[number]>;
+
 // ---------------------------------------------------------------------------------------------
 // Server -> client
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +356,7 @@ export const ServerMessages = {
       type: Type.Literal('queue_position'),
       callId: CallId,
       position: Type.Integer({ minimum: 1 }),
+      estimatedWaitSec: EstimatedWaitSec,
     },
     { description: 'To a queued visitor when its position changes.' },
   ),
@@ -375,6 +397,7 @@ export const ServerMessages = {
       callType: CallType,
       status: Type.Union([Type.Literal('queued'), Type.Literal('ringing')]),
       position: Type.Optional(Type.Integer({ minimum: 1 })),
+      estimatedWaitSec: EstimatedWaitSec,
     },
     {
       description:
@@ -415,6 +438,20 @@ export const ServerMessages = {
       reason: Type.Union([Type.Literal('ring_timeout'), Type.Literal('queue_timeout')]),
     },
     { description: 'A ring or a queue wait timed out.' },
+  ),
+  call_finished: Type.Object(
+    {
+      type: Type.Literal('call_finished'),
+      callId: CallId,
+      state: literals(FINAL_CALL_STATES, 'The final state the call reached'),
+      agentId: Type.Optional(
+        Type.String({ description: 'The agent that answered it, if one did' }),
+      ),
+    },
+    {
+      description:
+        "To the company's agent-room members when a call reaches a final state (extension). On a server with a call log it is sent only once the call's final row is committed, so the call log API read on receipt (e.g. GET /api/calls/stats) already counts the call.",
+    },
   ),
   webrtc_offer: Type.Object({
     type: Type.Literal('webrtc_offer'),
@@ -463,9 +500,15 @@ export const AckResults = {
     callId: CallId,
     status: Type.Union([Type.Literal('queued'), Type.Literal('ringing')]),
     position: Type.Optional(Type.Integer({ minimum: 1 })),
+    estimatedWaitSec: EstimatedWaitSec,
   }),
   agent_status: Type.Object({ status: AgentStatus }),
   join_room: Type.Object({ roomId: RoomId }),
   leave_room: Type.Object({ roomId: RoomId }),
   ping: Type.Object({ ts: Type.Integer() }),
 } as const;
+
+/** A client message type whose ack carries result fields. */
+export type AckResultType = keyof typeof AckResults;
+/** The result fields of the ack to a client message, by type. */
+export type AckResultOf<K extends AckResultType> = Static<(typeof AckResults)[K]>;

@@ -10,6 +10,7 @@ import { CloseCode, type ErrorCode } from './constants.js';
 import { CallDockerError, ClientErrorReason } from './errors.js';
 import { TypedEmitter } from './events.js';
 import type {
+  AckResultOf,
   AgentStatus,
   CallType,
   ClientMessage,
@@ -312,9 +313,12 @@ export class WebSocketClient extends TypedEmitter<ClientEvents> {
 
   // --- calls -----------------------------------------------------------------------------------
 
-  /** Sends `call_request`; resolves with `{callId, status: 'queued' | 'ringing', position?}`. */
+  /**
+   * Sends `call_request`; resolves with
+   * `{callId, status: 'queued' | 'ringing', position?, estimatedWaitSec?}`.
+   */
   requestCall(callType: CallType, opts: { agentId?: string; purpose?: string } = {}) {
-    return this.request<{ callId: string; status: 'queued' | 'ringing'; position?: number }>({
+    return this.request<AckResultOf<'call_request'>>({
       type: 'call_request',
       callType,
       ...opts,

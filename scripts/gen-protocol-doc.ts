@@ -303,6 +303,7 @@ const EXTENSIONS: Partial<Record<`${'client' | 'server'}:${string}`, string>> = 
   'server:room_left': 'Extension of v1.',
   'server:call_answered_elsewhere': 'Extension of v1.',
   'server:call_waiting': 'Extension of v1.',
+  'server:call_finished': 'Extension of v1.',
 };
 
 /** Who may send each client message and what it can be refused with (beyond bad_request). */
@@ -680,7 +681,9 @@ Call types: ${list(CALL_TYPES)}. A visitor has at most one call that is not fina
      \`${AGENT_ROOM}\` gets \`queue_updated\` with the whole queue, oldest first, at the end of
      the tick in which it changed (see *Coalescing* above: changes within one tick make one
      update); a queued visitor gets \`queue_position\` when its position changes later (its
-     latest position, once per tick).
+     latest position, once per tick). The ack, \`queue_position\` and \`call_waiting\` carry
+     \`estimatedWaitSec\` (extension of v1) once the company has answered at least three
+     queued calls in the last hour: the position times the median of those waits.
    - with \`agentId\` the call is **ringing** that agent only: each of its connections gets
      \`call_incoming\` with \`expiresAt\`. The agent must be present and \`online\`, else
      \`unavailable\`.

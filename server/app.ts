@@ -46,6 +46,17 @@ export interface SignalingServerOptions {
   /** Told of every call transition (the call log hooks in here). */
   readonly onCallTransition?: CallObserver;
   /**
+   * The clock for call times and queue waits, ms since the epoch; defaults to `Date.now`
+   * (tests pass one they can move forward).
+   */
+  readonly now?: () => number;
+  /**
+   * Resolves once the newest transition of the call told to `onCallTransition` is committed
+   * (the call log's `committed`): `call_finished` goes out only then, so a client reading the
+   * call log on receipt finds the call. Without it, `call_finished` goes out at once.
+   */
+  readonly callLogged?: (callId: string) => Promise<void>;
+  /**
    * Decides, after the token verified, whether its principal may connect (e.g. its company is
    * not disabled). A refusal closes with 4003. Errors count as refusals.
    */
@@ -98,16 +109,11 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   );
   const coalescer = new Coalescer(config.presenceTickMs, log, () => superseded.inc());
   const presence = new PresenceService(store, hub, coalescer, config.missedRingsBeforeAway, log);
-  const calls = new CallService(
-    store,
-    hub,
-    presence,
-    coalescer,
-    config,
-    metrics,
-    log,
-    options.onCallTransition,
-  );
+  const calls = new CallService(store, hub, presence, coalescer, config, metrics, log, {
+    observer: options.onCallTransition,
+    now: options.now ?? Date.now,
+    logged: options.callLogged,
+  });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const ctx: DispatchContext = { hub, metrics, presence, rooms, calls };
 

@@ -63,6 +63,11 @@ export const CALL_LOG_DEFAULTS = {
 export class CallLogWriter {
   /** The newest row of each call whose newest state is not in the database yet. */
   private readonly unwritten = new Map<string, NewCallRow>();
+  /** The order rows were recorded in, so a write can tell which waiters it satisfies. */
+  private readonly seqOf = new WeakMap<NewCallRow, number>();
+  private recorded = 0;
+  /** Those waiting in {@link committed}, by call id, each for the row numbered `seq`. */
+  private readonly waiters = new Map<string, Array<{ seq: number; resolve: () => void }>>();
   /** The batch being written, resolving to whether it was. */
   private inFlight: Promise<boolean> | undefined;
   /** A batch is due at the end of this event-loop turn. */
@@ -115,8 +120,25 @@ export class CallLogWriter {
       return;
     }
     const row = rowOf(call);
+    this.seqOf.set(row, ++this.recorded);
     this.unwritten.set(row.id, row);
     this.schedule();
+  }
+
+  /**
+   * Resolves once the newest row recorded for the call (or a newer one) is committed: at once
+   * when nothing of it is pending. A failed write keeps it waiting through the retries; it never
+   * settles when the writer closes with the row unwritten.
+   */
+  committed(callId: string): Promise<void> {
+    const row = this.unwritten.get(callId);
+    if (row === undefined) return Promise.resolve();
+    const seq = this.seqOf.get(row)!;
+    return new Promise((resolve) => {
+      let list = this.waiters.get(callId);
+      if (list === undefined) this.waiters.set(callId, (list = []));
+      list.push({ seq, resolve });
+    });
   }
 
   /**
@@ -145,6 +167,7 @@ export class CallLogWriter {
     }
     this.closed = true;
     this.clearRetryTimer();
+    this.waiters.clear();
     if (this.unwritten.size > 0) {
       this.log.error({ pending: this.unwritten.size }, 'call log rows not written at shutdown');
     }
@@ -194,7 +217,24 @@ export class CallLogWriter {
     this.writes?.inc('', rows.length);
     this.retryDelayMs = this.retryBaseMs;
     // A call with a newer row than the one written stays pending for the next batch.
-    for (const row of rows) if (this.unwritten.get(row.id) === row) this.unwritten.delete(row.id);
+    for (const row of rows) {
+      if (this.unwritten.get(row.id) === row) this.unwritten.delete(row.id);
+      this.wake(row);
+    }
+  }
+
+  /** Resolves the waiters of `row`'s call that waited for it or for an older row. */
+  private wake(row: NewCallRow): void {
+    const list = this.waiters.get(row.id);
+    if (list === undefined) return;
+    const written = this.seqOf.get(row)!;
+    const still = list.filter((waiter) => {
+      if (waiter.seq > written) return true;
+      waiter.resolve();
+      return false;
+    });
+    if (still.length === 0) this.waiters.delete(row.id);
+    else this.waiters.set(row.id, still);
   }
 
   private failed(rows: readonly NewCallRow[], err: unknown): void {

@@ -63,6 +63,7 @@ export async function buildLoggedSignalingServer(options: {
     config: options.signaling,
     logger: log,
     onCallTransition: (call) => callLog.record(call),
+    callLogged: (callId) => callLog.committed(callId),
     admit: policies.admit,
     allowedOrigins: policies.allowedOrigins,
   });

@@ -15,6 +15,7 @@ import type {
   ClientMessageOf,
   QueueEntry,
   ServerMessage,
+  ServerMessageOf,
 } from '../../client-lib/protocol.js';
 import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../config.js';
@@ -30,9 +31,23 @@ import {
   type StateStore,
 } from '../state/store.js';
 import type { PresenceService } from './presence.js';
+import { estimateField, waitEstimator } from './wait-estimate.js';
 
 /** Told of every call transition, e.g. to write the call log. Must not throw. */
 export type CallObserver = (call: CallRecord) => void;
+
+/** What a {@link CallService} is told and asks beyond its collaborators. */
+export interface CallServiceHooks {
+  /** Told of every transition (the call log). */
+  readonly observer?: CallObserver;
+  /** The clock, ms since the epoch: call times and queue waits are read from it. */
+  readonly now: () => number;
+  /**
+   * Resolves once the call's newest transition told to `observer` is durable (the call log's
+   * commit); `call_finished` waits for it. Without it, `call_finished` goes out at once.
+   */
+  readonly logged?: (callId: string) => Promise<void>;
+}
 
 const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
 const ANSWERED: readonly CallState[] = ['answered'];
@@ -64,8 +79,12 @@ export class CallService {
     private readonly config: SignalingConfig,
     private readonly metrics: SignalingMetrics,
     private readonly log: Logger,
-    private readonly observer: CallObserver | undefined,
+    private readonly hooks: CallServiceHooks,
   ) {}
+
+  private now(): number {
+    return this.hooks.now();
+  }
 
   /** Timers currently armed (for `/metrics` and leak checks). */
   get timerCount(): number {
@@ -85,7 +104,7 @@ export class CallService {
       if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
         throw SignalingError.conflict('a call is already in progress');
       }
-      const now = Date.now();
+      const now = this.now();
       const visitor: Party = {
         id: conn.userId,
         role: 'visitor',
@@ -129,7 +148,13 @@ export class CallService {
         this.queueTimedOut(call.callId),
       );
       await this.queueChanged(conn.companyId);
-      return { callId: call.callId, status: 'queued' as const, position };
+      const estimate = await this.estimator(conn.companyId);
+      return {
+        callId: call.callId,
+        status: 'queued' as const,
+        position,
+        ...estimateField(estimate(position)),
+      };
     } finally {
       this.requesting.delete(userKey);
     }
@@ -191,12 +216,19 @@ export class CallService {
       name: conn.principal.name,
       connId: conn.id,
     };
+    const answeredAt = this.now();
     const answered = await this.store.updateCall(callId, [call.state], {
       state: 'answered',
       agent,
-      answeredAt: Date.now(),
+      answeredAt,
     });
     if (answered === undefined) throw SignalingError.conflict('call was taken or ended');
+    if (call.state === 'queued' && call.queuedAt !== undefined) {
+      await this.store.recordQueueWait(conn.companyId, {
+        at: answeredAt,
+        waitMs: Math.max(0, answeredAt - call.queuedAt),
+      });
+    }
     this.clearWaitTimer(callId);
     this.transitioned(answered);
 
@@ -373,12 +405,14 @@ export class CallService {
     } else if (updated.state === 'queued' || updated.state === 'ringing') {
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
       if (position > 0) link.lastPosition = position;
+      const estimate = position > 0 ? (await this.estimator(conn.companyId))(position) : undefined;
       conn.send({
         type: 'call_waiting',
         callId: call.callId,
         callType: updated.callType,
         status: updated.state,
         ...(position > 0 ? { position } : {}),
+        ...estimateField(estimate),
       });
     }
     return true;
@@ -471,7 +505,7 @@ export class CallService {
   ): Promise<CallRecord | undefined> {
     const done = await this.store.updateCall(call.callId, from, {
       state,
-      endedAt: Date.now(),
+      endedAt: this.now(),
       endReason: reason,
     });
     if (done === undefined) return undefined;
@@ -479,6 +513,7 @@ export class CallService {
     this.clearGrace(call.callId, 'visitor');
     this.clearGrace(call.callId, 'agent');
     this.transitioned(done);
+    this.announceFinished(done);
     for (const party of [done.visitor, done.agent]) {
       this.hub.get(party?.connId)?.calls.delete(call.callId);
     }
@@ -505,15 +540,35 @@ export class CallService {
     });
   }
 
+  /**
+   * Tells the company's agent-room that a call is over, once the call log has it, so that a
+   * dashboard re-reading the statistics on receipt finds the call counted.
+   */
+  private announceFinished(call: CallRecord): void {
+    const message: ServerMessage = {
+      type: 'call_finished',
+      callId: call.callId,
+      state: call.state as ServerMessageOf<'call_finished'>['state'],
+      ...(call.agent !== undefined ? { agentId: call.agent.id } : {}),
+    };
+    const send = () => this.hub.broadcast(call.companyId, [AGENT_ROOM], message, undefined, true);
+    const logged = this.hooks.logged?.(call.callId) ?? Promise.resolve();
+    logged
+      .then(send)
+      .catch((err: unknown) =>
+        this.log.error({ err, callId: call.callId }, 'call_finished failed'),
+      );
+  }
+
   private transitioned(call: CallRecord): void {
     this.metrics.callTransitions.inc(call.state);
     this.log.debug(
       { callId: call.callId, companyId: call.companyId, state: call.state },
       'call transition',
     );
-    if (this.observer !== undefined) {
+    if (this.hooks.observer !== undefined) {
       try {
-        this.observer(call);
+        this.hooks.observer(call);
       } catch (err) {
         this.log.error({ err, callId: call.callId }, 'call observer failed');
       }
@@ -531,12 +586,17 @@ export class CallService {
         visitor: { id: call.visitor.id, name: call.visitor.name },
         callType: call.callType,
         ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
-        queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? Date.now()).toISOString(),
+        queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? this.now()).toISOString(),
         position: snapshot.length + 1,
       };
       snapshot.push({ entry, call });
     }
     return snapshot;
+  }
+
+  /** Estimates of the company's queue positions from its recent queue waits. */
+  private async estimator(companyId: string) {
+    return waitEstimator(await this.store.recentQueueWaits(companyId, this.now()));
   }
 
   /** The company's queue changed: it is published at the end of the tick (latest wins). */
@@ -552,14 +612,18 @@ export class CallService {
     const snapshot = await this.queueSnapshot(companyId);
     const entries = snapshot.map((s) => s.entry);
     await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
+    let estimate: ((position: number) => number | undefined) | undefined;
     for (const { entry, call } of snapshot) {
+      // Only a new position is news: a changed estimate alone is not worth a frame per visitor.
       const link = this.hub.get(call.visitor.connId)?.calls.get(entry.callId);
       if (link === undefined || link.lastPosition === entry.position) continue;
       link.lastPosition = entry.position;
+      estimate ??= await this.estimator(companyId);
       this.hub.sendTo(call.visitor.connId, {
         type: 'queue_position',
         callId: entry.callId,
         position: entry.position,
+        ...estimateField(estimate(entry.position)),
       });
     }
   }

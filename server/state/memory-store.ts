@@ -14,9 +14,11 @@ import {
 import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
 import {
   isFinalCallState,
+  QUEUE_WAIT_HISTORY,
   type AgentRecord,
   type CallPatch,
   type CallRecord,
+  type QueueWaitSample,
   type RoomMember,
   type StateStore,
 } from './store.js';
@@ -37,6 +39,8 @@ export class MemoryStore implements StateStore {
   /** The agents and admins of each room, so announcements to staff skip the visitors. */
   private readonly staff = new Map<string, Map<string, RoomMember>>();
   private readonly queues = new Map<string, string[]>();
+  /** Each company's recent queue waits, oldest first, at most `maxSamples`. */
+  private readonly queueWaits = new Map<string, QueueWaitSample[]>();
   private readonly calls = new Map<string, CallRecord>();
   private readonly callsByUser = new Map<string, Set<string>>();
 
@@ -174,6 +178,27 @@ export class MemoryStore implements StateStore {
 
   async queue(companyId: string): Promise<readonly string[]> {
     return [...(this.queues.get(companyId) ?? [])];
+  }
+
+  async recordQueueWait(companyId: string, sample: QueueWaitSample): Promise<void> {
+    let samples = this.queueWaits.get(companyId);
+    if (samples === undefined) this.queueWaits.set(companyId, (samples = []));
+    samples.push(sample);
+    if (samples.length > QUEUE_WAIT_HISTORY.maxSamples) samples.shift();
+  }
+
+  async recentQueueWaits(companyId: string, now: number): Promise<readonly QueueWaitSample[]> {
+    const samples = this.queueWaits.get(companyId);
+    if (samples === undefined) return [];
+    const oldest = now - QUEUE_WAIT_HISTORY.maxAgeMs;
+    // Answer times only grow, so the stale samples are a prefix: drop them for good.
+    const stale = samples.findIndex((s) => s.at >= oldest);
+    if (stale < 0) {
+      this.queueWaits.delete(companyId);
+      return [];
+    }
+    if (stale > 0) samples.splice(0, stale);
+    return [...samples];
   }
 
   async createCall(call: CallRecord): Promise<void> {

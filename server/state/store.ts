@@ -76,6 +76,26 @@ export function callDurationSec(
   return Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000));
 }
 
+/**
+ * The bounds of each company's queue-wait history (see {@link StateStore.recordQueueWait}): the
+ * newest samples only, and none older than the age limit, so the estimate follows the current
+ * staffing rather than this morning's.
+ */
+export const QUEUE_WAIT_HISTORY = {
+  /** Most samples kept per company. */
+  maxSamples: 20,
+  /** Samples older than this (by when the call was answered) are ignored and dropped. */
+  maxAgeMs: 3_600_000,
+} as const;
+
+/** One queue wait: how long a call waited before an agent answered it, and when. */
+export interface QueueWaitSample {
+  /** When the call was answered (ms since the epoch). */
+  readonly at: number;
+  /** From queued to answered, in ms. */
+  readonly waitMs: number;
+}
+
 /** Fields of a call an update may change. */
 export type CallPatch = Partial<
   Pick<
@@ -132,6 +152,17 @@ export interface StateStore {
   dequeue(companyId: string, callId: string): Promise<boolean>;
   /** Call ids in the queue, oldest first. */
   queue(companyId: string): Promise<readonly string[]>;
+
+  /**
+   * Adds a queue wait to the company's history, keeping at most
+   * {@link QUEUE_WAIT_HISTORY}`.maxSamples` of the newest.
+   */
+  recordQueueWait(companyId: string, sample: QueueWaitSample): Promise<void>;
+  /**
+   * The company's recorded queue waits answered within {@link QUEUE_WAIT_HISTORY}`.maxAgeMs`
+   * before `now`, oldest first.
+   */
+  recentQueueWaits(companyId: string, now: number): Promise<readonly QueueWaitSample[]>;
 
   // Calls -----------------------------------------------------------------------------------
   createCall(call: CallRecord): Promise<void>;

@@ -148,6 +148,11 @@ export interface StackOptions {
   readonly agents?: ReadonlyArray<Omit<StackAgent, 'id'>>;
   readonly companyId?: string;
   readonly companyName?: string;
+  /**
+   * `false` starts the web host alone: pages load, but their signaling port has nothing
+   * listening (for the "service unreachable" case). Default true.
+   */
+  readonly signaling?: boolean;
 }
 
 const DEFAULT_AGENTS: ReadonlyArray<Omit<StackAgent, 'id'>> = [
@@ -202,7 +207,9 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     ...options.env,
   };
   let output = '';
-  const children = ['server/index.ts', 'web/index.ts'].map((entry) => {
+  const entries =
+    options.signaling === false ? ['web/index.ts'] : ['server/index.ts', 'web/index.ts'];
+  const children = entries.map((entry) => {
     const child = spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, entry)], {
       cwd: dir,
       env,
@@ -231,8 +238,11 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
   });
   const deadline = Date.now() + START_TIMEOUT_MS;
   try {
-    await waitForHttp(`http://127.0.0.1:${signalingPort}/readyz`, deadline, children[0]!);
-    await waitForHttp(`http://127.0.0.1:${webPort}/api/health`, deadline, children[1]!);
+    const web = children.at(-1)!;
+    if (options.signaling !== false) {
+      await waitForHttp(`http://127.0.0.1:${signalingPort}/readyz`, deadline, children[0]!);
+    }
+    await waitForHttp(`http://127.0.0.1:${webPort}/api/health`, deadline, web);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${output}`);
   }

@@ -253,3 +253,48 @@ t.test('a worker that cannot open its database fails writes; they stay pending',
     'the worker failure is logged as an error',
   );
 });
+
+t.test('committed resolves at once for a call with nothing pending', async (t) => {
+  const database = await openTestDatabase(t);
+  const { writer } = writerFor(t, database.config);
+  await writer.committed('no-such-call');
+  const call = callRecord();
+  writer.record(call);
+  t.equal(await writer.flush(), true);
+  await writer.committed(call.callId);
+  t.pass('both resolved');
+});
+
+t.test(
+  "committed waits for the call's newest row, not an older one already in flight",
+  async (t) => {
+    const database = await openTestDatabase(t);
+    const { writer } = writerFor(t, database.config);
+    const [queued, answered, ended] = lifeOf();
+    writer.record(queued);
+    // The queued row's batch starts at the end of this turn; the final row is recorded during it.
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.record(answered);
+    writer.record(ended);
+    await writer.committed(ended.callId);
+    t.equal(await stateOf(database, ended.callId), 'ended', 'the final row is readable');
+  },
+);
+
+t.test('committed keeps waiting through failed writes until the row is in', async (t) => {
+  const database = await openTestDatabase(t);
+  const { writer, failures } = writerFor(t, database.config, { busyTimeoutMs: 0 });
+  const release = lockDatabase(t, database.config.path);
+  const call = callRecord();
+  writer.record(call);
+  let done = false;
+  const committed = writer.committed(call.callId).then(() => (done = true));
+  while (failures() === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(done, false, 'not resolved while the database refuses the write');
+  release();
+  // The retry timer is unref'd (a server's sockets keep its process alive); this test has none.
+  const alive = setInterval(() => undefined, 1000);
+  await committed;
+  clearInterval(alive);
+  t.equal(await stateOf(database, call.callId), 'queued');
+});

@@ -1,7 +1,9 @@
-/** The visitor's call page: placeholder until the page lands. */
+/** The visitor's call page: draws the app, then connects (see `call-flow.ts`). */
 import { render } from 'preact';
 import '../shared/base.css';
-import { readBoot } from '../shared/boot.js';
+import './visitor.css';
+import { App } from './app.js';
+import { startPage } from './call-flow.js';
 
-const boot = readBoot('visitor');
-render(<h1>{boot.companyName}</h1>, document.getElementById('app')!);
+render(<App />, document.getElementById('app')!);
+startPage();

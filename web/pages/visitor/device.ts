@@ -1,0 +1,72 @@
+/**
+ * The device check's media: one `getUserMedia` for the chosen call type and devices, whose
+ * stream the call then sends (so the browser asks once), the device lists for the pickers, and
+ * the reason when it fails, mapped by the client library's `MediaError`.
+ */
+import { MediaError } from 'calldocker/client';
+import { device, form } from './store.js';
+
+const pick = (id: string): boolean | MediaTrackConstraints =>
+  id === '' ? true : { deviceId: { exact: id } };
+
+/** Stops the checked stream's tracks (camera light off) unless a call has taken it over. */
+export function releaseDevices(): void {
+  for (const track of device.stream.value?.getTracks() ?? []) track.stop();
+  device.stream.value = undefined;
+}
+
+/** Hands the checked stream to the call: the session owns (and stops) it from now on. */
+export function takeStream(): MediaStream | undefined {
+  const stream = device.stream.value;
+  device.stream.value = undefined;
+  return stream;
+}
+
+async function listDevices(): Promise<void> {
+  const all = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  device.cameras.value = all.filter((d) => d.kind === 'videoinput' && d.deviceId !== '');
+  device.microphones.value = all.filter((d) => d.kind === 'audioinput' && d.deviceId !== '');
+}
+
+let attempt = 0;
+
+/**
+ * Asks for the camera (video calls) and microphone, with the picked devices. Resolves true
+ * when the stream is ready, false with `device.error` set otherwise.
+ */
+export async function checkDevices(): Promise<boolean> {
+  const mine = ++attempt;
+  releaseDevices();
+  device.error.value = undefined;
+  device.asking.value = true;
+  try {
+    if (navigator.mediaDevices?.getUserMedia === undefined) {
+      throw new MediaError('no_device', 'this browser cannot capture media');
+    }
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: pick(device.microphoneId.value),
+      video: form.callType.value === 'video' ? pick(device.cameraId.value) : false,
+    });
+    if (mine !== attempt) {
+      for (const track of stream.getTracks()) track.stop();
+      return false;
+    }
+    device.stream.value = stream;
+    await listDevices();
+    return true;
+  } catch (err) {
+    if (mine === attempt) {
+      device.error.value = err instanceof MediaError ? err.reason : MediaError.from(err).reason;
+    }
+    return false;
+  } finally {
+    if (mine === attempt) device.asking.value = false;
+  }
+}
+
+/** Gives up any check in flight and releases the devices (leaving the check). */
+export function cancelCheck(): void {
+  attempt++;
+  device.asking.value = false;
+  releaseDevices();
+}

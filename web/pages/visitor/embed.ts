@@ -1,0 +1,47 @@
+/**
+ * Embed mode: the page inside the call button's iframe tells the embedding page what happens
+ * (`ready`, `call_started`, `call_ended`, `close_requested`) and obeys its `hangup`. Messages go
+ * to the parent's origin only, never `*`, and only the parent window at that origin is heard.
+ */
+
+/** What the page posts to its parent. */
+export type EmbedEvent =
+  | { type: 'ready' }
+  | { type: 'call_started'; callId: string }
+  | { type: 'call_ended'; callId: string; durationSec: number }
+  | { type: 'close_requested' };
+
+/** The embedding page's origin, or undefined when it cannot be known (then nothing is posted). */
+export function parentOrigin(): string | undefined {
+  const ancestor = location.ancestorOrigins?.[0];
+  if (ancestor !== undefined && ancestor !== 'null') return ancestor;
+  try {
+    return document.referrer === '' ? undefined : new URL(document.referrer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+let target: string | undefined;
+
+/** Posts `event` to the parent when the page is embedded (a no-op otherwise). */
+export function postToParent(event: EmbedEvent): void {
+  if (target === undefined || window.parent === window) return;
+  window.parent.postMessage({ source: 'calldocker', ...event }, target);
+}
+
+/**
+ * Starts embed mode: remembers the parent's origin, listens for its `hangup`, and says
+ * `ready`. Returns a function that stops listening.
+ */
+export function startEmbed(onHangup: () => void): () => void {
+  target = parentOrigin();
+  const listener = (event: MessageEvent) => {
+    if (target === undefined || event.origin !== target || event.source !== window.parent) return;
+    const data = event.data as { source?: unknown; type?: unknown } | null;
+    if (data?.source === 'calldocker' && data.type === 'hangup') onHangup();
+  };
+  window.addEventListener('message', listener);
+  postToParent({ type: 'ready' });
+  return () => window.removeEventListener('message', listener);
+}

@@ -1,0 +1,119 @@
+/**
+ * The start form: name and purpose (optional), audio or video, and whom to call: any available
+ * agent or one of the agents online now, live from the server's presence messages.
+ */
+import type { AgentSummary } from 'calldocker/client';
+import { checkThenCall } from './call-flow.js';
+import { agents, connection, form, onlineAgents } from './store.js';
+import { strings } from './strings.js';
+
+function AgentChoice({ agent }: { agent: AgentSummary }) {
+  const online = agent.status === 'online';
+  return (
+    <label class={`choice${online ? '' : ' choice-off'}`}>
+      <input
+        type="radio"
+        name="agent"
+        value={agent.id}
+        disabled={!online}
+        checked={form.agentId.value === agent.id}
+        onChange={() => (form.agentId.value = agent.id)}
+      />
+      <span class="choice-name">{agent.name}</span>
+      <span class={`status status-${agent.status}`}>{strings.statusWord[agent.status]}</span>
+    </label>
+  );
+}
+
+function AgentPicker() {
+  const connected = connection.value === 'connected';
+  const online = onlineAgents.value.length;
+  return (
+    <fieldset>
+      <legend>{strings.whoTo}</legend>
+      <div class="choices">
+        <label class="choice">
+          <input
+            type="radio"
+            name="agent"
+            value=""
+            checked={form.agentId.value === ''}
+            onChange={() => (form.agentId.value = '')}
+          />
+          <span class="choice-name">{strings.anyAgent}</span>
+          {connected && online > 0 && <span class="muted">{strings.agentsOnline(online)}</span>}
+        </label>
+        {agents.value.map((agent) => (
+          <AgentChoice key={agent.id} agent={agent} />
+        ))}
+      </div>
+      <div role="status" class="agent-status">
+        {!connected ? (
+          <p class="muted">{strings.connecting}</p>
+        ) : online === 0 ? (
+          <p class="notice notice-warn">{strings.nobodyOnline}</p>
+        ) : null}
+      </div>
+    </fieldset>
+  );
+}
+
+/** The start screen. */
+export function StartView() {
+  return (
+    <form
+      class="card start"
+      onSubmit={(event) => {
+        event.preventDefault();
+        checkThenCall();
+      }}
+    >
+      <h2 tabIndex={-1} data-focus-on-show>
+        {strings.startTitle}
+      </h2>
+      <p class="muted intro">{strings.intro}</p>
+      <div class="field">
+        <label for="visitor-name">{strings.yourName}</label>
+        <input
+          id="visitor-name"
+          type="text"
+          autoComplete="name"
+          maxLength={100}
+          value={form.name.value}
+          onInput={(e) => (form.name.value = e.currentTarget.value)}
+        />
+      </div>
+      <div class="field">
+        <label for="visitor-purpose">{strings.purpose}</label>
+        <input
+          id="visitor-purpose"
+          type="text"
+          maxLength={200}
+          value={form.purpose.value}
+          onInput={(e) => (form.purpose.value = e.currentTarget.value)}
+        />
+      </div>
+      <fieldset>
+        <legend>{strings.callType}</legend>
+        <div class="choices choices-row">
+          {(['video', 'audio'] as const).map((type) => (
+            <label class="choice" key={type}>
+              <input
+                type="radio"
+                name="call-type"
+                value={type}
+                checked={form.callType.value === type}
+                onChange={() => (form.callType.value = type)}
+              />
+              <span class="choice-name">{strings[type]}</span>
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      <AgentPicker />
+      <button type="submit" class="btn btn-primary btn-block btn-call">
+        {strings.call}
+      </button>
+    </form>
+  );
+}
