@@ -5,7 +5,7 @@
  * a keyboard can open, leave with Escape, and come back from to where it started.
  */
 import t from 'tap';
-import { chromiumOrSkip, launchBrowser, newPage, startStack } from './harness.js';
+import { chromiumOrSkip, launchBrowser, newPage, startStack, until } from './harness.js';
 import { callFrame, hostPage, loaderWarnings, serveHostSite } from './widget-host.js';
 
 const HARSH_CSS = `<style>
@@ -110,42 +110,53 @@ t.test('the panel is a dialog a keyboard opens, leaves and comes back from', asy
   const button = page.getByRole('button', { name: 'Call us' });
   await button.waitFor();
   t.equal(await button.getAttribute('aria-expanded'), 'false');
+  /** The tag and class of what has focus inside the widget's shadow root. */
+  const focused = () =>
+    button.evaluate((el) => {
+      const active = (el.getRootNode() as ShadowRoot).activeElement;
+      return active === null ? null : `${active.tagName.toLowerCase()}.${active.className}`;
+    });
 
   await button.focus();
   await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog', { name: `Call ${stack.companyName}` });
   await dialog.waitFor();
   t.equal(await button.getAttribute('aria-expanded'), 'true');
-  const close = dialog.getByRole('button', { name: 'Close' });
-  t.ok(
-    await close.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el),
-    'focus moves to the dialog’s first control',
-  );
-  const outline = await close.evaluate((el) => getComputedStyle(el).outlineStyle);
-  t.equal(outline, 'solid', 'focus is visible');
+  t.match(await focused(), /^(button\.x|iframe\.)$/, 'focus moves into the dialog');
   t.equal(
     await page.getByTitle(`Call ${stack.companyName}`).evaluate((el) => el.tagName),
     'IFRAME',
     'the frame is named for screen readers',
   );
-
+  // The call page, once drawn, takes focus to its first screen; Escape there closes the panel.
+  const frame = await callFrame(page, stack.web, stack.companyId);
+  await frame.getByRole('heading', { name: stack.companyName }).waitFor();
+  await until('focus in the frame', focused, (f) => f === 'iframe.');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
+  t.pass('Escape in the framed page closes the panel');
   t.equal(await button.getAttribute('aria-expanded'), 'false');
-  t.ok(
-    await button.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el),
-    'focus returns to the button',
-  );
+  t.equal(await focused(), 'button.l', 'focus returns to the button');
   t.equal(await page.locator('iframe').count(), 0, 'with no call live the frame is dropped');
+
+  await page.keyboard.press('Enter');
+  await dialog.waitFor();
+  const close = dialog.getByRole('button', { name: 'Close' });
+  await close.focus();
+  t.equal(
+    await close.evaluate((el) => getComputedStyle(el).outlineStyle),
+    'solid',
+    'focus is visible',
+  );
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  t.equal(await focused(), 'button.l', 'Escape on the panel closes it, focus back on the button');
 
   await button.click();
   await dialog.waitFor();
   await close.click();
   await dialog.waitFor({ state: 'hidden' });
-  t.ok(
-    await button.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el),
-    'Close returns focus to the button too',
-  );
+  t.equal(await focused(), 'button.l', 'Close does the same');
 });
 
 t.test('the options set the corner, colour, label and stacking', async (t) => {
