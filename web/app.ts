@@ -24,6 +24,7 @@ import { callExportRoutes } from './routes/calls-export.js';
 import { callRoutes } from './routes/calls.js';
 import { configRoutes } from './routes/config.js';
 import { docsRoutes } from './routes/docs.js';
+import { embedDemoRoutes } from './routes/embed-demo.js';
 import { embedRoutes } from './routes/embed.js';
 import { healthRoutes } from './routes/health.js';
 import { defaultPagesDir, pageRoutes } from './routes/pages.js';
@@ -171,6 +172,7 @@ export function buildWebApp(opts: WebAppOptions) {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,
     signalingPort: config.signalingPort ?? signalingDefaults().port,
   });
+  void app.register(embedDemoRoutes);
   void app.register(pageRoutes, {
     database,
     pagesDir: opts.pagesDir ?? defaultPagesDir(),

@@ -20,6 +20,7 @@ import type { FastifyReply } from 'fastify';
 import { getCompany } from '../../server/db/companies.js';
 import type { Database } from '../../server/db/database.js';
 import { COMPANY_ID_PATTERN } from '../../server/db/companies.js';
+import { frameAncestorsFor } from '../../server/db/company-settings.js';
 import type { PageBootData } from '../pages/shared/boot-data.js';
 
 /** The company `/` shows: the one `npm run admin -- seed-demo` creates. */
@@ -56,7 +57,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const WIDGET_CACHE = 'public, max-age=300';
 
 /** Escapes text for HTML element content and attribute values. */
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
@@ -198,8 +199,8 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
         embed,
       },
     });
-    // Any site may frame the call page until the embedding origins land; then this names them.
-    return sendHtml(reply, 200, html, pageCsp('*'));
+    // Only the company's own sites may frame its call page (any, when it lists none).
+    return sendHtml(reply, 200, html, pageCsp(frameAncestorsFor(company, reply.log)));
   };
 
   const VisitorQuery = Type.Object({ embed: Type.Optional(Type.String({ maxLength: 8 })) });

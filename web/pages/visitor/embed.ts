@@ -1,7 +1,8 @@
 /**
  * Embed mode: the page inside the call button's iframe tells the embedding page what happens
- * (`ready`, `call_started`, `call_ended`, `close_requested`) and obeys its `hangup`. Messages go
- * to the parent's origin only, never `*`, and only the parent window at that origin is heard.
+ * (`ready`, `call_started`, `call_ended`, `close_requested` from its Close button or Escape)
+ * and obeys its `hangup`. Messages go to the parent's origin only, never `*`, and only the
+ * parent window at that origin is heard.
  */
 
 /** What the page posts to its parent. */
@@ -41,7 +42,18 @@ export function startEmbed(onHangup: () => void): () => void {
     const data = event.data as { source?: unknown; type?: unknown } | null;
     if (data?.source === 'calldocker' && data.type === 'hangup') onHangup();
   };
+  // Key events in a frame never reach the embedding page: Escape here asks the parent to close
+  // its panel, as Escape on the panel itself does (a dialog closes on Escape, WAI-ARIA APG).
+  const keydown = (event: KeyboardEvent) => {
+    if (event.key === 'Escape' && !event.defaultPrevented) {
+      postToParent({ type: 'close_requested' });
+    }
+  };
   window.addEventListener('message', listener);
+  window.addEventListener('keydown', keydown);
   postToParent({ type: 'ready' });
-  return () => window.removeEventListener('message', listener);
+  return () => {
+    window.removeEventListener('message', listener);
+    window.removeEventListener('keydown', keydown);
+  };
 }

@@ -1,0 +1,90 @@
+/**
+ * The loader's options, read from the data attributes of its own `<script>` element and
+ * validated: a value that is not valid falls back to the default, quietly (docs/EMBED.md says
+ * what is valid), so a typo on a company's site never breaks the button or lets markup into its
+ * style sheet. Pure: no DOM beyond the element it is handed.
+ */
+
+/** Everything the loader needs to know, validated. */
+export interface WidgetOptions {
+  /** Origin of the CallDocker host: the loader's own script URL's origin. */
+  readonly host: string;
+  /** `data-company`. */
+  readonly company: string;
+  /** `data-position="bottom-left"`; `bottom-right` is the default. */
+  readonly left: boolean;
+  /** `data-color`: the button's background, `#rgb`, `#rrggbb` or a colour name. */
+  readonly color: string;
+  /** `data-label`: the button's text and accessible name; it must say "Call". */
+  readonly label: string;
+  /** `data-z-index`: an integer. */
+  readonly zIndex: number;
+}
+
+/** The button's colour unless the site says otherwise: white text on it is 6.7:1. */
+export const DEFAULT_COLOR = '#1d4ed8';
+/** Default text of the button. */
+export const DEFAULT_LABEL = 'Call us';
+/** Near the top of the 32-bit range sites use, below the few that use its very top. */
+export const DEFAULT_Z_INDEX = 2147483000;
+/** Longest label kept: the button is a pill, not a banner. */
+export const MAX_LABEL_LENGTH = 40;
+
+/** The web host's company id pattern (`server/db/companies.ts`; a test keeps them equal). */
+export const COMPANY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * `value` when it is a hex colour (`#rgb`, `#rrggbb`) or a simple colour name `supports`
+ * accepts (`CSS.supports('color', …)` in a page), else undefined. Nothing else is accepted: the
+ * value is written into a style sheet. Keywords that are not a paint (`transparent`,
+ * `currentColor`, `inherit`…) are refused.
+ */
+export function validColor(
+  value: string | undefined,
+  supports: (color: string) => boolean,
+): string | undefined {
+  const color = value?.trim() ?? '';
+  return /^#([\da-f]{3}){1,2}$/i.test(color) ||
+    (/^[a-z]{3,20}$/i.test(color) &&
+      !/^(transparent|currentcolor|inherit|initial|unset|revert)$/i.test(color) &&
+      supports(color))
+    ? color
+    : undefined;
+}
+
+/** `value` as a number when it is an integer of at most nine digits, else undefined. */
+export function validZIndex(value: string | undefined): number | undefined {
+  return value !== undefined && /^-?\d{1,9}$/.test(value.trim()) ? Number(value) : undefined;
+}
+
+/**
+ * `value`, trimmed, when it is a label the button may wear: not empty, at most
+ * {@link MAX_LABEL_LENGTH} characters, and saying "call" (in any case), so what the button does
+ * is in its name for everyone, screen readers included.
+ */
+export function validLabel(value: string | undefined): string | undefined {
+  const label = value?.trim() ?? '';
+  return label.length <= MAX_LABEL_LENGTH && /call/i.test(label) ? label : undefined;
+}
+
+/**
+ * The options of the loader's `<script>` element, or a sentence saying why there are none
+ * (`data-company` missing or not a company id). `supports` checks a colour name.
+ */
+export function readOptions(
+  script: { readonly src: string; readonly dataset: DOMStringMap },
+  supports: (color: string) => boolean,
+): WidgetOptions | string {
+  const data = script.dataset;
+  const company = data['company'] ?? '';
+  if (!COMPANY_ID.test(company)) return `data-company="${company}" is not a company id`;
+  return {
+    // `src` as the DOM gives it is absolute.
+    host: new URL(script.src).origin,
+    company,
+    left: data['position'] === 'bottom-left',
+    color: validColor(data['color'], supports) ?? DEFAULT_COLOR,
+    label: validLabel(data['label']) ?? DEFAULT_LABEL,
+    zIndex: validZIndex(data['zIndex']) ?? DEFAULT_Z_INDEX,
+  };
+}
