@@ -345,7 +345,10 @@ export const ServerMessages = {
   ),
   agent_list: Type.Object(
     { type: Type.Literal('agent_list'), agents: Type.Array(AgentSummary) },
-    { description: 'To a visitor right after connection_established.' },
+    {
+      description:
+        'To a visitor right after connection_established; to agents too, just after their queue_updated (extension).',
+    },
   ),
   queue_updated: Type.Object(
     { type: Type.Literal('queue_updated'), calls: Type.Array(QueueEntry) },

@@ -519,7 +519,8 @@ or, when it is unset, \`http://\` and \`https://\` with the upgrade's \`Host\` h
 The first frame is always \`connection_established\` (protocol version, the user as the server
 sees it, starting rooms, ICE servers, heartbeat interval). Then:
 
-- **Agents and admins** start in \`${AGENT_ROOM}\` and get \`queue_updated\` (the whole queue). If
+- **Agents and admins** start in \`${AGENT_ROOM}\` and get \`queue_updated\` (the whole queue)
+  and \`agent_list\` (their team as it is, themselves included; an extension of v1). If
   the agent was not present yet (its first connection), every member of \`${AGENT_ROOM}\` and \`${PUBLIC_ROOM}\` (the
   agent included) gets \`agent_status_changed\` with status \`online\`; the other members of
   \`${AGENT_ROOM}\` get \`user_joined\`.
@@ -635,8 +636,8 @@ const AGENT_STATUS = `## Agent status
 Statuses: ${list(AGENT_STATUSES)}. An agent (or admin) is *present* while it has a connection,
 or while a call still holds it. Every change of a present agent's status is announced with
 \`agent_status_changed\` {agentId, name, status} to the company's \`${AGENT_ROOM}\` and
-\`${PUBLIC_ROOM}\` members; visitors get the whole list once, as \`agent_list\`, right after
-\`connection_established\`.
+\`${PUBLIC_ROOM}\` members; visitors, and agents too (an extension of v1), get the whole list
+once, as \`agent_list\`, right after \`connection_established\`.
 
 - **First connection:** the agent becomes present with status \`online\` (announced). Further
   connections of the same agent change nothing.

@@ -358,6 +358,8 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     if (conn.isAgent) {
       await rooms.join(conn, room, false);
       await presence.agentConnected(conn);
+      // The team as it is now (extension of v1): agent_status_changed only tells what changes.
+      await presence.sendAgentList(conn);
     } else {
       await presence.sendAgentList(conn);
       await rooms.join(conn, room, false);

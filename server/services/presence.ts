@@ -131,7 +131,7 @@ export class PresenceService {
     await this.store.countMissedRing(companyId, agentId, true);
   }
 
-  /** Sends a visitor the company's present agents. */
+  /** Sends a connection (a visitor, or an agent joining its team) the company's present agents. */
   async sendAgentList(conn: Connection): Promise<void> {
     const { companyId } = conn;
     const agents = await this.store.listAgents(companyId);

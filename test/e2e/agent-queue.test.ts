@@ -40,6 +40,16 @@ t.test('team, today, the queue race and the history', async (t) => {
     await b.page.getByLabel('Status').selectOption('online');
     await bobRow.getByText('Online').waitFor();
     t.pass('Bob online, away, online again on Alice’s screen');
+
+    // Bob signed in after Alice; Alice was already there when Bob connected.
+    await b.page.getByRole('tab', { name: 'Team' }).click();
+    const bobsTeam = b.page.getByRole('list', { name: 'Your team' });
+    await bobsTeam
+      .getByRole('listitem')
+      .filter({ hasText: alice.name })
+      .getByText('Online')
+      .waitFor();
+    t.pass('a colleague already signed in is listed at once');
   });
 
   await t.test('Today is read again when a call finishes, with no polling', async (t) => {

@@ -374,7 +374,7 @@ export function checkDeliveries(conns: readonly ConnRecord[]): string[] {
           return;
         }
         case 'agent_list': {
-          if (conn.role !== 'visitor') fail(i, m, 'agent_list to staff');
+          // Visitors and (an extension of v1) staff get it once, on connecting.
           for (const agent of m['agents'] as Array<Record<string, unknown>>) {
             if (!sameCompany(agent['id']) || !isStaff(users.get(String(agent['id']))?.role ?? '')) {
               fail(i, m, `lists ${String(agent['id'])}, not staff of its company`);

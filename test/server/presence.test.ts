@@ -243,7 +243,13 @@ t.test('a visitor gets agent_list right after connection_established', async (t)
     ],
   );
   await flush(alice);
-  t.equal(alice.all('agent_list').length, 0, 'agents get no agent_list');
+  const own = alice.all('agent_list');
+  t.equal(own.length, 1, 'an agent gets agent_list once, on connecting (extension of v1)');
+  t.strictSame(
+    own[0]?.type === 'agent_list' ? own[0].agents : [],
+    [{ id: 'agent-1', name: 'Alice Agent', status: 'online' }],
+    'its team as it was then, itself included',
+  );
 });
 
 t.test("an agent's first connection announces it online, a second one does not", async (t) => {

@@ -155,6 +155,10 @@ function wire(c: WebSocketClient, me: Auth['agent']): void {
     setTeamMember({ id: agentId, name, status });
     if (agentId === me.id) serverStatus.value = status;
   });
+  // The team as it is when this connection opens; the changes follow as agent_status_changed.
+  c.on('agent_list', ({ agents }) => {
+    team.value = new Map(agents.map((a) => [a.id, { id: a.id, name: a.name, status: a.status }]));
+  });
   c.on('user_joined', ({ user }) => {
     if (user.role !== 'visitor' && !team.value.has(user.id)) {
       setTeamMember({ id: user.id, name: user.name, status: 'online' });

@@ -97,8 +97,8 @@ export const strings = {
 
   // Team
   teamTitle: 'Your team',
-  teamHint: 'Colleagues appear here as they sign in or change their status.',
-  teamEmpty: 'No colleague has signed in since you connected.',
+  teamHint: 'Everyone of your company who is signed in, kept up to date as it changes.',
+  teamEmpty: 'Nobody else is signed in right now.',
   youMark: '(you)',
 
   // History
