@@ -251,13 +251,7 @@ t.test(
       'POST /api/token/refresh',
       'POST /api/visitor-token',
     ]);
-    // OpenAPI writes path parameters as {name} where Fastify writes :name.
-    const openApiPath = (route: string) => route.replace(/:(\w+)/g, '{$1}');
-    t.same(
-      documented.sort(),
-      routes.map(openApiPath).sort(),
-      'every API route is documented, and nothing else',
-    );
+    t.same(documented.sort(), routes.sort(), 'every API route is documented, and nothing else');
     const exported = doc.paths['/api/calls/export.csv']!['get']!;
     t.match(
       exported['responses'],

@@ -25,6 +25,9 @@ let placing = 0;
 /** Starts the page: company check, embed mode, connection, and a call to resume if any. */
 export function startPage(): void {
   persistFor(boot.companyId);
+  // A refresh keeps what the visitor typed: the next call is still theirs, under their name.
+  const { tokenName, purpose } = load();
+  setForm({ name: tokenName ?? '', purpose: purpose ?? '' });
   if (boot.embed) startEmbed(hangUp);
   if (boot.companyDisabled) return fail('company_disabled');
   void connect();
@@ -229,7 +232,7 @@ export async function placeCall(): Promise<void> {
     });
     if (ticket !== placing) return void client!.cancelCall(ack.callId).catch(() => undefined);
     if (get().live?.callId === ack.callId) return; // answered before the ack came
-    save({ callId: ack.callId, callType, role: 'caller', agentName });
+    save({ callId: ack.callId, callType, role: 'caller', agentName, purpose });
     set({
       waiting: {
         callId: ack.callId,

@@ -18,6 +18,8 @@ export interface Saved {
   peerName?: string | undefined;
   /** The agent a direct call rings, for "Ringing <name>…" after a refresh. */
   agentName?: string | undefined;
+  /** What the visitor last said the call was about, for the form after a refresh. */
+  purpose?: string | undefined;
 }
 
 let key = 'calldocker.visitor';
