@@ -50,6 +50,7 @@ t.test('team, today, the queue race and the history', async (t) => {
       .getByText('Online')
       .waitFor();
     t.pass('a colleague already signed in is listed at once');
+    await b.page.getByRole('tab', { name: /Queue/ }).click();
   });
 
   await t.test('Today is read again when a call finishes, with no polling', async (t) => {
