@@ -10,6 +10,7 @@
  * the same wall clock; the benchmark measures how far apart the two pages' clocks are and
  * reports it.
  */
+import { loadavg } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildPages } from '../build-pages.mjs';
 import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from './lib/chromium.js';
@@ -75,6 +76,8 @@ export interface RingReport {
   readonly chromiumVersion: string;
   /** How far apart the two pages' clocks were, in milliseconds. */
   readonly clockSkewMs: number;
+  /** The machine's 1-minute load average before and after the calls (it is shared). */
+  readonly loadAverage: readonly [number, number];
 }
 
 /** Why the benchmark did not run. */
@@ -201,6 +204,7 @@ export async function runRingBenchmark(options: RingOptions): Promise<RingReport
       const visitor = await openVisitor(browser, stack, errors);
       const skew = await clockSkewMs(visitor, agentPage);
       options.log(`  the two pages' clocks agree to ${skew.toFixed(2)} ms`);
+      const loadBefore = loadavg()[0]!;
       const firstCall = await oneCall(visitor, agentPage, agent);
       options.log(`  warm-up call: ring after ${ms(firstCall.ringMs)} ms`);
       const calls: RingCall[] = [];
@@ -221,6 +225,7 @@ export async function runRingBenchmark(options: RingOptions): Promise<RingReport
         ack: spread(calls.map((c) => c.ackMs)),
         chromiumVersion: browser.version(),
         clockSkewMs: skew,
+        loadAverage: [loadBefore, loadavg()[0]!],
       };
     } finally {
       await browser.close();
@@ -287,11 +292,18 @@ export function ringDocSection(report: RingReport, machine: string, command: str
       `${report.clockSkewMs.toFixed(2)} ms (median of 20 readings).`,
     "- **`call_request` sent, `ack`**: the benchmark's init script wraps the visitor page's " +
       '`WebSocket`: the moment `send` is called with the `call_request` frame, and the ' +
-      "moment that request's `ack` is delivered (a listener added when the socket is made, " +
-      "before the client's). The signaling server sends the agent its `call_incoming` just " +
-      "before it acks the visitor's request, so from the ack to the ring is mostly the agent's " +
-      'page taking that frame and rendering the dialog.',
+      "moment that request's `ack` is delivered to the page (a listener added when the socket " +
+      "is made, so it runs before the client's). The signaling server sends the agent its " +
+      "`call_incoming` just before it acks the visitor's request, so the two frames leave " +
+      "together; but the ack's event waits for the visitor page's main thread, busy after the " +
+      'click with its own work (rendering the waiting view, among other things), so it can be ' +
+      "delivered after the agent's page has already shown the ring.",
     '- Each call is timed by the pages themselves; Playwright only clicks and reads the ' +
       'figures afterwards. p90 is the nearest rank.',
+    '- The machine is shared and every process of the run (two servers, Chromium with its ' +
+      'renderers, the driver) competes for its CPUs with whatever else runs there: the ' +
+      `1-minute load average was ${report.loadAverage[0].toFixed(1)} before the calls and ` +
+      `${report.loadAverage[1].toFixed(1)} after. Compare runs made at a similar load; ` +
+      'the median is the figure to compare, the max is at the mercy of the machine.',
   ].join('\n');
 }

@@ -9,8 +9,40 @@
 import type { Page } from 'playwright-core';
 import { median } from './stats.js';
 
-/** The page's clock: wall time in milliseconds, with `performance.now()`'s resolution. */
-const NOW = 'const now = () => performance.timeOrigin + performance.now();';
+/**
+ * What both probes share: the page's clock (wall time in milliseconds, with
+ * `performance.now()`'s resolution), and `window.__ringBench` with the marks, `reset()`, and
+ * `until(keys, ms)`, a promise of whether every one of `keys` got marked within `ms`. Waiting
+ * on a promise, not polling a predicate: Playwright polls with `new Function`, which the pages'
+ * Content-Security-Policy (no `unsafe-eval`) refuses.
+ */
+function probeBase(keys: readonly string[]): string {
+  return `
+  const now = () => performance.timeOrigin + performance.now();
+  const keys = ${JSON.stringify(keys)};
+  const marks = Object.fromEntries(keys.map((k) => [k, null]));
+  let waiters = [];
+  const mark = (key, value) => {
+    marks[key] = value;
+    const woken = waiters;
+    waiters = [];
+    for (const wake of woken) wake();
+  };
+  window.__ringBench = {
+    marks,
+    reset() { for (const k of keys) marks[k] = null; },
+    until(wanted, ms) {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (wanted.every((k) => typeof marks[k] === 'number')) resolve(true);
+          else waiters.push(check);
+        };
+        check();
+        setTimeout(() => resolve(false), ms);
+      });
+    },
+  };`;
+}
 
 /**
  * The visitor's page: the click on the button labelled `label` (capture phase on `window`, so
@@ -19,16 +51,10 @@ const NOW = 'const now = () => performance.timeOrigin + performance.now();';
  * the client's `onmessage`).
  */
 export function visitorProbe(label: string): string {
-  return `(() => {
-  ${NOW}
-  const marks = { clickAt: null, sentAt: null, ackAt: null, requestId: null };
-  window.__ringBench = {
-    marks,
-    reset() { marks.clickAt = marks.sentAt = marks.ackAt = marks.requestId = null; },
-  };
+  return `(() => {${probeBase(['clickAt', 'sentAt', 'ackAt', 'requestId'])}
   window.addEventListener('click', (event) => {
     const button = event.target instanceof Element ? event.target.closest('button') : null;
-    if (button !== null && button.textContent.trim() === ${JSON.stringify(label)}) marks.clickAt = now();
+    if (button !== null && button.textContent.trim() === ${JSON.stringify(label)}) mark('clickAt', now());
   }, true);
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
@@ -37,13 +63,13 @@ export function visitorProbe(label: string): string {
       this.addEventListener('message', (event) => {
         if (marks.requestId === null || marks.ackAt !== null || typeof event.data !== 'string') return;
         const frame = JSON.parse(event.data);
-        if (frame.type === 'ack' && frame.id === marks.requestId) marks.ackAt = now();
+        if (frame.type === 'ack' && frame.id === marks.requestId) mark('ackAt', now());
       });
     }
     send(data) {
       if (typeof data === 'string' && data.startsWith('{"type":"call_request"')) {
-        marks.sentAt = now();
         marks.requestId = JSON.parse(data).id;
+        mark('sentAt', now());
       }
       super.send(data);
     }
@@ -58,15 +84,12 @@ export function visitorProbe(label: string): string {
  * the DOM, before that frame is painted.
  */
 export function agentProbe(callerName: string): string {
-  return `(() => {
-  ${NOW}
-  const marks = { ringAt: null };
-  window.__ringBench = { marks, reset() { marks.ringAt = null; } };
+  return `(() => {${probeBase(['ringAt'])}
   const name = ${JSON.stringify(callerName)};
   new MutationObserver(() => {
     if (marks.ringAt !== null) return;
     for (const dialog of document.querySelectorAll('[role="dialog"]')) {
-      if (dialog.textContent.includes(name)) marks.ringAt = now();
+      if (dialog.textContent.includes(name)) mark('ringAt', now());
     }
   }).observe(document, { childList: true, subtree: true, characterData: true });
 })();`;
@@ -87,13 +110,14 @@ export async function probeMarks<K extends string>(
   timeoutMs: number,
 ): Promise<Record<K, number>> {
   const test = `[${keys.map((k) => `window.__ringBench.marks[${JSON.stringify(k)}]`).join(', ')}]`;
-  try {
-    await page.waitForFunction(`${test}.every((v) => typeof v === 'number')`, undefined, {
-      timeout: timeoutMs,
-    });
-  } catch {
+  const marked: unknown = await page.evaluate(
+    `window.__ringBench.until(${JSON.stringify(keys)}, ${timeoutMs})`,
+  );
+  if (marked !== true) {
     const seen: unknown = await page.evaluate('JSON.stringify(window.__ringBench.marks)');
-    throw new Error(`the page recorded ${keys.join(', ')} only in part: ${String(seen)}`);
+    throw new Error(
+      `the page recorded ${keys.join(', ')} only in part within ${timeoutMs} ms: ${String(seen)}`,
+    );
   }
   const values: unknown = await page.evaluate(test);
   if (!Array.isArray(values) || !values.every((v) => typeof v === 'number')) {
