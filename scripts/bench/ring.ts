@@ -284,8 +284,8 @@ export function ringDocSection(report: RingReport, machine: string, command: str
     "- **t1, the ring**: a `MutationObserver` on the agent's whole document, added the same " +
       'way, reads the same clock when an element with `role="dialog"` holding the ' +
       "visitor's name is first in the document. Its callback runs right after the DOM " +
-      'change, in the same task; the frame that paints the dialog comes after, at most one ' +
-      'frame later.',
+      'change, in the same task; the frame that paints the dialog comes after and is not ' +
+      'in the figure.',
     '- **one clock**: both pages run in one browser on one machine, so both read the ' +
       "machine's wall clock; measured in this run, the two pages' clocks " +
       `(\`performance.timeOrigin + performance.now()\` against \`Date.now()\`) agreed to ` +
