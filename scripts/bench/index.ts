@@ -7,7 +7,7 @@
  *   npm run bench -- --write       # and update docs/BENCHMARKS.md
  *   npm run bench -- --profile     # and profile CallDocker under the relay and call-setup loads
  *   npm run bench -- --rounds 1 --seconds 2   # a quick smoke run
- *   npm run bench -- --only bundle --write    # one part (ids: relay, idle, bundle, call-log, call-setup, storm), its section only
+ *   npm run bench -- --only bundle --write    # one part (ids: relay, idle, bundle, call-log, call-setup, storm, ring), its section only
  *
  * Benchmarks are parts: each one is a file next to this one, added to PARTS below.
  */
@@ -33,7 +33,13 @@ import { compileBenchServers, ensureBuild } from './lib/build.js';
 import { profileInto } from './lib/cpuprofile.js';
 import { BUNDLE_TITLE, bundleDocSection, bundleTable, runBundleBenchmark } from './bundle.js';
 import { writeDocSection } from './lib/docs.js';
-import { describeMachine, pinLoadGenerator, type Machine, type Pinning } from './lib/machine.js';
+import {
+  describeMachine,
+  onAllCpus,
+  pinLoadGenerator,
+  type Machine,
+  type Pinning,
+} from './lib/machine.js';
 import {
   profileCallDockerRelay,
   RELAY_DEFAULTS,
@@ -43,6 +49,7 @@ import {
   runRelayBenchmark,
   type RelayOptions,
 } from './relay.js';
+import { RING_DEFAULTS, RING_TITLE, ringDocSection, ringTable, runRingBenchmark } from './ring.js';
 import {
   profileStorm,
   runStormBenchmark,
@@ -68,7 +75,7 @@ interface BenchContext {
    * first call only: parts that run no server (the bundle sizes) need none of it.
    */
   servers(): ServerSetup;
-  /** Rounds per server, when given on the command line. */
+  /** Rounds per server, when given on the command line (the ring part: calls measured). */
   readonly rounds: number | undefined;
   /** Measured seconds per round, when given on the command line. */
   readonly seconds: number | undefined;
@@ -76,11 +83,14 @@ interface BenchContext {
   readonly log: (line: string) => void;
 }
 
-/** One benchmark: runs, and returns its table (Markdown) and its docs section. */
+/** What a part's run gives: its table (Markdown) and its docs section, or why it did not run. */
+type PartResult = { readonly table: string; readonly doc: string } | { readonly skipped: string };
+
+/** One benchmark: runs, and returns its table and its docs section. */
 interface BenchPart {
   readonly id: string;
   readonly title: string;
-  run(ctx: BenchContext): Promise<{ readonly table: string; readonly doc: string }>;
+  run(ctx: BenchContext): Promise<PartResult>;
   /** With `--profile`: profiles CallDocker under this part's load and returns a summary. */
   profile?(ctx: BenchContext): Promise<string>;
 }
@@ -215,6 +225,28 @@ const idlePart: BenchPart = {
   },
 };
 
+const ringPart: BenchPart = {
+  id: 'ring',
+  title: RING_TITLE,
+  async run(ctx) {
+    // Not `ctx.servers()`: the pages load the built pages, not `dist/`, and the servers,
+    // Chromium and this process together are what is timed, on every CPU the machine has.
+    const { result: report, note } = await onAllCpus(ctx.machine, () =>
+      runRingBenchmark({
+        ...RING_DEFAULTS,
+        ...(ctx.rounds !== undefined ? { calls: ctx.rounds } : {}),
+        log: ctx.log,
+      }),
+    );
+    if ('skipped' in report) return report;
+    const machine = machineLine(ctx.machine, { serverCpu: undefined, note });
+    return {
+      table: ringTable(report),
+      doc: ringDocSection(report, machine, 'npm run bench -- --only ring --write'),
+    };
+  },
+};
+
 const PARTS: readonly BenchPart[] = [
   relayPart,
   idlePart,
@@ -222,6 +254,7 @@ const PARTS: readonly BenchPart[] = [
   callLogPart,
   callSetupPart,
   stormPart,
+  ringPart,
 ];
 
 /** The parts `--only` names (comma-separated ids), or all of them. */
@@ -282,7 +315,12 @@ async function main(): Promise<void> {
 
   for (const part of parts) {
     log(`\n${part.title}`);
-    const { table, doc } = await part.run(ctx);
+    const result = await part.run(ctx);
+    if ('skipped' in result) {
+      log(`\nSKIPPED ${part.id}: ${result.skipped}.`);
+      continue;
+    }
+    const { table, doc } = result;
     log(`\n${table}`);
     if (values.write)
       log(`\nWrote the ${part.id} section of ${await writeDocSection(part.id, doc)}.`);

@@ -55,3 +55,49 @@ export function pinLoadGenerator(machine: Machine): Pinning {
   }
   return { serverCpu: 0, note: 'each server pinned to CPU 0, the load generator to CPU 1' };
 }
+
+/** This process's CPU affinity as `taskset` lists it (`0-1`, `1`), or undefined without it. */
+function currentAffinity(): string | undefined {
+  try {
+    const out = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
+    return out.slice(out.lastIndexOf(':') + 1).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `fn` with this process (every thread, and so every process it starts) free to use all
+ * of the machine's CPUs, and puts back the pinning a server part may have set once `fn` is
+ * done. For the browser benchmarks: the servers, Chromium's processes and the driver together
+ * are the system under test, and pinning them all to the load generator's one CPU would
+ * measure a machine that does not exist.
+ * @returns what `fn` returns, and a note on how the run was placed.
+ */
+export async function onAllCpus<T>(
+  machine: Machine,
+  fn: () => Promise<T>,
+): Promise<{ readonly result: T; readonly note: string }> {
+  const all = `0-${machine.cpus - 1}`;
+  const before = currentAffinity();
+  let widened = false;
+  let note = 'unpinned: the servers, Chromium and the driver share every CPU';
+  if (before !== undefined && before !== all) {
+    try {
+      setAffinity(all);
+      widened = true;
+    } catch {
+      // A cpuset that does not start at CPU 0, say: measure as placed, and say so.
+      note = `the servers, Chromium and the driver share CPUs ${before} (could not unpin)`;
+    }
+  }
+  try {
+    return { result: await fn(), note };
+  } finally {
+    if (widened) setAffinity(before!);
+  }
+}
+
+function setAffinity(list: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { stdio: 'ignore' });
+}
