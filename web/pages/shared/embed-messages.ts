@@ -18,7 +18,7 @@ export type FrameMessage =
   | { readonly type: 'call_started'; readonly callId: string }
   /** The call is over, by either side, after `durationSec` seconds. */
   | { readonly type: 'call_ended'; readonly callId: string; readonly durationSec: number }
-  /** The visitor asked to close the panel from inside the frame (its Close, or Escape there). */
+  /** The visitor asked to close the panel from inside the frame (Escape there). */
   | { readonly type: 'close_requested' };
 
 /** What the embedding page may tell the framed call page. */
