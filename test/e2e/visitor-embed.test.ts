@@ -1,6 +1,8 @@
 /**
  * Embed mode: the call page inside an iframe of another origin says `ready` to its parent,
- * at the parent's origin (never `*`), and its Close button posts `close_requested`. In a call
+ * at the parent's origin (never `*`), and Escape in it posts `close_requested`. It draws no
+ * header of its own (the call button's panel has the name and Close): its one h1, the company's
+ * name, is for screen readers only, and it has no close control. In a call
  * it tells the parent `call_started` and `call_ended`, and obeys the parent's `hangup`, but
  * not a `hangup` from a frame of another origin.
  */
@@ -62,8 +64,22 @@ t.test('the embedded page talks to its parent only', async (t) => {
   const got = () => received(page);
   await until('ready', got, (list) => list.some((m) => m.data.type === 'ready'));
   const frame = page.frameLocator('iframe');
-  await frame.getByRole('heading', { name: stack.companyName }).waitFor();
-  await frame.getByRole('button', { name: 'Close' }).click();
+  const h1 = frame.getByRole('heading', { level: 1, name: stack.companyName });
+  await h1.waitFor();
+  t.same(
+    await h1.evaluate((el) => {
+      const { width, height } = el.getBoundingClientRect();
+      return { width, height, className: el.className };
+    }),
+    { width: 1, height: 1, className: 'visually-hidden' },
+    "the company's name is a heading for screen readers, not drawn (the panel shows it)",
+  );
+  t.equal(
+    await frame.getByRole('button', { name: /close|×/i }).count(),
+    0,
+    'no close control of its own: the panel has one',
+  );
+  await frame.getByRole('heading', { name: 'Talk to us' }).press('Escape');
   const list = await until('close_requested', got, (l) =>
     l.some((m) => m.data.type === 'close_requested'),
   );
@@ -106,6 +122,35 @@ t.test('in a call, the parent hears of it and hangs up; another origin cannot', 
   );
   const callId = started.find((m) => m.data.type === 'call_started')!.data.callId;
   t.ok(accepted.has(callId!), 'call_started names the call Bob answered');
+  // The compact call view is the frame's height, whatever that is: the stage grows into what the
+  // call's header and controls leave: nothing scrolls, no empty band above the controls.
+  for (const height of [600, 1000]) {
+    await page.locator('iframe[title="Call us"]').evaluate((el, h) => {
+      (el as HTMLIFrameElement).height = String(h);
+    }, height);
+    const fit = await frame.getByRole('button', { name: 'Hang up' }).evaluate(
+      (el, h) =>
+        new Promise<{ below: number; belowStage: number; scrolls: boolean }>((resolve) => {
+          const measure = () => {
+            if (innerHeight !== h) return requestAnimationFrame(measure);
+            const view = el.closest('.call-view')!;
+            const stage = view.querySelector('.call-stage')!.getBoundingClientRect();
+            const controls = view.querySelector('.call-controls')!.getBoundingClientRect();
+            resolve({
+              below: innerHeight - view.getBoundingClientRect().bottom,
+              belowStage: controls.top - stage.bottom,
+              scrolls: document.documentElement.scrollHeight > innerHeight,
+            });
+          };
+          measure();
+        }),
+      height,
+    );
+    t.ok(
+      fit.below >= 0 && fit.below <= 24 && fit.belowStage <= 16 && !fit.scrolls,
+      `the call fills a frame ${height}px high (${JSON.stringify(fit)})`,
+    );
+  }
 
   // A frame of a third origin posts a hangup to the call page: it is not the parent.
   await page.evaluate((src) => {

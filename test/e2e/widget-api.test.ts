@@ -6,16 +6,8 @@
  */
 import t from 'tap';
 import type { FrameMessage } from '../../web/pages/shared/embed-messages.js';
-import type { EmbedEvent } from '../../web/pages/visitor/embed.js';
 import { chromiumOrSkip, launchBrowser, newPage, startStack, until } from './harness.js';
 import { callFrame, hostPage, serveHostSite } from './widget-host.js';
-
-// The call page's messages and the loader's parse are one contract (checked by the compiler).
-const sameContract: [FrameMessage, EmbedEvent] = [
-  { type: 'ready' } as EmbedEvent,
-  { type: 'ready' } as FrameMessage,
-];
-void sameContract;
 
 /** The site queues its listeners before the loader runs, as docs/EMBED.md shows. */
 const QUEUE = `<script>

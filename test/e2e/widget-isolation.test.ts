@@ -141,6 +141,9 @@ t.test('the panel is a dialog a keyboard opens, leaves and comes back from', asy
 
   await page.keyboard.press('Enter');
   await dialog.waitFor();
+  // The new call page takes focus once drawn: wait for that, or it may take it from Close
+  // between the focus below and the style read.
+  await until('focus in the new frame', focused, (f) => f === 'iframe.');
   const close = dialog.getByRole('button', { name: 'Close' });
   await close.focus();
   t.equal(

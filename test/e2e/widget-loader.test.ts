@@ -13,8 +13,11 @@ import { PAGES_DIR } from '../../scripts/build-pages.mjs';
 import { chromiumOrSkip, launchBrowser, newPage, startStack, until } from './harness.js';
 import { callFrame, hostPage, loaderWarnings, serveHostSite } from './widget-host.js';
 
-/** The loader's budget: 3 KB gzipped, as every site pays it on every page view. */
-const MAX_GZIPPED_BYTES = 3 * 1024;
+/**
+ * The loader's budget: 3 KB gzipped, as every site pays it on every page view. 1 KB is 1000
+ * bytes here, as the bench reports sizes.
+ */
+const MAX_GZIPPED_BYTES = 3000;
 
 t.test('the loader weighs at most 3 KB gzipped', async (t) => {
   const script = await readFile(join(PAGES_DIR, 'widget.js'));

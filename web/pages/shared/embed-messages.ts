@@ -4,7 +4,7 @@
  * documented in docs/EMBED.md. Every message is a plain object tagged `source: 'calldocker'`,
  * and each side checks the other's `event.origin` and `event.source` before reading it.
  *
- * Import-free, so it adds only the parse below to the loader's bundle.
+ * Import-free, so it adds only what the loader uses (`parseFrameMessage`) to its bundle.
  */
 
 /** The tag every message of the contract carries, both ways. */
@@ -18,7 +18,7 @@ export type FrameMessage =
   | { readonly type: 'call_started'; readonly callId: string }
   /** The call is over, by either side, after `durationSec` seconds. */
   | { readonly type: 'call_ended'; readonly callId: string; readonly durationSec: number }
-  /** The visitor asked to close the panel from inside the frame (its Close, or Escape there). */
+  /** The visitor asked to close the panel from inside the frame (Escape there). */
   | { readonly type: 'close_requested' };
 
 /** What the embedding page may tell the framed call page. */
@@ -48,4 +48,13 @@ export function parseFrameMessage(data: unknown): FrameMessage | undefined {
   return type === 'call_ended' && typeof durationSec === 'number' && durationSec >= 0
     ? { type, callId, durationSec }
     : undefined;
+}
+
+/**
+ * The {@link ParentMessage} in `data`, or undefined when `data` is not one. Never throws. As with
+ * {@link parseFrameMessage}, the caller checks who sent it first.
+ */
+export function parseParentMessage(data: unknown): ParentMessage | undefined {
+  const { source, type } = (data ?? {}) as Record<string, unknown>;
+  return source === EMBED_SOURCE && type === 'hangup' ? { type } : undefined;
 }

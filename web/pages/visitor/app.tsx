@@ -1,13 +1,13 @@
 /**
  * The visitor page's frame: the company's name, the current screen, and focus moved to each new
- * screen's heading so keyboard and screen-reader users land where the page changed.
+ * screen's heading so keyboard and screen-reader users land where the page changed. In embed
+ * mode the name is for screen readers only: the call button's panel shows it.
  */
 import { CallView } from '../shared/call-view.js';
 import { useEffect } from 'preact/hooks';
 import { AfterCall } from './after-call.js';
 import { hangUp } from './call-flow.js';
 import { DeviceCheck } from './device-check.js';
-import { postToParent } from './embed.js';
 import { FailureView } from './failure-view.js';
 import { StartView } from './start-view.js';
 import { boot, reconnecting, useStore } from './store.js';
@@ -56,19 +56,16 @@ export function App() {
   }, [current]);
   return (
     <div class={`visitor${boot.embed ? ' embed' : ''}${current === 'call' ? ' in-call' : ''}`}>
-      <header class="visitor-head">
-        <h1>{boot.companyName}</h1>
-        {boot.embed && (
-          <button
-            type="button"
-            class="btn btn-small close-btn"
-            aria-label={strings.close}
-            onClick={() => postToParent({ type: 'close_requested' })}
-          >
-            <span aria-hidden="true">×</span>
-          </button>
-        )}
-      </header>
+      {boot.embed ? (
+        // The call button's panel shows the company's name and a Close of its own, so the framed
+        // page draws neither: one heading and one close control on screen. The h1 stays for
+        // screen readers, as the framed document's own heading; Escape still asks to close.
+        <h1 class="visually-hidden">{boot.companyName}</h1>
+      ) : (
+        <header class="visitor-head">
+          <h1>{boot.companyName}</h1>
+        </header>
+      )}
       <main class="visitor-main">
         <Screen />
       </main>

@@ -1,16 +1,15 @@
 /**
  * Embed mode: the page inside the call button's iframe tells the embedding page what happens
- * (`ready`, `call_started`, `call_ended`, `close_requested` from its Close button or Escape)
- * and obeys its `hangup`. Messages go to the parent's origin only, never `*`, and only the
- * parent window at that origin is heard.
+ * (`ready`, `call_started`, `call_ended`, `close_requested` on Escape) and obeys its `hangup`.
+ * Messages go to the parent's origin only, never `*`, and only the parent window at that origin
+ * is heard. Both directions are the one contract the loader uses, `../shared/embed-messages.ts`.
  */
-
-/** What the page posts to its parent. */
-export type EmbedEvent =
-  | { type: 'ready' }
-  | { type: 'call_started'; callId: string }
-  | { type: 'call_ended'; callId: string; durationSec: number }
-  | { type: 'close_requested' };
+import {
+  EMBED_SOURCE,
+  parseParentMessage,
+  type FrameMessage,
+  type Tagged,
+} from '../shared/embed-messages.js';
 
 /** The embedding page's origin, or undefined when it cannot be known (then nothing is posted). */
 export function parentOrigin(): string | undefined {
@@ -25,10 +24,11 @@ export function parentOrigin(): string | undefined {
 
 let target: string | undefined;
 
-/** Posts `event` to the parent when the page is embedded (a no-op otherwise). */
-export function postToParent(event: EmbedEvent): void {
+/** Posts `message` to the parent when the page is embedded (a no-op otherwise). */
+export function postToParent(message: FrameMessage): void {
   if (target === undefined || window.parent === window) return;
-  window.parent.postMessage({ source: 'calldocker', ...event }, target);
+  const tagged: Tagged<FrameMessage> = { source: EMBED_SOURCE, ...message };
+  window.parent.postMessage(tagged, target);
 }
 
 /**
@@ -39,8 +39,7 @@ export function startEmbed(onHangup: () => void): () => void {
   target = parentOrigin();
   const listener = (event: MessageEvent) => {
     if (target === undefined || event.origin !== target || event.source !== window.parent) return;
-    const data = event.data as { source?: unknown; type?: unknown } | null;
-    if (data?.source === 'calldocker' && data.type === 'hangup') onHangup();
+    if (parseParentMessage(event.data)?.type === 'hangup') onHangup();
   };
   // Key events in a frame never reach the embedding page: Escape here asks the parent to close
   // its panel, as Escape on the panel itself does (a dialog closes on Escape, WAI-ARIA APG).

@@ -20,7 +20,6 @@ export const strings = {
     'Nobody is online right now. You can still wait in the queue, and the next agent to come online will see your call.',
   connecting: 'Connecting…',
   call: 'Call',
-  close: 'Close',
 
   deviceTitle: 'Check your camera and microphone',
   deviceAudioTitle: 'Check your microphone',

@@ -45,7 +45,10 @@ function warn(message: string): void {
  * Asks the host whether this page's origin may embed the company: resolves with the company's
  * name, or undefined after one warning saying why not. Never rejects.
  */
-async function checkEmbed({ host, company }: WidgetOptions): Promise<string | undefined> {
+async function checkEmbed({
+  host_: host,
+  company_: company,
+}: WidgetOptions): Promise<string | undefined> {
   const origin = location.origin;
   let res: Response;
   let body: { allowed?: unknown; name?: unknown; error?: unknown } = {};
@@ -79,10 +82,7 @@ function start(): void {
   const script =
     document.currentScript ??
     document.querySelector<HTMLScriptElement>('script[src*="widget.js"][data-company]');
-  const options =
-    script instanceof HTMLScriptElement
-      ? readOptions(script, (color) => CSS.supports('color', color))
-      : 'no data-company';
+  const options = script instanceof HTMLScriptElement ? readOptions(script) : 'no data-company';
 
   const listeners = new Map<string, Set<(detail: FrameMessage) => void>>();
   let widget: Widget | undefined;
@@ -105,7 +105,7 @@ function start(): void {
     },
     hangup() {
       const message: Tagged<ParentMessage> = { source: EMBED_SOURCE, type: 'hangup' };
-      if (typeof options !== 'string') widget?.frame()?.postMessage(message, options.host);
+      if (typeof options !== 'string') widget?.frame_()?.postMessage(message, options.host_);
     },
     on(event, listener) {
       if (!listeners.has(event)) listeners.set(event, new Set());
@@ -127,16 +127,16 @@ function start(): void {
   window.addEventListener('message', (event) => {
     // Only the frame this loader made, at the host it came from: not the page itself, not
     // another frame, not another site.
-    const frame = widget?.frame();
+    const frame = widget?.frame_();
     const message =
-      event.origin === options.host && frame != null && event.source === frame
+      event.origin === options.host_ && frame != null && event.source === frame
         ? parseFrameMessage(event.data)
         : undefined;
     if (message === undefined) return;
     if (message.type === 'close_requested') return api.close();
     if (message.type !== 'ready') callLive = message.type === 'call_started';
     // A call that ended behind a closed panel takes its frame with it.
-    if (message.type === 'call_ended' && !widget!.isOpen()) widget!.close(true);
+    if (message.type === 'call_ended' && !widget!.isOpen_()) widget!.close(true);
     for (const listener of listeners.get(message.type) ?? []) {
       try {
         listener(message);
@@ -152,7 +152,7 @@ function start(): void {
     if (name === undefined) return;
     const mount = () => {
       widget = mountWidget(options, name, {
-        toggle: () => (widget!.isOpen() ? api.close() : api.open()),
+        toggle_: () => (widget!.isOpen_() ? api.close() : api.open()),
         close: api.close,
       });
       if (openWhenReady) widget.open();

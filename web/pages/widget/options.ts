@@ -2,23 +2,26 @@
  * The loader's options, read from the data attributes of its own `<script>` element and
  * validated: a value that is not valid falls back to the default, quietly (docs/EMBED.md says
  * what is valid), so a typo on a company's site never breaks the button or lets markup into its
- * style sheet. Pure: no DOM beyond the element it is handed.
+ * style sheet. No DOM beyond the element it is handed, and `CSS.supports` for colour names.
  */
 
-/** Everything the loader needs to know, validated. */
+/**
+ * Everything the loader needs to know, validated. Its names end in `_`, which the build
+ * shortens (see `scripts/build-pages.mjs`): they are the loader's own, never seen outside.
+ */
 export interface WidgetOptions {
   /** Origin of the CallDocker host: the loader's own script URL's origin. */
-  readonly host: string;
+  readonly host_: string;
   /** `data-company`. */
-  readonly company: string;
+  readonly company_: string;
   /** `data-position="bottom-left"`; `bottom-right` is the default. */
-  readonly left: boolean;
+  readonly left_: boolean;
   /** `data-color`: the button's background, `#rgb`, `#rrggbb` or a colour name. */
-  readonly color: string;
+  readonly color_: string;
   /** `data-label`: the button's text and accessible name; it must say "Call". */
-  readonly label: string;
+  readonly label_: string;
   /** `data-z-index`: an integer. */
-  readonly zIndex: number;
+  readonly zIndex_: number;
 }
 
 /** The button's colour unless the site says otherwise: white text on it is 6.7:1. */
@@ -34,20 +37,17 @@ export const MAX_LABEL_LENGTH = 40;
 export const COMPANY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
- * `value` when it is a hex colour (`#rgb`, `#rrggbb`) or a simple colour name `supports`
- * accepts (`CSS.supports('color', …)` in a page), else undefined. Nothing else is accepted: the
+ * `value` when it is a hex colour (`#rgb`, `#rrggbb`) or a simple colour name the browser
+ * accepts (`CSS.supports('color', …)`), else undefined. Nothing else is accepted: the
  * value is written into a style sheet. Keywords that are not a paint (`transparent`,
  * `currentColor`, `inherit`…) are refused.
  */
-export function validColor(
-  value: string | undefined,
-  supports: (color: string) => boolean,
-): string | undefined {
+export function validColor(value: string | undefined): string | undefined {
   const color = value?.trim() ?? '';
   return /^#([\da-f]{3}){1,2}$/i.test(color) ||
     (/^[a-z]{3,20}$/i.test(color) &&
       !/^(transparent|currentcolor|inherit|initial|unset|revert)$/i.test(color) &&
-      supports(color))
+      CSS.supports('color', color))
     ? color
     : undefined;
 }
@@ -69,22 +69,22 @@ export function validLabel(value: string | undefined): string | undefined {
 
 /**
  * The options of the loader's `<script>` element, or a sentence saying why there are none
- * (`data-company` missing or not a company id). `supports` checks a colour name.
+ * (`data-company` missing or not a company id).
  */
-export function readOptions(
-  script: { readonly src: string; readonly dataset: DOMStringMap },
-  supports: (color: string) => boolean,
-): WidgetOptions | string {
+export function readOptions(script: {
+  readonly src: string;
+  readonly dataset: DOMStringMap;
+}): WidgetOptions | string {
   const data = script.dataset;
   const company = data['company'] ?? '';
   if (!COMPANY_ID.test(company)) return `data-company="${company}" is not a company id`;
   return {
     // `src` as the DOM gives it is absolute.
-    host: new URL(script.src).origin,
-    company,
-    left: data['position'] === 'bottom-left',
-    color: validColor(data['color'], supports) ?? DEFAULT_COLOR,
-    label: validLabel(data['label']) ?? DEFAULT_LABEL,
-    zIndex: validZIndex(data['zIndex']) ?? DEFAULT_Z_INDEX,
+    host_: new URL(script.src).origin,
+    company_: company,
+    left_: data['position'] === 'bottom-left',
+    color_: validColor(data['color']) ?? DEFAULT_COLOR,
+    label_: validLabel(data['label']) ?? DEFAULT_LABEL,
+    zIndex_: validZIndex(data['zIndex']) ?? DEFAULT_Z_INDEX,
   };
 }

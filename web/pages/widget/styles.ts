@@ -7,20 +7,27 @@
  */
 import type { WidgetOptions } from './options.js';
 
+// A telephone handset on a 24 px grid, drawn on whole units so it stays small.
+const PHONE_PATH =
+  'M4 2h5l2 5-3 2a12 12 0 0 0 7 7l2-3 5 2v5a2 2 0 0 1-2 2A19 19 0 0 1 2 4a2 2 0 0 1 2-2z';
+
 /** The style sheet's text for `options`. */
-export function widgetCss({ color, left, zIndex }: WidgetOptions): string {
+export function widgetCss({ color_: color, left_: left, zIndex_: zIndex }: WidgetOptions): string {
   const [side, other] = left ? ['left', 'right'] : ['right', 'left'];
   // The button is 48 px high (WCAG 2.5.5 asks 44), 20 px from the corner; the panel above it.
-  return `:host{all:initial!important;position:fixed!important;z-index:${zIndex}!important}
-[hidden]{display:none!important}
-.l,.p{position:fixed;bottom:20px;${side}:20px;font:16px/1.4 system-ui,sans-serif}
-.l{display:flex;align-items:center;gap:8px;height:48px;padding:0 20px 0 16px;border:0;border-radius:24px;background:${color};color:#fff;font-weight:600;box-shadow:0 4px 24px #0008;cursor:pointer}
-svg{width:20px;fill:currentColor}
-button:focus-visible{outline:3px solid #111;outline-offset:2px;box-shadow:0 0 0 2px #fff}
-.p{bottom:80px;display:flex;flex-direction:column;width:380px;height:600px;max-width:calc(100vw - 40px);max-height:calc(100vh - 112px);border-radius:12px;overflow:hidden;background:#fff;color:#111;box-shadow:0 4px 24px #0008}
-.b{display:flex;align-items:center;padding:6px 6px 6px 16px;border-bottom:1px solid #ccc}
-h2{flex:1;margin:0;font-size:1em}
-.x{min-width:44px;height:44px;padding:0 14px;border:1px solid #666;border-radius:8px;background:#fff;color:#111;font:inherit}
-iframe{flex:1;border:0}
-@media(max-width:480px){.p{${other}:12px;${side}:12px;width:auto;max-width:none}}`;
+  // The icon is the handset cut out of a square of the text's colour, shown at 20 px.
+  return (
+    `:host{all:initial!important;position:fixed!important;z-index:${zIndex}!important}` +
+    `[hidden]{display:none!important}` +
+    `.l,.p{position:fixed;bottom:20px;${side}:20px;font:16px/1.4 system-ui}` +
+    `.l{display:flex;align-items:center;gap:8px;height:48px;padding:0 20px 0 16px;border:0;border-radius:24px;background:${color};color:#fff;font-weight:600;box-shadow:0 4px 24px #0008;cursor:pointer}` +
+    `i{width:24px;height:24px;margin:-2px;scale:.84;background:currentColor;clip-path:path("${PHONE_PATH}")}` +
+    `button:focus-visible{outline:3px solid #111;outline-offset:2px;box-shadow:0 0 0 2px #fff}` +
+    `.p{bottom:80px;display:flex;flex-direction:column;width:min(380px,100vw - 40px);height:min(600px,100vh - 112px);border-radius:12px;overflow:hidden;background:#fff;color:#111;box-shadow:0 4px 24px #0008}` +
+    `.b{display:flex;align-items:center;padding:6px 6px 6px 16px;border-bottom:1px solid #ccc}` +
+    `h2{flex:1;margin:0;font-size:1em}` +
+    `.x{min-width:44px;height:44px;padding:0 14px;border:1px solid #666;border-radius:8px;background:#fff;color:#111;font:inherit}` +
+    `iframe{flex:1;border:0}` +
+    `@media(max-width:480px){.p{${other}:12px;${side}:12px;width:auto}}`
+  );
 }

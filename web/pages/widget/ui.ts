@@ -8,39 +8,35 @@ import type { WidgetOptions } from './options.js';
 import { callCompany, closeLabel } from './strings.js';
 import { widgetCss } from './styles.js';
 
-/** What the loader does with the widget. */
+/** What the loader does with the widget (a name ending in `_` is shortened by the build). */
 export interface Widget {
   /** Shows the panel, making its iframe if there is none, and moves focus into it. */
   open(): void;
   /** Hides the panel (if shown); `discard` drops the iframe too (when no call is live). */
   close(discard: boolean): void;
   /** Whether the panel is shown. */
-  isOpen(): boolean;
+  isOpen_(): boolean;
   /** The call page's window while its iframe exists (`null` otherwise). */
-  frame(): Window | null;
+  frame_(): Window | null;
 }
 
 /** What the widget asks of the loader, which knows whether a call is live. */
 export interface WidgetHandlers {
   /** The launcher was pressed. */
-  toggle(): void;
+  toggle_(): void;
   /** The visitor closed the panel (its Close button, or Escape in it). */
   close(): void;
 }
 
-// A telephone handset, drawn on whole units so it stays small.
-const PHONE_PATH =
-  'M4 2h5l2 5-3 2a12 12 0 0 0 7 7l2-3 5 2v5a2 2 0 0 1-2 2A19 19 0 0 1 2 4a2 2 0 0 1 2-2z';
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
+/** An element of `tag` with `attrs`, holding `children`. */
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   attrs: Record<string, string>,
-  text = '',
+  ...children: Array<Node | string>
 ): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const name in attrs) node.setAttribute(name, attrs[name]!);
-  node.textContent = text;
+  node.append(...children);
   return node;
 }
 
@@ -52,32 +48,29 @@ export function mountWidget(
 ): Widget {
   const host = el('div', {});
   const root = host.attachShadow({ mode: 'open' });
-  const css = widgetCss(options);
-  // A constructed sheet where there are, which the page's CSP `style-src` does not govern;
-  // else a `<style>` element (that such a CSP may block).
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    root.adoptedStyleSheets = [sheet];
-  } catch {
-    root.append(el('style', {}, css));
-  }
+  // A constructed sheet, which the page's CSP `style-src` does not govern (a `<style>` element
+  // there may be blocked). Every evergreen browser has them: Chromium 73, Firefox 101, Safari
+  // 16.4 (docs/EMBED.md).
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(widgetCss(options));
+  root.adoptedStyleSheets = [sheet];
 
   const title = callCompany(companyName);
-  const launcher = el('button', { class: 'l', 'aria-expanded': 'false' });
   // Built node by node, not from markup: a page that enforces Trusted Types refuses innerHTML.
-  const icon = document.createElementNS(SVG_NS, 'svg');
-  const path = document.createElementNS(SVG_NS, 'path');
-  icon.setAttribute('viewBox', '0 0 24 24');
-  icon.setAttribute('aria-hidden', 'true');
-  path.setAttribute('d', PHONE_PATH);
-  icon.append(path);
-  launcher.append(icon, options.label);
-  const panel = el('div', { class: 'p', role: 'dialog', 'aria-labelledby': 't' });
-  const bar = el('div', { class: 'b' });
+  // The icon is an empty element the style sheet shapes, so it has no name to announce.
+  const launcher = el(
+    'button',
+    { class: 'l', 'aria-expanded': 'false' },
+    el('i', {}),
+    options.label_,
+  );
   const closeButton = el('button', { class: 'x' }, closeLabel);
-  bar.append(el('h2', { id: 't' }, title), closeButton);
-  panel.append(bar);
+  // Named with the words its visible title shows: aria-label needs no id to point at.
+  const panel = el(
+    'div',
+    { class: 'p', role: 'dialog', 'aria-label': title },
+    el('div', { class: 'b' }, el('h2', {}, title), closeButton),
+  );
   panel.hidden = true;
   root.append(launcher, panel);
   document.body.append(host);
@@ -92,7 +85,7 @@ export function mountWidget(
   // Where focus was before the panel took it, to give it back.
   let returnFocus: HTMLElement | undefined;
 
-  launcher.onclick = handlers.toggle;
+  launcher.onclick = handlers.toggle_;
   closeButton.onclick = handlers.close;
   panel.onkeydown = (event) => {
     if (event.key === 'Escape') {
@@ -107,7 +100,7 @@ export function mountWidget(
       if (iframe === undefined) {
         panel.append(
           (iframe = el('iframe', {
-            src: `${options.host}/c/${options.company}?embed=1`,
+            src: `${options.host_}/c/${options.company_}?embed=1`,
             allow: 'camera; microphone; display-capture; autoplay',
             title,
           })),
@@ -136,7 +129,7 @@ export function mountWidget(
         (returnFocus?.isConnected ? returnFocus : launcher).focus();
       }
     },
-    isOpen: () => !panel.hidden,
-    frame: () => iframe?.contentWindow ?? null,
+    isOpen_: () => !panel.hidden,
+    frame_: () => iframe?.contentWindow ?? null,
   };
 }
