@@ -6,20 +6,15 @@
  * Chromium is Debian's package (`chromium` on PATH, or CHROMIUM_PATH). When it is missing
  * this file says loudly that it skipped and how to run it; under CI it fails (CI installs it).
  */
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
-import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
 import { CHROMIUM_ARGS, chromiumOrSkip, GRANT_ARGS } from '../e2e/harness.js';
 import { buildServer, delay, signToken } from '../helpers.js';
+import { serveCallPage } from './call-page-server.js';
 
 /** A tap subtest. */
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-const PAGES = join(dirname(fileURLToPath(import.meta.url)), 'pages');
 /** Bound of each test (each takes about 2 s here). */
 const TEST_TIMEOUT_MS = 60_000;
 /** How long one condition may take to come true (media setup on a loaded 2-core machine). */
@@ -49,29 +44,6 @@ declare global {
     /** The peer connection a test remembered, to tell whether it was replaced. */
     __pcBefore: RTCPeerConnection | undefined;
   }
-}
-
-/** Serves the test page and the built library, nothing else; returns the origin. */
-async function servePages(tap: Tap): Promise<string> {
-  const files: Record<string, [path: string, type: string]> = {
-    '/call.html': [join(PAGES, 'call.html'), 'text/html'],
-    '/call-page.js': [join(PAGES, 'call-page.js'), 'text/javascript'],
-    '/calldocker.js': [CLIENT_BUNDLE, 'text/javascript'],
-    '/calldocker.js.map': [`${CLIENT_BUNDLE}.map`, 'application/json'],
-  };
-  const server = createServer((req, res) => {
-    const file = files[new URL(req.url ?? '/', 'http://localhost').pathname];
-    if (file === undefined) return void res.writeHead(404).end();
-    readFile(file[0]).then(
-      (body) => res.writeHead(200, { 'content-type': file[1] }).end(body),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  tap.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
 }
 
 /** One side of the call: a page in its own browser context (its own storage and permissions). */
@@ -154,7 +126,7 @@ class Call {
     visitor: { browser?: Browser; prepare?: (page: Page, origin: string) => Promise<void> } = {},
   ): Promise<Call> {
     const srv = await buildServer(tap);
-    const origin = await servePages(tap);
+    const origin = await serveCallPage(tap);
     const url = (who: 'agent' | 'visitor') => {
       const token = signToken({ sub: `${who}-1`, role: who, company_id: company, name: who });
       const query = new URLSearchParams({ signal: srv.wsUrl, token, role: who });
@@ -232,7 +204,6 @@ const iceUfrag = (sdp: string | undefined) => /^a=ice-ufrag:(.+)$/m.exec(sdp ?? 
 
 const chromiumPath = await chromiumOrSkip(t, 'call-session');
 if (chromiumPath !== undefined) {
-  await buildClient();
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: [...CHROMIUM_ARGS, ...GRANT_ARGS],

@@ -4,15 +4,9 @@
  * back; Decline tells the visitor; Accept with the test call page as the visitor brings the
  * call view with video frames decoded (read from getStats, not from the page).
  */
-import { createServer } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { BrowserContext } from 'playwright-core';
-import type { Test } from 'tap';
 import t from 'tap';
+import { serveCallPage } from '../browser/call-page-server.js';
 import { agentsOf, describeViolations, openAgent, Visitor } from './agent-helpers.js';
 import {
   chromiumOrSkip,
@@ -25,43 +19,6 @@ import {
   startStack,
   until,
 } from './harness.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CALL_PAGES = join(ROOT, 'test', 'browser', 'pages');
-
-/** Serves the browser tests' call page with a client bundle of its own; returns the origin. */
-async function serveCallPage(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'calldocker-agent-ring-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const bundle = join(dir, 'calldocker.js');
-  await build({
-    entryPoints: [join(ROOT, 'client-lib', 'index.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    outfile: bundle,
-    logLevel: 'silent',
-  });
-  const files: Record<string, [string, string]> = {
-    '/call.html': [join(CALL_PAGES, 'call.html'), 'text/html'],
-    '/call-page.js': [join(CALL_PAGES, 'call-page.js'), 'text/javascript'],
-    '/calldocker.js': [bundle, 'text/javascript'],
-  };
-  const server = createServer((req, res) => {
-    const file = files[new URL(req.url ?? '/', 'http://localhost').pathname];
-    if (file === undefined) return void res.writeHead(404).end();
-    readFile(file[0]).then(
-      (body) => res.writeHead(200, { 'content-type': file[1] }).end(body),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
-}
 
 /**
  * Lets the test hide the page: headless Chromium reports every page visible whatever is in

@@ -4,15 +4,11 @@
  * (`test/browser/pages/call.html`, role `agent`: it accepts the first call it is offered) or as
  * a Node `WebSocketClient` for signaling-only behaviour, and the accessibility check.
  */
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
 import { WebSocketClient } from '../../client-lib/index.js';
-import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
+import { serveCallPage } from '../browser/call-page-server.js';
 import { parseDatabaseUrl } from '../../server/config.js';
 import { setCompanyDisabled } from '../../server/db/companies.js';
 import { openDatabase } from '../../server/db/database.js';
@@ -23,8 +19,6 @@ import {
   type Stack,
   type StackAgent,
 } from './harness.js';
-
-const TEST_PAGES = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser', 'pages');
 
 /**
  * The visitor's page of the stack's company, opened in a fresh context. `beforeLoad` runs on
@@ -116,32 +110,6 @@ export async function setDisabled(stack: Stack, disabled: boolean): Promise<void
   }
 }
 
-let built: Promise<unknown> | undefined;
-
-/** Serves the client library's test page and its bundle (built once per process). */
-async function serveAgentPage(t: Test): Promise<string> {
-  built ??= buildClient();
-  await built;
-  const files: Record<string, [string, string]> = {
-    '/call.html': [join(TEST_PAGES, 'call.html'), 'text/html'],
-    '/call-page.js': [join(TEST_PAGES, 'call-page.js'), 'text/javascript'],
-    '/calldocker.js': [CLIENT_BUNDLE, 'text/javascript'],
-  };
-  const server = createServer((req, res) => {
-    const file = files[new URL(req.url ?? '/', 'http://localhost').pathname];
-    if (file === undefined) return void res.writeHead(404).end();
-    readFile(file[0]).then(
-      (body) => res.writeHead(200, { 'content-type': file[1] }).end(body),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
-}
-
 /** What the agent's test page keeps on `window.__calldocker`. */
 interface AgentState {
   events: Array<{ type: string }>;
@@ -152,7 +120,7 @@ interface AgentState {
 
 /** The agent side in Chromium: accepts the first call it is offered, sends real media. */
 export async function openAgentPage(t: Test, browser: Browser, stack: Stack, agent: StackAgent) {
-  const origin = await serveAgentPage(t);
+  const origin = await serveCallPage(t);
   const token = await agentToken(stack, agent);
   const { page } = await newPage(t, browser);
   const query = new URLSearchParams({ signal: stack.signaling, token, role: 'agent' });
