@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
-import { WebSocketClient } from '../../client-lib/index.js';
+import { WebSocketClient } from '@calldocker/client';
 import { buildClient, CLIENT_BUNDLE } from '../../scripts/build-client.mjs';
 import { parseDatabaseUrl } from '../../server/config.js';
 import { setCompanyDisabled } from '../../server/db/companies.js';
