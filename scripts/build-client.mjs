@@ -12,11 +12,11 @@
  * Run by `npm run build -w @calldocker/client` and by its `prepack`; `buildClient()` alone
  * (the bundle) is what `scripts/build-pages.mjs` and the browser tests call.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import ts from 'typescript';
 import { resolvedProtocolTypes } from './client-types.mjs';
 
@@ -103,6 +103,21 @@ export async function buildClientPackage() {
   );
   // Nothing the entry imports at run time reaches it (the client imports only its types).
   await rm(join(CLIENT_DIST, 'protocol.js'));
+  // The modules' JSDoc is in the .d.ts beside them, where editors read it; in the JavaScript it
+  // only doubled the tarball's code. esbuild keeps the code as written, minus the comments.
+  const modules = (await readdir(CLIENT_DIST)).filter((f) => f.endsWith('.js'));
+  await Promise.all(
+    modules.map(async (name) => {
+      const file = join(CLIENT_DIST, name);
+      const { code } = await transform(await readFile(file, 'utf8'), {
+        loader: 'js',
+        format: 'esm',
+        target: 'es2022',
+        legalComments: 'none',
+      });
+      await writeFile(file, code);
+    }),
+  );
   const { bytes } = await buildClient();
   return { bundleBytes: bytes };
 }
