@@ -285,6 +285,16 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
     },
   });
 
+  // The static files' MIME table says application/javascript; RFC 9239 made text/javascript
+  // the one to send.
+  app.addHook('onSend', async (request, reply) => {
+    if (
+      request.url.startsWith(CLIENT_BUNDLE_PREFIX) &&
+      String(reply.getHeader('content-type')).startsWith('application/javascript')
+    ) {
+      void reply.header('content-type', 'text/javascript; charset=utf-8');
+    }
+  });
   await app.register(fastifyStatic, {
     root: join(opts.pagesDir, 'client', `v${PROTOCOL_VERSION}`),
     prefix: CLIENT_BUNDLE_PREFIX,
@@ -292,8 +302,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
     wildcard: true,
     preCompressed: true,
     cacheControl: false,
-    setHeaders(res, path) {
-      if (path.endsWith('.js')) res.setHeader('content-type', 'text/javascript; charset=utf-8');
+    setHeaders(res) {
       res.setHeader('cache-control', IMMUTABLE);
       res.setHeader('x-content-type-options', 'nosniff');
       // Other sites load it: a module script from another origin is a CORS request.
