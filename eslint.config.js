@@ -3,7 +3,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'web/public/vendor/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'client-lib/dist/**',
+      'node_modules/**',
+      '.tap/**',
+      'web/public/vendor/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,14 +6,18 @@
  *   content, so the host serves them with `immutable` caching;
  * - `widget.js`, the embeddable button's loader: a stable name (sites link to it), so it is
  *   served with a short cache;
+ * - `client/v<major>/calldocker.js` and its map: the `@calldocker/client` browser bundle, built
+ *   as the package builds it, for sites without a bundler (`<script type="module">`); the
+ *   path carries the package's major version, which is the protocol version it speaks;
  * - `manifest.json`, which page uses which files: the host reads it to write its HTML;
  * - a `.br` and a `.gz` beside every file, so the host sends compressed bytes without
  *   compressing on each request (`@fastify/static`'s `preCompressed`).
  *
  * Part of `npm run build`; the test suite runs it before any test (tap's `before`), so the
  * browser tests always load what the sources say. Pages import the client library by its
- * package name, `calldocker/client`, as a developer's page would; here it resolves to the
- * sources, so no `tsc` build is needed first.
+ * package name, `@calldocker/client`, as a developer's page would; the workspace package's
+ * `calldocker-source` export condition resolves it to the sources, so no build of the package
+ * is needed first.
  */
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
@@ -22,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { build } from 'esbuild';
+import { buildClient, clientMajorVersion } from './build-client.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,7 +58,8 @@ const common = {
   metafile: true,
   jsx: 'automatic',
   jsxImportSource: 'preact',
-  alias: { 'calldocker/client': join(ROOT, 'client-lib', 'index.ts') },
+  // `@calldocker/client` through the workspace package's export for its sources.
+  conditions: ['calldocker-source'],
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 
@@ -101,6 +107,8 @@ export async function buildPages(options = {}) {
   const pages = {
     metafile: { outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) },
   };
+  const clientDir = join(staging, 'client', `v${await clientMajorVersion()}`);
+  const client = await buildClient({ outfile: join(clientDir, 'calldocker.js') });
   const widget = await build({
     ...common,
     entryPoints: [WIDGET_ENTRY],
@@ -138,6 +146,7 @@ export async function buildPages(options = {}) {
   const written = [
     ...Object.keys(pages.metafile.outputs),
     ...Object.keys(widget.metafile.outputs),
+    relative(ROOT, client.file),
   ].filter((file) => !file.endsWith('.map'));
   await Promise.all(written.map((file) => precompress(join(ROOT, file))));
   await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -4,7 +4,8 @@
  * `CallSession` at most 12 KB) and against the libraries a site would otherwise use, all bundled
  * by the same esbuild with the same settings in the same run. The peers are installed into a
  * temporary directory outside the repository; one that cannot be installed or bundled is shown
- * with the figure quoted in issue 4 instead, marked as such.
+ * with the figure quoted in issue 4 instead, marked as such. The published package is measured
+ * too (issue 12): its browser bundle as `npm pack` ships it, and the tarball beside the peers'.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
+import { CLIENT_BUNDLE, CLIENT_DIR } from '../build-client.mjs';
 import { buildPages } from '../build-pages.mjs';
 import { ROOT } from './lib/build.js';
 
@@ -69,6 +71,8 @@ export interface BundleRow {
   readonly budgetKb?: number;
   /** The figure issue 4 quotes for a peer, in KB (min+gzip). */
   readonly quotedKb?: number;
+  /** The package's npm tarball (`npm pack`), bytes. */
+  readonly tarballBytes?: number;
   /** Why a peer was not measured (its quoted figure stands in). */
   readonly notMeasured?: string;
 }
@@ -171,6 +175,66 @@ async function measure(
   };
 }
 
+/** What `npm pack --json` reports of a package: tarball and unpacked bytes. */
+interface PackJson {
+  readonly size: number;
+  readonly unpackedSize: number;
+}
+
+/** `npm pack`'s JSON report, after whatever the package's build printed first. */
+function packReport(stdout: string): PackJson {
+  const [report] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as [PackJson];
+  return report;
+}
+
+/**
+ * Packs `@calldocker/client` as it would be published (its prepack builds it) and measures the
+ * browser bundle it ships, `dist/calldocker.js`, and the tarball.
+ */
+function measurePublished(log: (line: string) => void): BundleRow {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-pack-'));
+  try {
+    const stdout = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+      cwd: CLIENT_DIR,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    const { size } = packReport(stdout);
+    const pkg = JSON.parse(readFileSync(join(CLIENT_DIR, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const bundle = readFileSync(CLIENT_BUNDLE);
+    const row = {
+      name: 'CallDocker `@calldocker/client` as published (`dist/calldocker.js`)',
+      version: pkg.version,
+      minBytes: bundle.byteLength,
+      gzipBytes: gzipSync(bundle, { level: 9 }).byteLength,
+      tarballBytes: size,
+      budgetKb: 12,
+    };
+    log(`  ${row.name}: ${describe(row)}, tarball ${kb(size)} KB`);
+    return row;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The tarball size of a published package version, from the registry (`npm pack --dry-run`). */
+function peerTarballBytes(spec: string, dir: string): number | undefined {
+  try {
+    const stdout = execFileSync('npm', ['pack', '--dry-run', '--json', spec], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    return packReport(stdout).size;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Installs the peers into `dir`; all at once, else one by one. Returns the installed names. */
 function installPeers(dir: string, log: (line: string) => void): Map<string, string> {
   const failures = new Map<string, string>();
@@ -227,9 +291,12 @@ async function measurePeers(log: (line: string) => void): Promise<BundleRow[]> {
         const pkg = JSON.parse(
           readFileSync(join(dir, 'node_modules', peer.name, 'package.json'), 'utf8'),
         ) as { version: string };
-        const figures = await measure(`export * from '${peer.name}';`, dir);
-        rows.push({ ...quoted, version: pkg.version, ...figures });
-        log(`  ${peer.name} ${pkg.version}: ${describe(figures)}`);
+        const { inputs: _inputs, ...figures } = await measure(`export * from '${peer.name}';`, dir);
+        const tarballBytes = peerTarballBytes(`${peer.name}@${pkg.version}`, dir);
+        rows.push({ ...quoted, version: pkg.version, ...figures, tarballBytes });
+        log(
+          `  ${peer.name} ${pkg.version}: ${describe(figures)}, tarball ${tarballBytes === undefined ? '?' : kb(tarballBytes)} KB`,
+        );
       } catch (err) {
         const why = err instanceof Error ? err.message.split('\n')[0]! : String(err);
         rows.push({ ...quoted, notMeasured: `bundling failed: ${why}` });
@@ -262,6 +329,7 @@ export async function runBundleBenchmark(options: BundleOptions): Promise<Bundle
     ours.push({ name: bundle.name, budgetKb: bundle.budgetKb, ...figures });
     options.log(`  ${bundle.name}: ${describe(figures)} (${inputs.length} source files)`);
   }
+  ours.push(measurePublished(options.log));
   const peers = options.peers
     ? await measurePeers(options.log)
     : PEERS.map((p) => ({ ...p, notMeasured: 'not measured in this run' }));
@@ -290,7 +358,7 @@ export function bundleTable(report: BundleReport): string {
       target = `issue 4 quotes ${row.quotedKb}`;
     }
     const version = row.version ?? '';
-    return `| ${row.name} | ${version} | ${cell(row.minBytes)} | ${gzip} | ${target} |`;
+    return `| ${row.name} | ${version} | ${cell(row.minBytes)} | ${gzip} | ${cell(row.tarballBytes)} | ${target} |`;
   });
   const over = report.ours.filter(
     (row) => row.gzipBytes === undefined || row.gzipBytes > (row.budgetKb ?? 0) * KB,
@@ -304,12 +372,12 @@ export function bundleTable(report: BundleReport): string {
     return `| ${page.name} | ${files.join(', ')} | ${kb(page.rawBytes)} | ${kb(page.gzipBytes)} | ${budget} |`;
   });
   return [
-    '| bundle | version | minified KB | min+gzip KB | budget or quoted figure (KB, min+gzip) |',
-    '| --- | --- | ---: | ---: | --- |',
+    '| bundle | version | minified KB | min+gzip KB | npm tarball KB | budget or quoted figure (KB, min+gzip) |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
     ...rows,
     '',
     over.length === 0
-      ? 'CallDocker: **within** both budgets.'
+      ? 'CallDocker: **within** every budget.'
       : `CallDocker: **OVER** budget: ${over.map((row) => row.name).join('; ')}.`,
     '',
     '| page weight | files | minified KB | gzipped KB | budget (KB, gzipped) |',

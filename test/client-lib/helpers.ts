@@ -19,7 +19,7 @@ import {
   type StateChange,
   type WebSocketClientOptions,
   type WebSocketFactory,
-} from '../../client-lib/index.js';
+} from '@calldocker/client';
 import { ServerMessages } from '../../client-lib/protocol.js';
 import { buildSignalingServer } from '../../server/app.js';
 import { signalingDefaults, type SignalingConfig } from '../../server/config.js';

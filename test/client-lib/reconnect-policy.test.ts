@@ -3,7 +3,7 @@
  * `maxRetries`, and no overflow however long the outage.
  */
 import t from 'tap';
-import { FullJitterPolicy, type ReconnectContext } from '../../client-lib/index.js';
+import { FullJitterPolicy, type ReconnectContext } from '@calldocker/client';
 
 /** A retry well into an outage (past the restart window) unless `elapsedMs` is given. */
 const ctx = (retryCount: number, elapsedMs = 60_000): ReconnectContext => ({

@@ -4,7 +4,7 @@
  * reconnect policy giving up.
  */
 import t from 'tap';
-import { CallDockerError, ConnectionState, tokenExpiry } from '../../client-lib/index.js';
+import { CallDockerError, ConnectionState, tokenExpiry } from '@calldocker/client';
 import { buildServer, signToken } from '../helpers.js';
 import {
   counterTotal,

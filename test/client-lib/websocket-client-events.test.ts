@@ -4,7 +4,7 @@
  * that the scenarios of this file made the real server send every type there is.
  */
 import t from 'tap';
-import type { ServerMessage, ServerMessageType } from '../../client-lib/index.js';
+import type { ServerMessage, ServerMessageType } from '@calldocker/client';
 import { buildServer, connect, connectAgent, connectVisitor } from '../helpers.js';
 import {
   agentToken,

@@ -3,7 +3,7 @@
  * with `offline: 'reject'`; never lost silently, and never sent after their promise failed.
  */
 import t from 'tap';
-import { CallDockerError, ConnectionState, FullJitterPolicy } from '../../client-lib/index.js';
+import { CallDockerError, ConnectionState, FullJitterPolicy } from '@calldocker/client';
 import { buildServer } from '../helpers.js';
 import {
   callWithClientVisitor,

@@ -9,7 +9,7 @@ import {
   ConnectionState,
   type ReconnectContext,
   type ReconnectPolicy,
-} from '../../client-lib/index.js';
+} from '@calldocker/client';
 import { buildServer } from '../helpers.js';
 import {
   callWithClientVisitor,

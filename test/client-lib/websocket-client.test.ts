@@ -4,7 +4,7 @@
  * server's code. Reconnects, close codes, tokens and queues have their own files.
  */
 import t from 'tap';
-import { CallDockerError, ConnectionState, type AckResult } from '../../client-lib/index.js';
+import { CallDockerError, ConnectionState, type AckResult } from '@calldocker/client';
 import { buildServer, connectAgent, connectVisitor } from '../helpers.js';
 import { agentToken, callWithClientVisitor, createClient, visitorToken } from './helpers.js';
 

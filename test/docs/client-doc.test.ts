@@ -15,7 +15,7 @@ import {
   ErrorCode,
   QUALITY_THRESHOLDS,
   WebSocketClient,
-} from '../../client-lib/index.js';
+} from '@calldocker/client';
 import { ServerMessages } from '../../client-lib/protocol.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -266,11 +266,9 @@ t.test('the examples that import the client type-check against it', async (t) =>
   )!;
   // Examples declare what a reader would use next (`status`, `position`): unused is fine here.
   const options = { ...config.options, noEmit: true, noUnusedLocals: false };
+  // `@calldocker/client` resolves as in every test: the workspace package's sources.
   const files = new Map(
-    blocks.map((code, i) => [
-      join(root, `test/docs/client-doc-example-${i}.ts`),
-      code.replaceAll("'calldocker/client'", "'../../client-lib/index.js'"),
-    ]),
+    blocks.map((code, i) => [join(root, `test/docs/client-doc-example-${i}.ts`), code]),
   );
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists, readFile } = host;

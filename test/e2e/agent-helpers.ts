@@ -6,11 +6,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
-import {
-  WebSocketClient,
-  type ServerMessageOf,
-  type ServerMessageType,
-} from '../../client-lib/index.js';
+import { WebSocketClient, type ServerMessageOf, type ServerMessageType } from '@calldocker/client';
 import { newPage, type Stack, type StackAgent } from './harness.js';
 
 /** An agent's dashboard page. */

@@ -7,7 +7,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
-import { WebSocketClient } from '../../client-lib/index.js';
+import { WebSocketClient } from '@calldocker/client';
 import { serveCallPage } from '../browser/call-page-server.js';
 import { parseDatabaseUrl } from '../../server/config.js';
 import { setCompanyDisabled } from '../../server/db/companies.js';

@@ -1,7 +1,9 @@
 /**
  * The pages people use: the visitor's call page (`/` for the demo company, `/c/:companyId` for
  * any), the agent's dashboard (`/agent`), the embeddable button's loader (`/widget.js`), and
- * the bundles they load (`/assets/*`, built by `scripts/build-pages.mjs` into `dist/pages/`).
+ * the bundles they load (`/assets/*`, built by `scripts/build-pages.mjs` into `dist/pages/`),
+ * and the `@calldocker/client` browser bundle for sites without a bundler
+ * (`/client/v1/calldocker.js` and its map).
  *
  * Each HTML page is a small shell written here: the page's hashed script and style sheet from
  * the build's manifest, and what the page needs to start (the company, where the signaling
@@ -21,6 +23,7 @@ import { getCompany } from '../../server/db/companies.js';
 import type { Database } from '../../server/db/database.js';
 import { COMPANY_ID_PATTERN } from '../../server/db/companies.js';
 import { frameAncestorsFor } from '../../server/db/company-settings.js';
+import { PROTOCOL_VERSION } from '../../client-lib/constants.js';
 import type { PageBootData } from '../pages/shared/boot-data.js';
 
 /** The company `/` shows: the one `npm run admin -- seed-demo` creates. */
@@ -53,6 +56,13 @@ export function defaultPagesDir(): string {
 
 /** A year: hashed file names never change content. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/**
+ * The client bundle's URL names the protocol version, not the release, so a site's
+ * `<script type="module">` stays the same across 1.x. It is cached as immutable all the same:
+ * every 1.x speaks protocol v1, so a browser holding an older one keeps working; the cost is
+ * that a fix reaches such a browser only when its cache lets the old copy go.
+ */
+export const CLIENT_BUNDLE_PREFIX = `/client/v${PROTOCOL_VERSION}/`;
 /** The loader's name is fixed (sites link to it): browsers check back after five minutes. */
 const WIDGET_CACHE = 'public, max-age=300';
 
@@ -272,6 +282,32 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
     setHeaders(res) {
       res.setHeader('cache-control', IMMUTABLE);
       res.setHeader('x-content-type-options', 'nosniff');
+    },
+  });
+
+  // The static files' MIME table says application/javascript; RFC 9239 made text/javascript
+  // the one to send.
+  app.addHook('onSend', async (request, reply) => {
+    if (
+      request.url.startsWith(CLIENT_BUNDLE_PREFIX) &&
+      String(reply.getHeader('content-type')).startsWith('application/javascript')
+    ) {
+      void reply.header('content-type', 'text/javascript; charset=utf-8');
+    }
+  });
+  await app.register(fastifyStatic, {
+    root: join(opts.pagesDir, 'client', `v${PROTOCOL_VERSION}`),
+    prefix: CLIENT_BUNDLE_PREFIX,
+    decorateReply: false,
+    wildcard: true,
+    preCompressed: true,
+    cacheControl: false,
+    setHeaders(res) {
+      res.setHeader('cache-control', IMMUTABLE);
+      res.setHeader('x-content-type-options', 'nosniff');
+      // Other sites load it: a module script from another origin is a CORS request.
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('cross-origin-resource-policy', 'cross-origin');
     },
   });
 };

@@ -4,7 +4,7 @@
  * session can end (log out, expiry, a refused token, a disabled company) lands on the login
  * form with a message, never on a broken page.
  */
-import { tokenExpiry } from 'calldocker/client';
+import { tokenExpiry } from '@calldocker/client';
 import { ApiError, api } from '../shared/api.js';
 import { strings } from './strings.js';
 import { auth, loginNotice, type Agent, type Auth, type Notice } from './store.js';

@@ -11,7 +11,7 @@ import {
   WebSocketClient,
   type CallType,
   type ServerMessageOf,
-} from 'calldocker/client';
+} from '@calldocker/client';
 import { readBoot, signalingUrlOf } from '../shared/boot.js';
 import { clearRingAlerts, alertRing } from './alerts.js';
 import { refreshAfterCall, resetCallLog } from './call-log.js';

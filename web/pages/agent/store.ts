@@ -11,7 +11,7 @@ import {
   type CallType,
   type QueueEntry,
   type WebSocketClient,
-} from 'calldocker/client';
+} from '@calldocker/client';
 
 /** The logged-in agent, as `POST /api/auth/login` described it. */
 export interface Agent {

@@ -2,7 +2,7 @@
  * Every word the agent's dashboard shows, in one module (the in-call view's words spread in
  * from {@link callStrings}), so a translation replaces this file and nothing else.
  */
-import type { AgentStatus, CallState, CallType } from 'calldocker/client';
+import type { AgentStatus, CallState, CallType } from '@calldocker/client';
 import { callStrings } from '../shared/call-strings.js';
 
 export const strings = {

@@ -2,7 +2,7 @@
  * The connection's quality, read from `session.stats()` every two seconds and said in a word
  * (Good, Fair, Poor) beside bars and the figures: colour is never the only signal.
  */
-import { QUALITY_THRESHOLDS, type CallSession, type CallStats } from 'calldocker/client';
+import { QUALITY_THRESHOLDS, type CallSession, type CallStats } from '@calldocker/client';
 import { useEffect, useState } from 'preact/hooks';
 import type { CallStrings } from './call-strings.js';
 

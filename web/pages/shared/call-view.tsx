@@ -9,7 +9,7 @@
  * Toggle buttons keep their word and say their state with `aria-pressed` (Mute pressed = muted,
  * Camera pressed = camera on, Share screen pressed = sharing), so they are found by one name.
  */
-import type { CallSession, CallType, MediaState, WebSocketClient } from 'calldocker/client';
+import type { CallSession, CallType, MediaState, WebSocketClient } from '@calldocker/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import './call-view.css';
 import { CallQuality } from './call-quality.js';

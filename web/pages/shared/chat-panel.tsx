@@ -2,7 +2,7 @@
  * The in-call chat: messages over the call's `chat_message` relay (`session.sendChat`, the
  * session's `chat` event), kept while the panel is closed and counted as unread then.
  */
-import type { CallSession } from 'calldocker/client';
+import type { CallSession } from '@calldocker/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { CallStrings } from './call-strings.js';
 

@@ -5,7 +5,7 @@
  * refuses to play sound without a click (a refreshed page), the video plays muted and a
  * "Turn on sound" button appears.
  */
-import type { CallSession } from 'calldocker/client';
+import type { CallSession } from '@calldocker/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { CallStrings } from './call-strings.js';
 

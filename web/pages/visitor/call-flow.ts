@@ -4,7 +4,7 @@
  * `call_started` (or `call_resumed` after a refresh) with the stream of the device check, and
  * turns every way a call can fail into a {@link Failure} the page explains.
  */
-import { CallSession, type CallType, type WebSocketClient } from 'calldocker/client';
+import { CallSession, type CallType, type WebSocketClient } from '@calldocker/client';
 import { ApiError } from '../shared/api.js';
 import { createClient, companyGone, newToken } from './connection.js';
 import { cancelCheck, checkDevices, releaseDevices, takeStream } from './device.js';

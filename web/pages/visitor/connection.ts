@@ -10,7 +10,7 @@ import {
   WebSocketClient,
   tokenExpiry,
   type ReconnectPolicy,
-} from 'calldocker/client';
+} from '@calldocker/client';
 import { api, ApiError } from '../shared/api.js';
 import { signalingUrlOf } from '../shared/boot.js';
 import { load, save } from './persist.js';

@@ -2,7 +2,7 @@
  * The device check before calling: the camera's preview (video calls), a live microphone level,
  * pickers for camera and microphone, and for each way getting them can fail, what to do next.
  */
-import type { MediaErrorReason } from 'calldocker/client';
+import type { MediaErrorReason } from '@calldocker/client';
 import { useEffect, useRef } from 'preact/hooks';
 import { callWithAudioOnly, leaveDeviceCheck, placeCall } from './call-flow.js';
 import { checkDevices } from './device.js';

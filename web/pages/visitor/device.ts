@@ -3,7 +3,7 @@
  * stream the call then sends (so the browser asks once), the device lists for the pickers, and
  * the reason when it fails, mapped by the client library's `MediaError`.
  */
-import { MediaError } from 'calldocker/client';
+import { MediaError } from '@calldocker/client';
 import { get, setDevice } from './store.js';
 
 const pick = (id: string): boolean | MediaTrackConstraints =>

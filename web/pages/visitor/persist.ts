@@ -3,7 +3,7 @@
  * visitor's token, and the call in progress with the role and answer time the resumed view
  * needs. Keyed by company, since several companies' pages share one origin.
  */
-import type { CallType } from 'calldocker/client';
+import type { CallType } from '@calldocker/client';
 
 /** The stored record. */
 export interface Saved {

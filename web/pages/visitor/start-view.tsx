@@ -2,7 +2,7 @@
  * The start form: name and purpose (optional), audio or video, and whom to call: any available
  * agent or one of the agents online now, live from the server's presence messages.
  */
-import type { AgentSummary } from 'calldocker/client';
+import type { AgentSummary } from '@calldocker/client';
 import { checkThenCall } from './call-flow.js';
 import { onlineAgents, setForm, useStore } from './store.js';
 import { strings } from './strings.js';

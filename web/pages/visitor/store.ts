@@ -12,7 +12,7 @@ import type {
   ConnectionState,
   MediaErrorReason,
   WebSocketClient,
-} from 'calldocker/client';
+} from '@calldocker/client';
 import { useEffect, useState } from 'preact/hooks';
 import { readBoot } from '../shared/boot.js';
 

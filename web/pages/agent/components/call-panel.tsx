@@ -1,5 +1,5 @@
 /** The call this agent is in, drawn by the shared in-call view. */
-import { ConnectionState } from 'calldocker/client';
+import { ConnectionState } from '@calldocker/client';
 import { useEffect, useRef } from 'preact/hooks';
 import { CallView } from '../../shared/call-view.js';
 import { hangUp } from '../signaling.js';

@@ -1,5 +1,5 @@
 /** The logged-in page: header, alerts, the call (when in one), the tabs, and the ringing dialog. */
-import { ConnectionState } from 'calldocker/client';
+import { ConnectionState } from '@calldocker/client';
 import { activeCall, banner, connection, ring } from '../store.js';
 import { strings } from '../strings.js';
 import { AlertSettings } from './alert-settings.js';

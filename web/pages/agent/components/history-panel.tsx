@@ -1,5 +1,5 @@
 /** The call history: filters, newest first in pages ("Load more"), and CSV export. */
-import { CALL_STATES, type CallState } from 'calldocker/client';
+import { CALL_STATES, type CallState } from '@calldocker/client';
 import { useEffect } from 'preact/hooks';
 import { exportCsv, loadHistory } from '../call-log.js';
 import { formatDateTime, formatDuration } from '../format.js';

@@ -3,7 +3,7 @@
  * and an Accept button; a call ringing this agent is listed first, marked as aimed at it. An
  * accept that loses the race just makes the entry go away.
  */
-import type { QueueEntry } from 'calldocker/client';
+import type { QueueEntry } from '@calldocker/client';
 import { formatDuration, secondsSince, secondsUntil } from '../format.js';
 import { acceptCall, declineCall } from '../signaling.js';
 import { activeCall, now, ring, visibleQueue, type Ring } from '../store.js';
