@@ -415,6 +415,16 @@ export function checkDeliveries(conns: readonly ConnRecord[]): string[] {
         case 'call_ended':
           callFor(i, m, ['visitor', 'agent', 'target']);
           return;
+        case 'call_finished': {
+          // To the company's staff only (an extension of v1), for a call of that company.
+          if (!isStaff(conn.role)) fail(i, m, 'call_finished sent to a visitor');
+          const call = calls.get(String(m['callId']));
+          if (call === undefined) fail(i, m, 'names a call no client of the test was handed');
+          else if (call.companyId !== conn.companyId) {
+            fail(i, m, `names a call of company ${call.companyId}`);
+          }
+          return;
+        }
         case 'call_started':
         case 'call_resumed': {
           const call = callFor(i, m, ['visitor', 'agent']);
