@@ -6,16 +6,16 @@
  * Each test process bundles the library once into a temporary directory of its own: test files
  * run in parallel, and a bundle written to one shared path could be read half-written.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildClient } from '../../scripts/build-client.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PAGES = join(HERE, 'pages');
-const CLIENT_ENTRY = join(HERE, '..', '..', 'client-lib', 'index.ts');
 
 /** What the helpers need of tap's `t`. */
 interface Teardown {
@@ -24,24 +24,13 @@ interface Teardown {
 
 let bundled: Promise<string> | undefined;
 
-/** Bundles the library once per process, as `scripts/build-client.mjs` does; resolves its path. */
+/** Bundles the library once per process with `scripts/build-client.mjs`; resolves its path. */
 function bundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'calldocker-test-client-'));
-    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'calldocker.js');
-    await build({
-      entryPoints: [CLIENT_ENTRY],
-      outfile: file,
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      minify: true,
-      sourcemap: true,
-      legalComments: 'none',
-      logLevel: 'silent',
-    });
+    // 'exit' runs synchronous code only.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const { file } = await buildClient({ outfile: join(dir, 'calldocker.js') });
     return file;
   })();
   return bundled;
