@@ -18,12 +18,13 @@ import {
   symlinkSync,
   utimesSync,
 } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freePort } from '../../scripts/bench/lib/stack.js';
 import { parseDatabaseUrl } from '../../server/config.js';
 import { openDatabase } from '../../server/db/database.js';
 import { verifyPassword } from '../../server/db/passwords.js';
@@ -36,19 +37,6 @@ interface Tap {
   teardown(fn: () => unknown): void;
 }
 const STOP_TIMEOUT_MS = 10_000;
-
-/** A port nothing listens on right now: bind port 0, read it, close. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The status code of `GET http://127.0.0.1:port/path`, or null when nothing answers. */
 async function statusOf(port: number, path: string): Promise<number | null> {
