@@ -453,7 +453,7 @@ export const ServerMessages = {
     },
     {
       description:
-        "To the company's agent-room members when a call reaches a final state (extension). On a server with a call log it is sent only once the call's final row is committed, so the call log API read on receipt (e.g. GET /api/calls/stats) already counts the call.",
+        "When a call reaches a final state (extension), to those of the company's agent-room members whose call log shows it: admins, the agent that answered it and the agent it rang. On a server with a call log it is sent only once the call's final row is committed, so the call log API read on receipt (e.g. GET /api/calls/stats) already counts the call.",
     },
   ),
   webrtc_offer: Type.Object({

@@ -1,7 +1,9 @@
 /**
- * `call_finished`: the company's agent-room hears of every call that reaches a final state, on
- * the logged server only once the call log has committed the call's final row, so that the
- * statistics read on receipt already count it. Other companies and visitors hear nothing.
+ * `call_finished`: when a call reaches a final state, those of the company's agent-room whose
+ * call log shows it (admins, the agent that answered it, the agent it rang) hear of it, on the
+ * logged server only once the call log has committed the call's final row, so that the
+ * statistics read on receipt already count it. Other agents, other companies and visitors hear
+ * nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,24 +106,34 @@ t.test('agents of another company and visitors never receive call_finished', asy
   t.same(visitor.all('call_finished'), [], "nothing reaches the call's own visitor");
 });
 
-t.test('a queued call the visitor gives up is announced as abandoned, with no agent', async (t) => {
+t.test('a queued call the visitor gives up is announced to admins as abandoned', async (t) => {
   const srv = await buildServer(t);
+  const admin = await agentReady(t, srv, { sub: 'admin-1', role: 'admin', name: 'Ada' });
   const agent = await agentReady(t, srv);
   const visitor = await connectVisitor(t, srv);
   const callId = await requestCall(visitor);
   await ok(visitor, { type: 'call_cancel', callId });
-  t.same(await agent.next('call_finished'), { type: 'call_finished', callId, state: 'abandoned' });
+  t.same(await admin.next('call_finished'), { type: 'call_finished', callId, state: 'abandoned' });
+  await flush(agent);
+  t.same(agent.all('call_finished'), [], 'an agent the call never reached is not told');
 });
 
-t.test('a declined direct call is announced to every agent of the company', async (t) => {
+t.test('a declined direct call is announced to the agent it rang and to admins only', async (t) => {
   const srv = await buildServer(t);
   const alice = await agentReady(t, srv);
   const bob = await agentReady(t, srv, { sub: 'agent-2', name: 'Bob' });
+  const admin = await agentReady(t, srv, { sub: 'admin-1', role: 'admin', name: 'Ada' });
   const visitor = await connectVisitor(t, srv);
   const callId = await requestCall(visitor, { agentId: 'agent-1' });
   await alice.next('call_incoming');
   await ok(alice, { type: 'call_decline', callId });
-  for (const agent of [alice, bob]) {
+  for (const agent of [alice, admin]) {
     t.same(await agent.next('call_finished'), { type: 'call_finished', callId, state: 'declined' });
   }
+  await flush(bob);
+  t.same(
+    bob.all('call_finished'),
+    [],
+    'another agent, whose call log does not show it, is not told',
+  );
 });
