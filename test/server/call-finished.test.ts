@@ -27,6 +27,13 @@ import {
 
 type Teardown = Parameters<typeof buildServer>[0];
 
+/**
+ * call_finished waits for the call log's worker thread to commit: on a loaded machine that
+ * thread starts late and a commit can take seconds, so the wait is generous (it ends at the
+ * event, so a quick commit costs no time).
+ */
+const COMMIT_WAIT_MS = 15_000;
+
 const TEST_JWT = {
   secret: TEST_SECRET,
   publicKey: undefined,
@@ -75,7 +82,7 @@ t.test(
     const { agent, visitor, callId } = await establishCall(t, srv);
     await ok(visitor, { type: 'call_ended', callId });
 
-    const finished = await agent.next('call_finished');
+    const finished = await agent.next('call_finished', COMMIT_WAIT_MS);
     const [stats, row] = await Promise.all([
       app.inject({
         method: 'GET',
@@ -99,7 +106,7 @@ t.test('agents of another company and visitors never receive call_finished', asy
   const bystander = await connectVisitor(t, srv, { sub: 'visitor-2' });
   const { agent, visitor, callId } = await establishCall(t, srv);
   await ok(agent, { type: 'call_ended', callId });
-  await agent.next('call_finished');
+  await agent.next('call_finished', COMMIT_WAIT_MS);
   await flush(globexAgent, bystander, visitor);
   t.same(globexAgent.all('call_finished'), [], 'nothing reaches another company');
   t.same(bystander.all('call_finished'), [], 'nothing reaches a visitor of the company');
@@ -113,7 +120,11 @@ t.test('a queued call the visitor gives up is announced to admins as abandoned',
   const visitor = await connectVisitor(t, srv);
   const callId = await requestCall(visitor);
   await ok(visitor, { type: 'call_cancel', callId });
-  t.same(await admin.next('call_finished'), { type: 'call_finished', callId, state: 'abandoned' });
+  t.same(await admin.next('call_finished', COMMIT_WAIT_MS), {
+    type: 'call_finished',
+    callId,
+    state: 'abandoned',
+  });
   await flush(agent);
   t.same(agent.all('call_finished'), [], 'an agent the call never reached is not told');
 });
@@ -128,7 +139,11 @@ t.test('a declined direct call is announced to the agent it rang and to admins o
   await alice.next('call_incoming');
   await ok(alice, { type: 'call_decline', callId });
   for (const agent of [alice, admin]) {
-    t.same(await agent.next('call_finished'), { type: 'call_finished', callId, state: 'declined' });
+    t.same(await agent.next('call_finished', COMMIT_WAIT_MS), {
+      type: 'call_finished',
+      callId,
+      state: 'declined',
+    });
   }
   await flush(bob);
   t.same(
