@@ -102,6 +102,11 @@ export interface WebConfig {
    * reverse proxy, per-IP rate limits need it.
    */
   readonly trustProxy: boolean | number | string;
+  /**
+   * `Strict-Transport-Security: max-age` sent when a trusted proxy says the request came over
+   * https (`trustProxy` set); 0 sends none.
+   */
+  readonly hstsMaxAgeS: number;
 }
 
 /** The whole system's configuration. */
@@ -333,6 +338,7 @@ export function loadConfig(env: Env): Config {
       agentTokenTtlS: int(env, 'AGENT_TOKEN_TTL_S', 28_800, 300, 30 * 24 * 3600),
       serviceLevelS: int(env, 'SERVICE_LEVEL_S', 20, 1, 3600),
       trustProxy: trustProxy(str(env, 'TRUST_PROXY')),
+      hstsMaxAgeS: int(env, 'HSTS_MAX_AGE_S', 31_536_000, 0, 2 * 31_536_000),
     }),
     database: Object.freeze(parseDatabaseUrl(env['DATABASE_URL'])),
   });
