@@ -94,10 +94,18 @@ export async function buildTestApp(
   return { app, database };
 }
 
+/** Makes a built host listen on 127.0.0.1 on a free port (closed with the app at teardown). */
+export async function listenOn(app: WebApp): Promise<{ port: number; url: string }> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
+  return { port: address.port, url: `http://127.0.0.1:${address.port}` };
+}
+
 /**
- * A web host from {@link buildTestApp} listening on 127.0.0.1 on a free port, for what needs
- * real HTTP (headers as a socket sees them, timeouts, errors before routing). `extend` may add
- * test routes before it listens.
+ * A web host from {@link buildTestApp} listening on a free port, for what needs real HTTP
+ * (headers as a socket sees them, timeouts, errors before routing). `extend` may add test
+ * routes before it listens.
  */
 export async function listenTestApp(
   t: Teardown,
@@ -106,10 +114,7 @@ export async function listenTestApp(
 ): Promise<{ app: WebApp; database: Database; port: number; url: string }> {
   const built = await buildTestApp(t, options);
   extend?.(built.app);
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = built.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
-  return { ...built, port: address.port, url: `http://127.0.0.1:${address.port}` };
+  return { ...built, ...(await listenOn(built.app)) };
 }
 
 /** The password every seeded agent has. */
