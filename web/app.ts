@@ -18,6 +18,7 @@ import { PROTOCOL_VERSION } from '../client-lib/constants.js';
 import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { callExportRoutes } from './routes/calls-export.js';
@@ -100,6 +101,9 @@ export function buildWebApp(opts: WebAppOptions) {
   const headerOptions = { trustProxy: opts.trustProxy ?? false, hstsMaxAgeS: config.hstsMaxAgeS };
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
+    // Routing and socket errors in our error format (bad URL, oversized headers, timeouts).
+    frameworkErrors: frameworkErrorHandler(headerOptions),
+    clientErrorHandler,
     trustProxy: trustProxyOption(headerOptions.trustProxy),
     loggerInstance: opts.logger ?? pino({ level: 'silent' }),
     // Two info lines per request would drown the servers' own logs (the landing page polls);
