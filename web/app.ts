@@ -31,6 +31,7 @@ import { healthRoutes } from './routes/health.js';
 import { defaultPagesDir, pageRoutes } from './routes/pages.js';
 import { ratingRoutes } from './routes/ratings.js';
 import { STATUS_PAGE_CSP, applySecurityHeaders } from './security-headers.js';
+import { serverTimeoutOptions } from './timeouts.js';
 
 /** Options of {@link buildWebApp}. */
 export interface WebAppOptions {
@@ -101,6 +102,7 @@ export function buildWebApp(opts: WebAppOptions) {
   const headerOptions = { trustProxy: opts.trustProxy ?? false, hstsMaxAgeS: config.hstsMaxAgeS };
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
+    ...serverTimeoutOptions(config),
     // Routing and socket errors in our error format (bad URL, oversized headers, timeouts).
     frameworkErrors: frameworkErrorHandler(headerOptions),
     clientErrorHandler,
