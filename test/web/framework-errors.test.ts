@@ -90,7 +90,7 @@ t.test(
   'headers of 16 KiB are read; one byte more gets 431 and the connection closes',
   async (t) => {
     const { port } = await listenTestApp(t);
-    // Node's limit (maxHeaderSize, 16 KiB) counts the header lines, not the request line.
+    // Node's maxHeaderSize (16 KiB): here the header lines alone come to it, then one byte more.
     const request = (headerBytes: number) => {
       const fixed = 'Host: x\r\nConnection: close\r\nX-Pad: \r\n';
       return `GET /api/health HTTP/1.1\r\n${fixed.replace('X-Pad: ', `X-Pad: ${'a'.repeat(headerBytes - fixed.length)}`)}\r\n`;
