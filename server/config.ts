@@ -97,11 +97,31 @@ export interface WebConfig {
   /** An answer within this many seconds counts toward the service level. */
   readonly serviceLevelS: number;
   /**
-   * Whom to believe about the client's address (`X-Forwarded-For`): false (nobody), true
-   * (every proxy), a hop count, or a comma-separated list of proxy addresses/CIDRs. Behind a
-   * reverse proxy, per-IP rate limits need it.
+   * Whom to believe about the client's address and scheme (`X-Forwarded-For`,
+   * `X-Forwarded-Proto`): false (nobody), true (every proxy), a hop count, or a comma-separated
+   * list of proxy addresses/CIDRs. Behind a reverse proxy, per-IP rate limits and HSTS need it.
    */
   readonly trustProxy: boolean | number | string;
+  /**
+   * Longest a client may take to send a whole request, headers and body (Node's
+   * `requestTimeout`): a body trickled byte by byte is answered 408 and cut off here.
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * Longest a client may take to send a request's headers (Node's `headersTimeout`), counted
+   * from the connection or the previous response: also what closes a connection on which
+   * nothing is sent. At most {@link requestTimeoutMs}.
+   */
+  readonly headersTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  readonly keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed (Node's `server.timeout`). */
+  readonly connectionTimeoutMs: number;
+  /**
+   * `Strict-Transport-Security: max-age` sent when a trusted proxy says the request came over
+   * https (`trustProxy` set); 0 sends none.
+   */
+  readonly hstsMaxAgeS: number;
 }
 
 /** The whole system's configuration. */
@@ -189,6 +209,25 @@ function trustProxy(raw: string | undefined): boolean | number | string {
     );
   }
   return items.join(',');
+}
+
+/** The web host's timeouts; a headers timeout longer than the request's would never fire. */
+function webTimeouts(env: Env) {
+  const hour = 3_600_000;
+  const requestTimeoutMs = int(env, 'WEB_REQUEST_TIMEOUT_MS', 30_000, 1000, hour);
+  const headersTimeoutMs = int(env, 'WEB_HEADERS_TIMEOUT_MS', 10_000, 1000, hour);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      'WEB_HEADERS_TIMEOUT_MS',
+      `must not exceed WEB_REQUEST_TIMEOUT_MS (${requestTimeoutMs}), got ${headersTimeoutMs}`,
+    );
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'WEB_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, hour),
+    connectionTimeoutMs: int(env, 'WEB_CONNECTION_TIMEOUT_MS', 60_000, 1000, hour),
+  };
 }
 
 /** The signaling defaults, for tests and embedders; `overrides` replace single fields. */
@@ -333,6 +372,8 @@ export function loadConfig(env: Env): Config {
       agentTokenTtlS: int(env, 'AGENT_TOKEN_TTL_S', 28_800, 300, 30 * 24 * 3600),
       serviceLevelS: int(env, 'SERVICE_LEVEL_S', 20, 1, 3600),
       trustProxy: trustProxy(str(env, 'TRUST_PROXY')),
+      ...webTimeouts(env),
+      hstsMaxAgeS: int(env, 'HSTS_MAX_AGE_S', 31_536_000, 0, 2 * 31_536_000),
     }),
     database: Object.freeze(parseDatabaseUrl(env['DATABASE_URL'])),
   });

@@ -18,6 +18,7 @@ import { PROTOCOL_VERSION } from '../client-lib/constants.js';
 import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { callExportRoutes } from './routes/calls-export.js';
@@ -29,6 +30,8 @@ import { embedRoutes } from './routes/embed.js';
 import { healthRoutes } from './routes/health.js';
 import { defaultPagesDir, pageRoutes } from './routes/pages.js';
 import { ratingRoutes } from './routes/ratings.js';
+import { STATUS_PAGE_CSP, applySecurityHeaders } from './security-headers.js';
+import { serverTimeoutOptions } from './timeouts.js';
 
 /** Options of {@link buildWebApp}. */
 export interface WebAppOptions {
@@ -96,9 +99,14 @@ function trustProxyOption(value: boolean | number | string) {
 /** Builds the web host. Nothing listens until `listen()`; close it with `close()`. */
 export function buildWebApp(opts: WebAppOptions) {
   const { config, database, jwt } = opts;
+  const headerOptions = { trustProxy: opts.trustProxy ?? false, hstsMaxAgeS: config.hstsMaxAgeS };
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: trustProxyOption(opts.trustProxy ?? false),
+    ...serverTimeoutOptions(config),
+    // Routing and socket errors in our error format (bad URL, oversized headers, timeouts).
+    frameworkErrors: frameworkErrorHandler(headerOptions),
+    clientErrorHandler,
+    trustProxy: trustProxyOption(headerOptions.trustProxy),
     loggerInstance: opts.logger ?? pino({ level: 'silent' }),
     // Two info lines per request would drown the servers' own logs (the landing page polls);
     // one debug line per response below, and failures are logged by the error handler.
@@ -114,6 +122,11 @@ export function buildWebApp(opts: WebAppOptions) {
       'request completed',
     );
   });
+
+  // The route's own headers are set by now, and win over the defaults.
+  app.addHook('onSend', async (request, reply) =>
+    applySecurityHeaders(request, reply, headerOptions),
+  );
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, body, headers } = toErrorResponse(err);
@@ -185,6 +198,9 @@ export function buildWebApp(opts: WebAppOptions) {
     // POST to a file gets a 405 instead of a catch-all GET route hiding it.
     wildcard: false,
     index: false,
+    setHeaders(reply, path) {
+      if (path.endsWith('.html')) void reply.header('content-security-policy', STATUS_PAGE_CSP);
+    },
   });
 
   return app;

@@ -51,6 +51,18 @@ export const WebErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   /** The request body's content type is not accepted. */
   UnsupportedMediaType: 'unsupported_media_type',
+  /**
+   * The request did not arrive in time (`WEB_REQUEST_TIMEOUT_MS`, `WEB_HEADERS_TIMEOUT_MS`);
+   * the connection is closed after the answer.
+   */
+  RequestTimeout: 'request_timeout',
+  /** A path segment (e.g. a company id) is longer than the router accepts. */
+  UriTooLong: 'uri_too_long',
+  /**
+   * The request line and headers are over Node's header size limit (16 KiB); the connection is
+   * closed after the answer.
+   */
+  HeadersTooLarge: 'headers_too_large',
   /** Too many requests; the `retry-after` header says how many seconds to wait. */
   RateLimited: 'rate_limited',
   /** A server fault; details are logged, never sent. */
@@ -192,10 +204,13 @@ const CODE_BY_STATUS: Readonly<Record<number, WebErrorCode>> = {
   403: WebErrorCode.Forbidden,
   404: WebErrorCode.NotFound,
   405: WebErrorCode.MethodNotAllowed,
+  408: WebErrorCode.RequestTimeout,
   409: WebErrorCode.Conflict,
   413: WebErrorCode.PayloadTooLarge,
+  414: WebErrorCode.UriTooLong,
   415: WebErrorCode.UnsupportedMediaType,
   429: WebErrorCode.RateLimited,
+  431: WebErrorCode.HeadersTooLarge,
 };
 
 const CATALOG_CODES: ReadonlySet<string> = new Set(Object.values(WebErrorCode));

@@ -45,3 +45,18 @@ t.test('the company page draws the company name in Chromium with no console erro
   await page.getByRole('heading', { name: stack.companyName }).waitFor();
   t.same(errors, [], 'no console error or uncaught exception');
 });
+
+t.test('the status page runs under its CSP: styled, both servers checked, no error', async (t) => {
+  const chromium = await chromiumOrSkip(t, 'pages-served');
+  if (chromium === undefined) return;
+  const stack = await startStack(t);
+  const browser = await launchBrowser(t, chromium);
+  const { page, errors } = await newPage(t, browser);
+  await page.goto(`${stack.web}/status.html`);
+  // status.js fetched /api/config and the signaling server's /healthz across ports.
+  await page.locator('#web-state[data-state="up"]').waitFor();
+  await page.locator('#signaling-state[data-state="up"]').waitFor();
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  t.not(background, 'rgba(0, 0, 0, 0)', 'the style sheet applied');
+  t.same(errors, [], 'no CSP violation, console error or uncaught exception');
+});

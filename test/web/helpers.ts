@@ -94,6 +94,29 @@ export async function buildTestApp(
   return { app, database };
 }
 
+/** Makes a built host listen on 127.0.0.1 on a free port (closed with the app at teardown). */
+export async function listenOn(app: WebApp): Promise<{ port: number; url: string }> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
+  return { port: address.port, url: `http://127.0.0.1:${address.port}` };
+}
+
+/**
+ * A web host from {@link buildTestApp} listening on a free port, for what needs real HTTP
+ * (headers as a socket sees them, timeouts, errors before routing). `extend` may add test
+ * routes before it listens.
+ */
+export async function listenTestApp(
+  t: Teardown,
+  options: TestAppOptions = {},
+  extend?: (app: WebApp) => void,
+): Promise<{ app: WebApp; database: Database; port: number; url: string }> {
+  const built = await buildTestApp(t, options);
+  extend?.(built.app);
+  return { ...built, ...(await listenOn(built.app)) };
+}
+
 /** The password every seeded agent has. */
 export const PASSWORD = 'correct horse battery';
 

@@ -279,9 +279,9 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
     wildcard: true,
     preCompressed: true,
     cacheControl: false,
-    setHeaders(res) {
-      res.setHeader('cache-control', IMMUTABLE);
-      res.setHeader('x-content-type-options', 'nosniff');
+    setHeaders(reply) {
+      void reply.header('cache-control', IMMUTABLE);
+      void reply.header('x-content-type-options', 'nosniff');
     },
   });
 
@@ -302,12 +302,14 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRoutesOptions> = async (a
     wildcard: true,
     preCompressed: true,
     cacheControl: false,
-    setHeaders(res) {
-      res.setHeader('cache-control', IMMUTABLE);
-      res.setHeader('x-content-type-options', 'nosniff');
-      // Other sites load it: a module script from another origin is a CORS request.
-      res.setHeader('access-control-allow-origin', '*');
-      res.setHeader('cross-origin-resource-policy', 'cross-origin');
+    setHeaders(reply) {
+      void reply.headers({
+        'cache-control': IMMUTABLE,
+        'x-content-type-options': 'nosniff',
+        // Other sites load it: a module script from another origin is a CORS request.
+        'access-control-allow-origin': '*',
+        'cross-origin-resource-policy': 'cross-origin',
+      });
     },
   });
 };
