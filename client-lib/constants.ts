@@ -20,6 +20,12 @@ export const ErrorCode = {
   Conflict: 'conflict',
   /** The target exists but cannot take it now (agent not online, peer disconnected). */
   Unavailable: 'unavailable',
+  /**
+   * The agent a direct call names is being rung by another call right now: one ring per agent
+   * at a time (extension of v1). Nothing was rung; try again shortly or call the queue. An agent
+   * in a call (status busy) is `unavailable`.
+   */
+  Busy: 'busy',
   /** The connection is over its message rate; the message was dropped. */
   RateLimited: 'rate_limited',
   /** A server fault; the message may be retried. */

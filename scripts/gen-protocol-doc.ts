@@ -322,7 +322,7 @@ const CLIENT_NOTES = {
   },
   call_request: {
     who: 'Visitors. The `id` is required.',
-    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`.`,
+    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`. ${code('busy')}: another call is ringing that agent.`,
   },
   call_cancel: {
     who: 'The visitor of the call.',
@@ -654,8 +654,8 @@ once, as \`agent_list\`, right after \`connection_established\`.
   leaves the agent list, unless a call still holds it: then it stays (busy) until the call ends,
   and goes offline at that point if it has not come back.
 
-Only an agent whose status is \`online\` can be rung directly; any agent of the company may
-accept a queued call whatever its status.
+Only an agent whose status is \`online\`, and that no other call is ringing, can be rung
+directly; any agent of the company may accept a queued call whatever its status.
 
 **Coalescing.** Status announcements (and the queue's, below) are gathered per company over
 ${setting('PRESENCE_TICK_MS')} and sent once at its end, so they may arrive that much after the
@@ -687,7 +687,9 @@ Call types: ${list(CALL_TYPES)}. A visitor has at most one call that is not fina
      queued calls in the last hour: the position times the median of those waits.
    - with \`agentId\` the call is **ringing** that agent only: each of its connections gets
      \`call_incoming\` with \`expiresAt\`. The agent must be present and \`online\`, else
-     \`unavailable\`.
+     \`unavailable\`. An agent is rung by one call at a time: while another call rings it, a
+     direct call to it is refused at once with \`busy\` (extension of v1) and rings no one;
+     once that ring ends (answered, declined, timed out or cancelled) it can be rung again.
 2. **Answer.** An agent sends \`call_accept\` {callId}. Exactly one accept wins; the others get
    \`conflict\`. An agent has at most one answered call. Both participants get \`call_started\`
    {callId, callType, peer}; the rung agent's other connections get

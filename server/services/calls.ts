@@ -171,6 +171,11 @@ export class CallService {
     if (agent === undefined || agent.status !== 'online') {
       throw SignalingError.unavailable('that agent is not online');
     }
+    // One ring per agent (issue 11): a second ring would only stack up and time out, counting
+    // towards setting the agent away. The store decides, so simultaneous requests ring once.
+    if (!(await this.store.claimRing(conn.companyId, agentId, base.callId))) {
+      throw SignalingError.busy('that agent is being rung by another call');
+    }
     const rungConnIds = await this.store.connectionsOf(conn.companyId, agentId);
     const call: CallRecord = {
       ...base,
@@ -180,7 +185,12 @@ export class CallService {
       ringingAt: now,
       rungConnIds,
     };
-    await this.store.createCall(call);
+    try {
+      await this.store.createCall(call);
+    } catch (err) {
+      await this.store.releaseRing(conn.companyId, agentId, call.callId);
+      throw err;
+    }
     this.transitioned(call);
     conn.calls.set(call.callId, {
       callId: call.callId,
@@ -274,6 +284,9 @@ export class CallService {
     // Any answered call shows the agent is at its desk: the missed-ring streak is broken.
     await this.presence.ringAnswered(conn.companyId, conn.userId);
     await this.presence.markBusy(conn.companyId, conn.userId);
+    // Only now, with the agent busy, may the ring go: no instant in which a direct call finds
+    // the agent both online and free to ring.
+    if (call.state === 'ringing') await this.store.releaseRing(conn.companyId, conn.userId, callId);
   }
 
   async decline(conn: Connection, callId: string): Promise<void> {
@@ -517,6 +530,10 @@ export class CallService {
     this.announceFinished(done);
     for (const party of [done.visitor, done.agent]) {
       this.hub.get(party?.connId)?.calls.delete(call.callId);
+    }
+    // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
+    if (done.targetAgentId !== undefined) {
+      await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
     }
     await this.store.deleteCall(call.callId);
     if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {

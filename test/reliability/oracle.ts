@@ -33,6 +33,7 @@ const SEMANTIC_CODES: ReadonlySet<string> = new Set([
   ErrorCode.NotFound,
   ErrorCode.Conflict,
   ErrorCode.Unavailable,
+  ErrorCode.Busy,
 ]);
 
 /** What one raw frame deserves. */
@@ -123,7 +124,7 @@ export function judgeAnswers(
     return exp.id === undefined ? `an ack without id, ${got()}` : undefined;
   }
   if (only.type === 'error' && SEMANTIC_CODES.has(String(only['code']))) return undefined;
-  return `a valid ${exp.msg.type} deserves an ack or forbidden/not_found/conflict/unavailable, ${got()}`;
+  return `a valid ${exp.msg.type} deserves an ack or forbidden/not_found/conflict/unavailable/busy, ${got()}`;
 }
 
 // ---------------------------------------------------------------------------------------------
