@@ -61,6 +61,13 @@ export const AGENT_ROOM = 'agent-room';
 /** Names a client may choose for its own rooms (besides the two built-in ones). */
 export const ROOM_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 
+/**
+ * The most queue entries one `queue_list` may ask for (its `limit`), and so the most a server
+ * may announce in one `queue_updated` (`QUEUE_ANNOUNCE_MAX`): a page of the queue stays a few
+ * tens of KB however long the queue grows.
+ */
+export const QUEUE_PAGE_MAX = 100;
+
 /** Roles a token may carry. */
 export const ROLES = ['visitor', 'agent', 'admin'] as const;
 /** Statuses an agent may be in. */

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { AGENT_ROOM } from '../../client-lib/constants.js';
 import type {
+  AckResultOf,
   CallState,
   ClientMessageOf,
   QueueEntry,
@@ -434,8 +435,26 @@ export class CallService {
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */
   async sendQueue(conn: Connection): Promise<void> {
-    const snapshot = await this.queueSnapshot(conn.companyId);
-    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry) });
+    const { snapshot, total } = await this.queueSnapshot(
+      conn.companyId,
+      0,
+      this.config.queueAnnounceMax,
+    );
+    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry), total });
+  }
+
+  /** A page of the company queue for an agent (`queue_list`), beyond what is announced. */
+  async listQueue(
+    conn: Connection,
+    msg: ClientMessageOf<'queue_list'>,
+  ): Promise<AckResultOf<'queue_list'>> {
+    if (!conn.isAgent) throw SignalingError.forbidden('only agents and admins see the queue');
+    const { snapshot, total } = await this.queueSnapshot(
+      conn.companyId,
+      msg.offset ?? 0,
+      msg.limit ?? this.config.queueAnnounceMax,
+    );
+    return { calls: snapshot.map((s) => s.entry), total };
   }
 
   /** Stops every timer (server shutdown). */
@@ -602,10 +621,14 @@ export class CallService {
     }
   }
 
-  /** The company's queue, oldest first: each entry as agents see it, with its call. */
-  private async queueSnapshot(companyId: string) {
+  /**
+   * The company's queue from `offset` on, at most `limit` entries, oldest first: each entry as
+   * agents see it, with its call; and the whole queue's length.
+   */
+  private async queueSnapshot(companyId: string, offset = 0, limit = Infinity) {
     const snapshot: Array<{ entry: QueueEntry; call: CallRecord }> = [];
-    for (const callId of await this.store.queue(companyId)) {
+    const ids = await this.store.queue(companyId);
+    for (const callId of ids.slice(offset, offset + limit)) {
       const call = await this.store.getCall(callId);
       if (call === undefined) continue;
       const entry: QueueEntry = {
@@ -614,11 +637,11 @@ export class CallService {
         callType: call.callType,
         ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
         queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? this.now()).toISOString(),
-        position: snapshot.length + 1,
+        position: offset + snapshot.length + 1,
       };
       snapshot.push({ entry, call });
     }
-    return snapshot;
+    return { snapshot, total: ids.length };
   }
 
   /** Estimates of the company's queue positions from its recent queue waits. */
@@ -632,13 +655,14 @@ export class CallService {
   }
 
   /**
-   * Sends the whole queue to the company's agent-room, and each visitor whose position
-   * changed its new position.
+   * Sends the company's agent-room the queue's oldest entries and its length, and each visitor
+   * whose position changed its new position.
    */
   private async publishQueue(companyId: string): Promise<void> {
-    const snapshot = await this.queueSnapshot(companyId);
-    const entries = snapshot.map((s) => s.entry);
-    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
+    const { snapshot, total } = await this.queueSnapshot(companyId);
+    // Bounded however long the queue (issue 11): every agent pays for every change.
+    const calls = snapshot.slice(0, this.config.queueAnnounceMax).map((s) => s.entry);
+    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls, total });
     let estimate: ((position: number) => number | undefined) | undefined;
     for (const { entry, call } of snapshot) {
       // Only a new position is news: a changed estimate alone is not worth a frame per visitor.
