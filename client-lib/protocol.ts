@@ -269,7 +269,7 @@ export const ClientMessages = {
     },
     {
       description:
-        "Agent or admin reads a page of the company queue, oldest first, beyond what queue_updated carries (extension).",
+        'Agent or admin reads a page of the company queue, oldest first, beyond what queue_updated carries (extension).',
     },
   ),
 } as const;
