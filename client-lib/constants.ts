@@ -20,6 +20,12 @@ export const ErrorCode = {
   Conflict: 'conflict',
   /** The target exists but cannot take it now (agent not online, peer disconnected). */
   Unavailable: 'unavailable',
+  /**
+   * The agent a direct call names is being rung by another call right now: one ring per agent
+   * at a time (extension of v1). Nothing was rung; try again shortly or call the queue. An agent
+   * in a call (status busy) is `unavailable`.
+   */
+  Busy: 'busy',
   /** The connection is over its message rate; the message was dropped. */
   RateLimited: 'rate_limited',
   /** A server fault; the message may be retried. */
@@ -54,6 +60,13 @@ export const PUBLIC_ROOM = 'public-calls';
 export const AGENT_ROOM = 'agent-room';
 /** Names a client may choose for its own rooms (besides the two built-in ones). */
 export const ROOM_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+
+/**
+ * The most queue entries one `queue_list` may ask for (its `limit`), and so the most a server
+ * may announce in one `queue_updated` (`QUEUE_ANNOUNCE_MAX`): a page of the queue stays a few
+ * tens of KB however long the queue grows.
+ */
+export const QUEUE_PAGE_MAX = 100;
 
 /** Roles a token may carry. */
 export const ROLES = ['visitor', 'agent', 'admin'] as const;

@@ -42,6 +42,7 @@ export {
   AGENT_STATUSES,
   CALL_TYPES,
   CALL_STATES,
+  QUEUE_PAGE_MAX,
 } from './constants.js';
 export type {
   AckResultOf,

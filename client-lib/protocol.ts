@@ -13,6 +13,7 @@ import {
   CALL_TYPES,
   ErrorCode,
   PROTOCOL_VERSION,
+  QUEUE_PAGE_MAX,
   ROLES,
   ROOM_NAME_PATTERN,
 } from './constants.js';
@@ -122,6 +123,12 @@ export const QueueEntry = Type.Object({
   position: Type.Integer({ minimum: 1 }),
 });
 export type QueueEntry = Static<typeof QueueEntry>;
+
+/** How many calls the company queue holds, all of them, beside a part of it. */
+const QueueTotal = Type.Integer({
+  minimum: 0,
+  description: "The whole queue's length, however many of its entries came with it",
+});
 
 export const AgentSummary = Type.Object({
   id: Type.String(),
@@ -242,6 +249,29 @@ export const ClientMessages = {
     { type: Type.Literal('ping'), id: OptionalId },
     { description: 'Application-level heartbeat; answered with pong.' },
   ),
+  queue_list: Type.Object(
+    {
+      type: Type.Literal('queue_list'),
+      id: RequestId,
+      offset: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          description: 'Entries to skip from the oldest (default 0): the next page starts here',
+        }),
+      ),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: QUEUE_PAGE_MAX,
+          description: `Most entries to return (default the server's QUEUE_ANNOUNCE_MAX, at most ${QUEUE_PAGE_MAX})`,
+        }),
+      ),
+    },
+    {
+      description:
+        'Agent or admin reads a page of the company queue, oldest first, beyond what queue_updated carries (extension).',
+    },
+  ),
 } as const;
 
 /** A client message type name. */
@@ -351,8 +381,18 @@ export const ServerMessages = {
     },
   ),
   queue_updated: Type.Object(
-    { type: Type.Literal('queue_updated'), calls: Type.Array(QueueEntry) },
-    { description: 'The whole queue, oldest first, to agent-room at every change.' },
+    {
+      type: Type.Literal('queue_updated'),
+      calls: Type.Array(QueueEntry, {
+        description:
+          'The oldest queued calls of the company, oldest first: all of them while the queue holds at most QUEUE_ANNOUNCE_MAX, else that many (queue_list reads the rest)',
+      }),
+      total: QueueTotal,
+    },
+    {
+      description:
+        'The queue (its oldest entries and its length), to agent-room at every change and to an agent on connecting.',
+    },
   ),
   queue_position: Type.Object(
     {
@@ -509,6 +549,13 @@ export const AckResults = {
   join_room: Type.Object({ roomId: RoomId }),
   leave_room: Type.Object({ roomId: RoomId }),
   ping: Type.Object({ ts: Type.Integer() }),
+  queue_list: Type.Object({
+    calls: Type.Array(QueueEntry, {
+      description:
+        'Up to limit entries from offset on, oldest first, each with its position; empty past the end',
+    }),
+    total: QueueTotal,
+  }),
 } as const;
 
 /** A client message type whose ack carries result fields. */

@@ -324,6 +324,13 @@ export class WebSocketClient extends TypedEmitter<ClientEvents> {
       ...opts,
     });
   }
+  /**
+   * Sends `queue_list {offset?, limit?}` (agents and admins): a page of the company queue
+   * beyond what `queue_updated` carries; resolves with `{calls, total}`.
+   */
+  listQueue(page: { offset?: number; limit?: number } = {}) {
+    return this.request<AckResultOf<'queue_list'>>({ type: 'queue_list', ...page });
+  }
   /** Sends `call_cancel {callId}` (visitor, queued or ringing call). */
   cancelCall(callId: string) {
     return this.request({ type: 'call_cancel', callId });

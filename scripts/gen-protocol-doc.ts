@@ -28,6 +28,7 @@ import {
   ErrorCode,
   PROTOCOL_VERSION,
   PUBLIC_ROOM,
+  QUEUE_PAGE_MAX,
   ROLES,
   ROOM_NAME_PATTERN,
 } from '../client-lib/constants.js';
@@ -279,7 +280,6 @@ const FIELD_NOTES: Readonly<Record<string, Readonly<Record<string, string>>>> = 
   'server:agent_list': {
     agents: "The company's present agents; an agent with no connection and no call is absent.",
   },
-  'server:queue_updated': { calls: 'Every queued call of the company, oldest first.' },
   'server:queue_position': { position: '1 is next.' },
   'server:call_started': { peer: 'The other participant.' },
   'server:call_waiting': { position: 'Place in the queue; absent while ringing.' },
@@ -304,6 +304,8 @@ const EXTENSIONS: Partial<Record<`${'client' | 'server'}:${string}`, string>> = 
   'server:call_answered_elsewhere': 'Extension of v1.',
   'server:call_waiting': 'Extension of v1.',
   'server:call_finished': 'Extension of v1.',
+  'server:queue_updated': 'Extension of v1: `total`, and `calls` bounded by `QUEUE_ANNOUNCE_MAX`.',
+  'client:queue_list': 'Extension of v1.',
 };
 
 /** Who may send each client message and what it can be refused with (beyond bad_request). */
@@ -322,7 +324,7 @@ const CLIENT_NOTES = {
   },
   call_request: {
     who: 'Visitors. The `id` is required.',
-    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`.`,
+    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`. ${code('busy')}: another call is ringing that agent.`,
   },
   call_cancel: {
     who: 'The visitor of the call.',
@@ -346,6 +348,10 @@ const CLIENT_NOTES = {
   media_state: { who: 'A participant of an answered call.', errors: 'See [Relay](#relay).' },
   chat_message: { who: 'A participant of an answered call.', errors: 'See [Relay](#relay).' },
   ping: { who: 'Anyone.', errors: 'None.' },
+  queue_list: {
+    who: 'Agents and admins, for their own company. The `id` is required.',
+    errors: `${code('forbidden')}: a visitor. ${code('bad_request')}: \`offset\` below 0, \`limit\` below 1 or above ${QUEUE_PAGE_MAX}, either not an integer.`,
+  },
 } satisfies Record<ClientMessageType, { who: string; errors: string }>;
 
 /** The settings a client can observe, by environment variable, with their meaning. */
@@ -371,6 +377,12 @@ const SETTINGS: ReadonlyArray<
     'missedRingsBeforeAway',
     '',
     'Ring timeouts in a row that set an agent away (0: never).',
+  ],
+  [
+    'QUEUE_ANNOUNCE_MAX',
+    'queueAnnounceMax',
+    '',
+    'Most queue entries per `queue_updated`, and the default `queue_list` page.',
   ],
   ['TURN_TTL_S', 'turnTtlS', '', 'Lifetime of TURN credentials, seconds.'],
   [
@@ -519,8 +531,9 @@ or, when it is unset, \`http://\` and \`https://\` with the upgrade's \`Host\` h
 The first frame is always \`connection_established\` (protocol version, the user as the server
 sees it, starting rooms, ICE servers, heartbeat interval). Then:
 
-- **Agents and admins** start in \`${AGENT_ROOM}\` and get \`queue_updated\` (the whole queue)
-  and \`agent_list\` (their team as it is, themselves included; an extension of v1). If
+- **Agents and admins** start in \`${AGENT_ROOM}\` and get \`queue_updated\` (the queue,
+  [bounded](#the-queue-as-agents-see-it)) and \`agent_list\` (their team as it is, themselves
+  included; an extension of v1). If
   the agent was not present yet (its first connection), every member of \`${AGENT_ROOM}\` and \`${PUBLIC_ROOM}\` (the
   agent included) gets \`agent_status_changed\` with status \`online\`; the other members of
   \`${AGENT_ROOM}\` get \`user_joined\`.
@@ -654,8 +667,8 @@ once, as \`agent_list\`, right after \`connection_established\`.
   leaves the agent list, unless a call still holds it: then it stays (busy) until the call ends,
   and goes offline at that point if it has not come back.
 
-Only an agent whose status is \`online\` can be rung directly; any agent of the company may
-accept a queued call whatever its status.
+Only an agent whose status is \`online\`, and that no other call is ringing, can be rung
+directly; any agent of the company may accept a queued call whatever its status.
 
 **Coalescing.** Status announcements (and the queue's, below) are gathered per company over
 ${setting('PRESENCE_TICK_MS')} and sent once at its end, so they may arrive that much after the
@@ -679,15 +692,18 @@ Call types: ${list(CALL_TYPES)}. A visitor has at most one call that is not fina
 1. **Request.** A visitor sends \`call_request\` {id, callType, agentId?, purpose?}. The ack
    carries \`callId\` and \`status\`:
    - without \`agentId\` the call is **queued** (ack \`position\`). Every member of
-     \`${AGENT_ROOM}\` gets \`queue_updated\` with the whole queue, oldest first, at the end of
-     the tick in which it changed (see *Coalescing* above: changes within one tick make one
-     update); a queued visitor gets \`queue_position\` when its position changes later (its
-     latest position, once per tick). The ack, \`queue_position\` and \`call_waiting\` carry
+     \`${AGENT_ROOM}\` gets \`queue_updated\` with the queue
+     ([bounded](#the-queue-as-agents-see-it)), oldest first, at the end of the tick in which it
+     changed (see *Coalescing* above: changes within one tick make one update); a queued
+     visitor gets \`queue_position\` when its position changes later (its latest position,
+     once per tick). The ack, \`queue_position\` and \`call_waiting\` carry
      \`estimatedWaitSec\` (extension of v1) once the company has answered at least three
      queued calls in the last hour: the position times the median of those waits.
    - with \`agentId\` the call is **ringing** that agent only: each of its connections gets
      \`call_incoming\` with \`expiresAt\`. The agent must be present and \`online\`, else
-     \`unavailable\`.
+     \`unavailable\`. An agent is rung by one call at a time: while another call rings it, a
+     direct call to it is refused at once with \`busy\` (extension of v1) and rings no one;
+     once that ring ends (answered, declined, timed out or cancelled) it can be rung again.
 2. **Answer.** An agent sends \`call_accept\` {callId}. Exactly one accept wins; the others get
    \`conflict\`. An agent has at most one answered call. Both participants get \`call_started\`
    {callId, callType, peer}; the rung agent's other connections get
@@ -708,6 +724,18 @@ Call types: ${list(CALL_TYPES)}. A visitor has at most one call that is not fina
 answered). Whenever a
 queued call leaves the queue, \`${AGENT_ROOM}\` gets the new \`queue_updated\`. When an answered
 call ends, the agent's status from before the call comes back.
+
+### The queue as agents see it
+
+\`queue_updated\` carries the queue's oldest entries, at most ${setting('QUEUE_ANNOUNCE_MAX')},
+oldest first, and \`total\`, the whole queue's length (both extensions of v1: before them it
+carried the whole queue, which with a long queue of long purposes cost every agent tens of KB at
+every change). While the queue holds at most that many calls, \`calls\` is the whole queue, as
+before. An agent or admin reads further with \`queue_list\` {id, offset?, limit?}: its ack
+carries \`calls\` (up to \`limit\`, at most ${QUEUE_PAGE_MAX}, from \`offset\` on, each with its
+\`position\`) and \`total\`. A page is a snapshot: calls accepted or added since move the later
+entries, so a client that shows several pages re-reads them, or just the first, on the next
+\`queue_updated\`.
 
 ### Call states
 
@@ -873,7 +901,7 @@ function messagesSection(side: 'client' | 'server'): string {
   const title = side === 'client' ? 'Client messages' : 'Server messages';
   const lead =
     side === 'client'
-      ? 'Frames a client may send. Any of them may carry `id` (required on `call_request`); any may be refused with `bad_request` or `rate_limited`.'
+      ? 'Frames a client may send. Any of them may carry `id` (required on `call_request` and `queue_list`); any may be refused with `bad_request` or `rate_limited`.'
       : 'Frames the server sends.';
   return [
     `## ${title}`,

@@ -8,6 +8,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
+import { QUEUE_PAGE_MAX } from '../client-lib/constants.js';
 import { parseOrigin } from './origin.js';
 
 /** Thrown for a missing or invalid setting; `variable` names the environment variable. */
@@ -53,6 +54,12 @@ export interface SignalingConfig {
   readonly ringTimeoutMs: number;
   readonly queueTimeoutMs: number;
   readonly callReconnectGraceMs: number;
+  /**
+   * The most queue entries (the oldest) each `queue_updated` carries; its `total` gives the
+   * queue's length and `queue_list` pages through the rest. Bounds what a long queue of long
+   * purposes costs every agent at every change (issue 11).
+   */
+  readonly queueAnnounceMax: number;
   /** How long a graceful shutdown may take before remaining sockets are destroyed. */
   readonly shutdownTimeoutMs: number;
   /**
@@ -255,6 +262,7 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     ringTimeoutMs: 30_000,
     queueTimeoutMs: 600_000,
     callReconnectGraceMs: 30_000,
+    queueAnnounceMax: 20,
     shutdownTimeoutMs: 10_000,
     presenceTickMs: 50,
     listenBacklog: 4096,
@@ -343,6 +351,7 @@ export function loadConfig(env: Env): Config {
     ringTimeoutMs: int(env, 'RING_TIMEOUT_MS', 30_000, 100, 3_600_000),
     queueTimeoutMs: int(env, 'QUEUE_TIMEOUT_MS', 600_000, 100, 24 * 3_600_000),
     callReconnectGraceMs: int(env, 'CALL_RECONNECT_GRACE_MS', 30_000, 0, 3_600_000),
+    queueAnnounceMax: int(env, 'QUEUE_ANNOUNCE_MAX', 20, 1, QUEUE_PAGE_MAX),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 50, 0, 1000),
     listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),

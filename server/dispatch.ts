@@ -242,6 +242,8 @@ export function dispatch(
       return ctx.calls.cancel(conn, msg.callId);
     case 'call_ended':
       return ctx.calls.end(conn, msg.callId, msg.reason);
+    case 'queue_list':
+      return ctx.calls.listQueue(conn, msg);
     default: {
       const unreachable: never = msg;
       throw SignalingError.badRequest(`unhandled type ${(unreachable as { type: string }).type}`);

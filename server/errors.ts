@@ -32,6 +32,9 @@ export class SignalingError extends Error {
   static unavailable(message: string) {
     return new SignalingError(ErrorCode.Unavailable, message);
   }
+  static busy(message: string) {
+    return new SignalingError(ErrorCode.Busy, message);
+  }
   static rateLimited(message: string) {
     return new SignalingError(ErrorCode.RateLimited, message);
   }

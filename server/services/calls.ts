@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { AGENT_ROOM } from '../../client-lib/constants.js';
 import type {
+  AckResultOf,
   CallState,
   ClientMessageOf,
   QueueEntry,
@@ -171,6 +172,11 @@ export class CallService {
     if (agent === undefined || agent.status !== 'online') {
       throw SignalingError.unavailable('that agent is not online');
     }
+    // One ring per agent (issue 11): a second ring would only stack up and time out, counting
+    // towards setting the agent away. The store decides, so simultaneous requests ring once.
+    if (!(await this.store.claimRing(conn.companyId, agentId, base.callId))) {
+      throw SignalingError.busy('that agent is being rung by another call');
+    }
     const rungConnIds = await this.store.connectionsOf(conn.companyId, agentId);
     const call: CallRecord = {
       ...base,
@@ -180,7 +186,12 @@ export class CallService {
       ringingAt: now,
       rungConnIds,
     };
-    await this.store.createCall(call);
+    try {
+      await this.store.createCall(call);
+    } catch (err) {
+      await this.store.releaseRing(conn.companyId, agentId, call.callId);
+      throw err;
+    }
     this.transitioned(call);
     conn.calls.set(call.callId, {
       callId: call.callId,
@@ -274,6 +285,9 @@ export class CallService {
     // Any answered call shows the agent is at its desk: the missed-ring streak is broken.
     await this.presence.ringAnswered(conn.companyId, conn.userId);
     await this.presence.markBusy(conn.companyId, conn.userId);
+    // Only now, with the agent busy, may the ring go: no instant in which a direct call finds
+    // the agent both online and free to ring.
+    if (call.state === 'ringing') await this.store.releaseRing(conn.companyId, conn.userId, callId);
   }
 
   async decline(conn: Connection, callId: string): Promise<void> {
@@ -421,8 +435,26 @@ export class CallService {
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */
   async sendQueue(conn: Connection): Promise<void> {
-    const snapshot = await this.queueSnapshot(conn.companyId);
-    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry) });
+    const { snapshot, total } = await this.queueSnapshot(
+      conn.companyId,
+      0,
+      this.config.queueAnnounceMax,
+    );
+    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry), total });
+  }
+
+  /** A page of the company queue for an agent (`queue_list`), beyond what is announced. */
+  async listQueue(
+    conn: Connection,
+    msg: ClientMessageOf<'queue_list'>,
+  ): Promise<AckResultOf<'queue_list'>> {
+    if (!conn.isAgent) throw SignalingError.forbidden('only agents and admins see the queue');
+    const { snapshot, total } = await this.queueSnapshot(
+      conn.companyId,
+      msg.offset ?? 0,
+      msg.limit ?? this.config.queueAnnounceMax,
+    );
+    return { calls: snapshot.map((s) => s.entry), total };
   }
 
   /** Stops every timer (server shutdown). */
@@ -518,6 +550,10 @@ export class CallService {
     for (const party of [done.visitor, done.agent]) {
       this.hub.get(party?.connId)?.calls.delete(call.callId);
     }
+    // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
+    if (done.targetAgentId !== undefined) {
+      await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
+    }
     await this.store.deleteCall(call.callId);
     if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
       await this.queueChanged(call.companyId);
@@ -585,10 +621,14 @@ export class CallService {
     }
   }
 
-  /** The company's queue, oldest first: each entry as agents see it, with its call. */
-  private async queueSnapshot(companyId: string) {
+  /**
+   * The company's queue from `offset` on, at most `limit` entries, oldest first: each entry as
+   * agents see it, with its call; and the whole queue's length.
+   */
+  private async queueSnapshot(companyId: string, offset = 0, limit = Infinity) {
     const snapshot: Array<{ entry: QueueEntry; call: CallRecord }> = [];
-    for (const callId of await this.store.queue(companyId)) {
+    const ids = await this.store.queue(companyId);
+    for (const callId of ids.slice(offset, offset + limit)) {
       const call = await this.store.getCall(callId);
       if (call === undefined) continue;
       const entry: QueueEntry = {
@@ -597,11 +637,11 @@ export class CallService {
         callType: call.callType,
         ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
         queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? this.now()).toISOString(),
-        position: snapshot.length + 1,
+        position: offset + snapshot.length + 1,
       };
       snapshot.push({ entry, call });
     }
-    return snapshot;
+    return { snapshot, total: ids.length };
   }
 
   /** Estimates of the company's queue positions from its recent queue waits. */
@@ -615,13 +655,14 @@ export class CallService {
   }
 
   /**
-   * Sends the whole queue to the company's agent-room, and each visitor whose position
-   * changed its new position.
+   * Sends the company's agent-room the queue's oldest entries and its length, and each visitor
+   * whose position changed its new position.
    */
   private async publishQueue(companyId: string): Promise<void> {
-    const snapshot = await this.queueSnapshot(companyId);
-    const entries = snapshot.map((s) => s.entry);
-    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls: entries });
+    const { snapshot, total } = await this.queueSnapshot(companyId);
+    // Bounded however long the queue (issue 11): every agent pays for every change.
+    const calls = snapshot.slice(0, this.config.queueAnnounceMax).map((s) => s.entry);
+    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls, total });
     let estimate: ((position: number) => number | undefined) | undefined;
     for (const { entry, call } of snapshot) {
       // Only a new position is news: a changed estimate alone is not worth a frame per visitor.

@@ -35,6 +35,8 @@ export class MemoryStore implements StateStore {
   private readonly connections = new Map<string, Map<string, CompactSet>>();
   private readonly agents = new Map<string, AgentRecord>();
   private readonly agentsByCompany = new Map<string, Set<string>>();
+  /** The call ringing each agent, by company and agent: at most one (see `claimRing`). */
+  private readonly rings = new Map<string, string>();
   private readonly rooms = new Map<string, Map<string, RoomMember>>();
   /** The agents and admins of each room, so announcements to staff skip the visitors. */
   private readonly staff = new Map<string, Map<string, RoomMember>>();
@@ -106,6 +108,18 @@ export class MemoryStore implements StateStore {
     const missedRings = reset ? 0 : existing.missedRings + 1;
     this.agents.set(k, { ...existing, missedRings });
     return missedRings;
+  }
+
+  async claimRing(companyId: string, agentId: string, callId: string): Promise<boolean> {
+    const k = key(companyId, agentId);
+    if (this.rings.has(k)) return false;
+    this.rings.set(k, callId);
+    return true;
+  }
+
+  async releaseRing(companyId: string, agentId: string, callId: string): Promise<void> {
+    const k = key(companyId, agentId);
+    if (this.rings.get(k) === callId) this.rings.delete(k);
   }
 
   async agentGone(companyId: string, agentId: string): Promise<void> {

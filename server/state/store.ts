@@ -125,6 +125,17 @@ export interface StateStore {
   ): Promise<AgentRecord | undefined>;
   /** Adds one to the agent's missed-ring streak (or resets it with `reset`); returns it. */
   countMissedRing(companyId: string, agentId: string, reset?: boolean): Promise<number>;
+  /**
+   * Claims the agent's one ring for `callId` (compare-and-set): true when the agent was not
+   * being rung, false when another call holds the ring. The claim outlives the agent's presence
+   * and lasts until {@link releaseRing}, so two visitors ringing one idle agent at the same
+   * instant ring it once (issue 11). A shared store does it in one step (`SET key callId NX`,
+   * with an expiry past the ring timeout so that a node dying mid-ring cannot keep the agent
+   * from being rung).
+   */
+  claimRing(companyId: string, agentId: string, callId: string): Promise<boolean>;
+  /** Releases the agent's ring if `callId` holds it (compare-and-delete); else does nothing. */
+  releaseRing(companyId: string, agentId: string, callId: string): Promise<void>;
   /** Removes an agent that has gone offline. */
   agentGone(companyId: string, agentId: string): Promise<void>;
   getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined>;

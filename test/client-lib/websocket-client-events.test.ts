@@ -85,7 +85,7 @@ t.test('arrival, presence and room events', async (t) => {
 
   const agent = track(t, createClient(t, srv.wsUrl, { token: agentToken() }));
   await agent.client.connect();
-  t.same(await agent.next('queue_updated'), { type: 'queue_updated', calls: [] });
+  t.same(await agent.next('queue_updated'), { type: 'queue_updated', calls: [], total: 0 });
   t.same(await visitor.next('agent_status_changed'), {
     type: 'agent_status_changed',
     agentId: 'agent-1',

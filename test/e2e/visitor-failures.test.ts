@@ -1,11 +1,12 @@
 /**
  * How the visitor page fails, in Chromium against the real servers: a named agent declines
- * (and the visitor calls again), nobody answers before the ring times out, and the camera is
- * blocked (the way forward, then a call with audio only). Each failure screen passes axe-core.
+ * (and the visitor calls again), nobody answers before the ring times out, the camera is
+ * blocked (the way forward, then a call with audio only), and the named agent is already being
+ * rung (busy: the queue instead). Each failure screen passes axe-core.
  */
 import t from 'tap';
 import { chromiumOrSkip, launchBrowser, startStack, until } from './harness.js';
-import { checkA11y, nodeAgent, openVisitor } from './visitor-helpers.js';
+import { checkA11y, nodeAgent, nodeVisitor, openVisitor } from './visitor-helpers.js';
 
 t.test('a named agent declines, the visitor sees it and calls again', async (t) => {
   const chromium = await chromiumOrSkip(t, 'visitor-failures');
@@ -77,4 +78,40 @@ t.test('a blocked camera: how to allow it, then a call with audio only', async (
   t.same([...new Set(queued)], ['audio'], 'the call in the queue is an audio call');
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('button', { name: 'Call', exact: true }).waitFor();
+});
+
+t.test('a named agent already being rung: busy, and a call to anyone instead', async (t) => {
+  const chromium = await chromiumOrSkip(t, 'visitor-failures');
+  if (chromium === undefined) return;
+  const stack = await startStack(t);
+  const browser = await launchBrowser(t, chromium);
+  const bob = await nodeAgent(t, stack, stack.agents[1]!);
+  const rings: string[] = [];
+  bob.on('call_incoming', (m) => rings.push(m.callId));
+  const queued: string[] = [];
+  bob.on('queue_updated', (m) => m.calls.forEach((c) => queued.push(c.callId)));
+  // Someone else rings Bob first, and Bob lets it ring.
+  const other = await nodeVisitor(t, stack);
+  await other.requestCall('audio', { agentId: stack.agents[1]!.id });
+  const { page, errors } = await openVisitor(t, browser, stack);
+
+  await page.getByRole('radio', { name: 'Bob Agent online' }).check();
+  await page.getByRole('radio', { name: 'Audio only' }).check();
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await page.getByRole('button', { name: 'Start call' }).click();
+  await page.getByRole('heading', { name: 'Bob Agent is on another call right now.' }).waitFor();
+  await page.getByText('Call any available agent instead?').waitFor();
+  await checkA11y(t, page, 'busy');
+  t.equal(rings.length, 1, 'Bob was not rung a second time');
+
+  await page.getByRole('button', { name: 'Call any available agent' }).click();
+  await page.getByRole('button', { name: 'Start call' }).click();
+  await page.getByRole('heading', { name: 'Waiting for an agent' }).waitFor();
+  await until(
+    'the call reaches the queue',
+    async () => queued,
+    (q) => q.length > 0,
+  );
+  t.equal(rings.length, 1, 'queued for anyone, not ringing Bob');
+  t.same(errors, [], 'no console error');
 });

@@ -52,6 +52,8 @@ const FUZZ_CONFIG: Partial<SignalingConfig> = {
   queueTimeoutMs: 1500,
   callReconnectGraceMs: 300,
   presenceTickMs: 20,
+  // A company's few visitors queue more than this, so announcements are cut and paged.
+  queueAnnounceMax: 2,
 };
 
 const envInt = (name: string): number | undefined => {
@@ -161,6 +163,7 @@ const CLIENT_TYPES = [
   'call_decline',
   'call_ended',
   'ping',
+  'queue_list',
   ...RELAY_TYPES,
 ] as const;
 
@@ -401,6 +404,7 @@ type Build =
   | { type: 'ping' }
   | { type: 'join_room' | 'leave_room'; roomId: string }
   | { type: 'agent_status'; status: AgentStatus }
+  | { type: 'queue_list'; offset: number | null; limit: number | null }
   | {
       type: 'call_request';
       callType: 'audio' | 'video';
@@ -493,6 +497,11 @@ const buildArb: fc.Arbitrary<Build> = fc.oneof(
     }),
   },
   { weight: 4, arbitrary: relayBuildArb },
+  fc.record({
+    type: fc.constant('queue_list' as const),
+    offset: fc.option(fc.nat(4), { nil: null }),
+    limit: fc.option(fc.constantFrom(1, 2, 3, 100), { nil: null }),
+  }),
 );
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
@@ -703,6 +712,12 @@ class Run {
         return { msg: { type: b.type, id, roomId: b.roomId }, foreign: false };
       case 'agent_status':
         return { msg: { type: 'agent_status', id, status: b.status }, foreign: false };
+      case 'queue_list': {
+        const msg: Record<string, unknown> = { type: 'queue_list', id };
+        if (b.offset !== null) msg['offset'] = b.offset;
+        if (b.limit !== null) msg['limit'] = b.limit;
+        return { msg, foreign: false };
+      }
       case 'call_request': {
         const msg: Record<string, unknown> = { type: 'call_request', id, callType: b.callType };
         if (b.agent !== null) {
@@ -1041,7 +1056,7 @@ async function finish(run: Run, figures: Figures): Promise<void> {
     await run.settle();
     const problems = [
       ...run.problems,
-      ...checkDeliveries(run.world.conns),
+      ...checkDeliveries(run.world.conns, { queueAnnounceMax: FUZZ_CONFIG.queueAnnounceMax }),
       ...(await serverProblems(run.world)),
     ];
     count(figures, run.world);

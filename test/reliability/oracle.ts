@@ -15,6 +15,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { AGENT_ROOM, ErrorCode, PUBLIC_ROOM } from '../../client-lib/constants.js';
 import {
+  AckResults,
   ClientMessages,
   RELAY_TYPES,
   ServerMessages,
@@ -33,6 +34,7 @@ const SEMANTIC_CODES: ReadonlySet<string> = new Set([
   ErrorCode.NotFound,
   ErrorCode.Conflict,
   ErrorCode.Unavailable,
+  ErrorCode.Busy,
 ]);
 
 /** What one raw frame deserves. */
@@ -123,7 +125,7 @@ export function judgeAnswers(
     return exp.id === undefined ? `an ack without id, ${got()}` : undefined;
   }
   if (only.type === 'error' && SEMANTIC_CODES.has(String(only['code']))) return undefined;
-  return `a valid ${exp.msg.type} deserves an ack or forbidden/not_found/conflict/unavailable, ${got()}`;
+  return `a valid ${exp.msg.type} deserves an ack or forbidden/not_found/conflict/unavailable/busy, ${got()}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,11 +202,60 @@ function relayKey(type: string, callId: string, from: string, msg: Record<string
   return canon([type, callId, from, fields.map((f) => msg[f])]);
 }
 
+/** The server's settings the delivery oracle holds frames to, where the test knows them. */
+export interface DeliveryLimits {
+  /** `QUEUE_ANNOUNCE_MAX`: the most entries a `queue_updated` may carry. */
+  readonly queueAnnounceMax?: number;
+}
+
+/**
+ * What is wrong with a part of the queue shown to `conn` (a `queue_updated` or a `queue_list`
+ * ack): more than `max` entries, a total short of what it shows, positions that do not count on
+ * from `offset`, or an entry that is not a queued call of the connection's company.
+ */
+function queueProblems(
+  conn: ConnRecord,
+  calls: ReadonlyMap<string, KnownCall>,
+  m: Received,
+  offset: number,
+  max: number | undefined,
+): string[] {
+  const problems: string[] = [];
+  const entries = m['calls'] as Array<Record<string, unknown>>;
+  const total = Number(m['total']);
+  if (max !== undefined && entries.length > max) {
+    problems.push(`${entries.length} entries, more than ${max}`);
+  }
+  if (entries.length > 0 && total < offset + entries.length) {
+    problems.push(`total ${total} is short of the ${offset + entries.length} entries it implies`);
+  }
+  entries.forEach((entry, i) => {
+    const call = calls.get(String(entry['callId']));
+    const visitor = (entry['visitor'] as Record<string, unknown>)['id'];
+    if (call === undefined || call.companyId !== conn.companyId) {
+      problems.push(`queue entry ${String(entry['callId'])} is not a call of its company`);
+    } else if (visitor !== call.visitorId) {
+      problems.push(`queue entry ${call.callId} names the wrong visitor`);
+    } else if (call.targetId !== undefined) {
+      problems.push(`queue entry ${call.callId} is a direct call`);
+    }
+    if (entry['position'] !== offset + i + 1) {
+      problems.push(
+        `queue entry ${String(entry['callId'])} at position ${String(entry['position'])}`,
+      );
+    }
+  });
+  return problems;
+}
+
 /**
  * Checks every frame every connection received against what the test knows, and the calls
  * the answers describe against the companies and roles involved. Returns the violations.
  */
-export function checkDeliveries(conns: readonly ConnRecord[]): string[] {
+export function checkDeliveries(
+  conns: readonly ConnRecord[],
+  limits: DeliveryLimits = {},
+): string[] {
   const violations: string[] = [];
   const users = new Map<string, ConnRecord>();
   for (const conn of conns) {
@@ -256,6 +307,25 @@ export function checkDeliveries(conns: readonly ConnRecord[]): string[] {
         } else {
           call.acceptedBy.push(conn.userId);
         }
+      }
+    }
+  }
+  // A page of the queue goes to staff only, and shows nothing but its own company's queue.
+  for (const conn of conns) {
+    for (const frame of conn.sent) {
+      if (frame.exp.kind !== 'valid' || frame.exp.msg.type !== 'queue_list') continue;
+      const ack = frame.answers[0];
+      if (ack?.type !== 'ack') continue;
+      const { offset, limit } = frame.exp.msg;
+      const where = `${conn.label}: queue_list ${JSON.stringify(ack).slice(0, 300)}`;
+      if (!isStaff(conn.role)) violations.push(`${where}: acked for a visitor`);
+      if (!Value.Check(AckResults.queue_list, ack)) {
+        violations.push(`${where}: does not match its ack schema`);
+        continue;
+      }
+      const max = limit ?? limits.queueAnnounceMax;
+      for (const why of queueProblems(conn, calls, ack, offset ?? 0, max)) {
+        violations.push(`${where}: ${why}`);
       }
     }
   }
@@ -384,14 +454,8 @@ export function checkDeliveries(conns: readonly ConnRecord[]): string[] {
         }
         case 'queue_updated': {
           if (!isStaff(conn.role)) fail(i, m, 'the queue sent to a visitor');
-          for (const entry of m['calls'] as Array<Record<string, unknown>>) {
-            const call = calls.get(String(entry['callId']));
-            const visitor = (entry['visitor'] as Record<string, unknown>)['id'];
-            if (call === undefined || call.companyId !== conn.companyId) {
-              fail(i, m, `queue entry ${String(entry['callId'])} is not a call of its company`);
-            } else if (visitor !== call.visitorId) {
-              fail(i, m, `queue entry ${call.callId} names the wrong visitor`);
-            }
+          for (const why of queueProblems(conn, calls, m, 0, limits.queueAnnounceMax)) {
+            fail(i, m, why);
           }
           return;
         }

@@ -67,6 +67,7 @@ t.test('an empty environment yields every documented default', async (t) => {
   t.equal(config.signaling.ringTimeoutMs, 30_000, 'RING_TIMEOUT_MS');
   t.equal(config.signaling.queueTimeoutMs, 600_000, 'QUEUE_TIMEOUT_MS');
   t.equal(config.signaling.callReconnectGraceMs, 30_000, 'CALL_RECONNECT_GRACE_MS');
+  t.equal(config.signaling.queueAnnounceMax, 20, 'QUEUE_ANNOUNCE_MAX');
   t.equal(config.signaling.shutdownTimeoutMs, 10_000, 'shutdown within 10 s');
   t.equal(config.signaling.presenceTickMs, 50, 'PRESENCE_TICK_MS');
   t.equal(config.signaling.listenBacklog, 4096, 'LISTEN_BACKLOG');
@@ -175,6 +176,14 @@ t.test('the bounds themselves are accepted', async (t) => {
   t.equal(config.signaling.maxMessageBytes, 1024);
   t.equal(config.signaling.turnTtlS, 60);
   t.equal(config.signaling.missedRingsBeforeAway, 0);
+});
+
+t.test('QUEUE_ANNOUNCE_MAX takes 1 to the largest queue_list page, and nothing past', async (t) => {
+  t.equal(loadConfig({ QUEUE_ANNOUNCE_MAX: '1' }).signaling.queueAnnounceMax, 1);
+  t.equal(loadConfig({ QUEUE_ANNOUNCE_MAX: '100' }).signaling.queueAnnounceMax, 100);
+  for (const value of ['0', '101', '-1', '2.5']) {
+    assertRejects(t, { QUEUE_ANNOUNCE_MAX: value }, 'QUEUE_ANNOUNCE_MAX');
+  }
 });
 
 // --- Secrets and keys ----------------------------------------------------------------------

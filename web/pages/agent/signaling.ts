@@ -16,6 +16,7 @@ import { readBoot, signalingUrlOf } from '../shared/boot.js';
 import { clearRingAlerts, alertRing } from './alerts.js';
 import { refreshAfterCall, resetCallLog } from './call-log.js';
 import { formatDuration } from './format.js';
+import { queueUpdated, resetQueue } from './queue.js';
 import { startRinging, stopRinging } from './ringtone.js';
 import { endSession, freshToken, sessionHooks } from './session.js';
 import {
@@ -27,7 +28,7 @@ import {
   connection,
   lostRaces,
   peerDown,
-  queue,
+  queueMore,
   ring,
   ringFocus,
   serverStatus,
@@ -68,7 +69,11 @@ function startCall(
 ): void {
   activeCall.value?.session.close();
   const session = new CallSession({ client: c, callId, callType, role });
-  const known = callers.get(callId);
+  // A caller opened with "Show more" was never in a queue_updated: its entry is in the page.
+  const listed = queueMore.value.find((entry) => entry.callId === callId);
+  const known =
+    callers.get(callId) ??
+    (listed === undefined ? undefined : { name: listed.visitor.name, purpose: listed.purpose });
   const stored = Number(sessionStorage.getItem(ANSWERED_KEY + callId));
   const answeredAt = Number.isFinite(stored) && stored > 0 ? stored : Date.now();
   sessionStorage.setItem(ANSWERED_KEY + callId, String(answeredAt));
@@ -141,15 +146,11 @@ function wire(c: WebSocketClient, me: Auth['agent']): void {
       endSession({ kind: 'warn', text: strings.unreachable });
     }
   });
-  c.on('queue_updated', ({ calls }) => {
+  c.on('queue_updated', ({ calls, total }) => {
     for (const entry of calls) {
       callers.set(entry.callId, { name: entry.visitor.name, purpose: entry.purpose });
     }
-    queue.value = calls;
-    const ids = new Set(calls.map((e) => e.callId));
-    if ([...lostRaces.value].some((id) => !ids.has(id))) {
-      lostRaces.value = new Set([...lostRaces.value].filter((id) => ids.has(id)));
-    }
+    queueUpdated(c, calls, total);
   });
   c.on('agent_status_changed', ({ agentId, name, status }) => {
     setTeamMember({ id: agentId, name, status });
@@ -226,7 +227,7 @@ function stop(): void {
   if (ring.value !== undefined) stopRing(ring.value.callId);
   c?.disconnect();
   client.value = undefined;
-  queue.value = [];
+  resetQueue();
   lostRaces.value = new Set();
   serverStatus.value = undefined;
   team.value = new Map();

@@ -128,7 +128,14 @@ export const connection = signal<ConnectionState>(ConnectionState.Disconnected);
 export const chosenStatus = signal<ChosenStatus>('online');
 /** What the server last said this agent's status is (busy during a call). */
 export const serverStatus = signal<AgentStatus | undefined>(undefined);
+/** The oldest queued calls, as the last `queue_updated` announced them. */
 export const queue = signal<readonly QueueEntry[]>([]);
+/** How many calls the whole queue holds (`queue_updated`'s total). */
+export const queueTotal = signal(0);
+/** The callers past the announced ones that "Show more" read (`queue_list`), oldest first. */
+export const queueMore = signal<readonly QueueEntry[]>([]);
+/** A read of further queue pages is under way. */
+export const queueLoading = signal(false);
 /** Queue entries hidden at once because this agent lost the race to accept them. */
 export const lostRaces = signal<ReadonlySet<string>>(new Set());
 export const ring = signal<Ring | undefined>(undefined);
@@ -166,10 +173,24 @@ export const today = signal<{
   error: string | undefined;
 }>({ stats: undefined, loading: false, error: undefined });
 
+/** Every queue entry known: the announced ones, then the further pages (a caller once). */
+const knownQueue = computed(() => {
+  const announced = new Set(queue.value.map((entry) => entry.callId));
+  return [...queue.value, ...queueMore.value.filter((entry) => !announced.has(entry.callId))];
+});
+
 /** The queue as shown: without the entries this agent just lost. */
 export const visibleQueue = computed(() =>
-  queue.value.filter((entry) => !lostRaces.value.has(entry.callId)),
+  knownQueue.value.filter((entry) => !lostRaces.value.has(entry.callId)),
 );
+
+/** Callers waiting, shown or not, less those this agent just lost. */
+export const waitingCount = computed(() =>
+  Math.max(0, queueTotal.value - (knownQueue.value.length - visibleQueue.value.length)),
+);
+
+/** Whether the queue holds callers past those shown. */
+export const queueHasMore = computed(() => queueTotal.value > knownQueue.value.length);
 
 /** Says `text` through the live region (repeated text is said again). */
 export function announce(text: string): void {

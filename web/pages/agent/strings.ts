@@ -77,6 +77,13 @@ export const strings = {
   noPurpose: 'No reason given',
   callTypeWord: { audio: 'Audio call', video: 'Video call' } satisfies Record<CallType, string>,
   queueCount: (n: number) => (n === 1 ? '1 caller waiting' : `${n} callers waiting`),
+  queueTotal: (n: number) => `${n} waiting`,
+  queueShowing: (n: number) =>
+    n === 1
+      ? 'Showing the caller who has waited longest.'
+      : `Showing the ${n} callers who have waited longest.`,
+  showMore: 'Show more',
+  moreFailed: 'More waiting callers could not be loaded. Please try again.',
   acceptFailed: 'The call could not be accepted. Please try again.',
 
   // Ringing

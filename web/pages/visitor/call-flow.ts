@@ -246,6 +246,7 @@ export async function placeCall(): Promise<void> {
     if (ticket !== placing || get().view === 'failure') return;
     const code = (err as { code?: string }).code;
     if (code === 'unavailable') fail('agent_unavailable');
+    else if (code === 'busy') fail('agent_busy');
     else if (companyGone || (err instanceof ApiError && err.code === 'not_found'))
       fail('company_disabled');
     else fail('request_failed');
@@ -266,6 +267,12 @@ export function cancelCall(): void {
 export async function callWithAudioOnly(): Promise<void> {
   setForm({ callType: 'audio' });
   if (await checkDevices()) await placeCall();
+}
+
+/** The busy screen's "Call any available agent": the same call, for the queue this time. */
+export function callAnyone(): void {
+  setForm({ agentId: '' });
+  checkThenCall();
 }
 
 /** The failure screen's "Try again". */

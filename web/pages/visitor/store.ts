@@ -28,6 +28,7 @@ export type Failure =
   | 'ring_timeout'
   | 'queue_timeout'
   | 'agent_unavailable'
+  | 'agent_busy'
   | 'company_disabled'
   | 'connection_lost'
   | 'unreachable'

@@ -31,6 +31,8 @@ export const strings = {
   startCall: 'Start call',
   back: 'Back',
   tryAgain: 'Try again',
+  busy: (name: string) => `${name} is on another call right now.`,
+  callAnyone: 'Call any available agent',
   audioOnly: 'Call with audio only',
   mediaFailure: {
     permission_denied: {
@@ -89,6 +91,10 @@ export const strings = {
     queue_timeout: {
       title: 'Nobody answered',
       text: 'All our agents stayed busy for too long. Please try again later.',
+    },
+    agent_busy: {
+      title: 'That agent is on another call right now.',
+      text: 'Call any available agent instead?',
     },
     agent_unavailable: {
       title: 'That agent is no longer available',

@@ -1,12 +1,23 @@
 /**
- * The live queue: every waiting caller with what they want, how long they have waited (ticking)
- * and an Accept button; a call ringing this agent is listed first, marked as aimed at it. An
- * accept that loses the race just makes the entry go away.
+ * The live queue: how many callers wait, and the longest-waiting of them with what they want,
+ * how long they have waited (ticking) and an Accept button; a call ringing this agent is listed
+ * first, marked as aimed at it. An accept that loses the race just makes the entry go away. A
+ * queue longer than the server announces says so and offers "Show more".
  */
 import type { QueueEntry } from '@calldocker/client';
 import { formatDuration, secondsSince, secondsUntil } from '../format.js';
+import { showMore } from '../queue.js';
 import { acceptCall, declineCall } from '../signaling.js';
-import { activeCall, now, ring, visibleQueue, type Ring } from '../store.js';
+import {
+  activeCall,
+  now,
+  queueHasMore,
+  queueLoading,
+  ring,
+  visibleQueue,
+  waitingCount,
+  type Ring,
+} from '../store.js';
 import { strings } from '../strings.js';
 
 export function QueuePanel() {
@@ -16,6 +27,9 @@ export function QueuePanel() {
   return (
     <>
       <h2 class="panel-title">{strings.queueTitle}</h2>
+      {waitingCount.value > 0 && (
+        <p class="queue-total">{strings.queueTotal(waitingCount.value)}</p>
+      )}
       {entries.length === 0 && ringing === undefined ? (
         <p class="empty">{strings.queueEmpty}</p>
       ) : (
@@ -26,7 +40,35 @@ export function QueuePanel() {
           ))}
         </ul>
       )}
+      {queueHasMore.value && <MoreCallers shown={entries.length} />}
     </>
+  );
+}
+
+/**
+ * Says the list is the longest-waiting part of the queue, and opens the next page. The button
+ * stays put while a page loads (aria-disabled, not disabled), so keyboard focus stays on it.
+ */
+function MoreCallers({ shown }: { shown: number }) {
+  const loading = queueLoading.value;
+  return (
+    <p class="queue-more">
+      <span id="queue-more-note" class="muted">
+        {strings.queueShowing(shown)}
+      </span>
+      {loading && <span role="status">{strings.loading}</span>}
+      <button
+        type="button"
+        class="btn btn-small"
+        aria-describedby="queue-more-note"
+        aria-disabled={loading}
+        onClick={() => {
+          if (!loading) void showMore();
+        }}
+      >
+        {strings.showMore}
+      </button>
+    </p>
   );
 }
 

@@ -3,7 +3,7 @@
  * move between tabs, one tab stop, each panel labelled by its tab.
  */
 import { useRef } from 'preact/hooks';
-import { TABS, tab, visibleQueue, type Tab } from '../store.js';
+import { TABS, tab, waitingCount, type Tab } from '../store.js';
 import { strings } from '../strings.js';
 import { HistoryPanel } from './history-panel.js';
 import { QueuePanel } from './queue-panel.js';
@@ -39,7 +39,7 @@ export function Tabs() {
     buttons.current[next]?.focus();
   };
 
-  const waiting = visibleQueue.value.length;
+  const waiting = waitingCount.value;
   return (
     <div class="tabs">
       <div role="tablist" aria-label={strings.sections} class="tab-list" onKeyDown={onKeyDown}>
