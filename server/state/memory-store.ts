@@ -161,10 +161,13 @@ export class MemoryStore implements StateStore {
     return members === undefined ? [] : [...members.values()];
   }
 
-  async enqueue(companyId: string, callId: string): Promise<void> {
+  async enqueue(companyId: string, callId: string, maxLength = Infinity): Promise<boolean> {
     let queue = this.queues.get(companyId);
+    if (queue?.includes(callId) === true) return true;
+    if ((queue?.length ?? 0) >= maxLength) return false;
     if (queue === undefined) this.queues.set(companyId, (queue = []));
-    if (!queue.includes(callId)) queue.push(callId);
+    queue.push(callId);
+    return true;
   }
 
   async dequeue(companyId: string, callId: string): Promise<boolean> {

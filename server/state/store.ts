@@ -147,7 +147,12 @@ export interface StateStore {
   ): Promise<readonly RoomMember[]>;
 
   // Queue -----------------------------------------------------------------------------------
-  enqueue(companyId: string, callId: string): Promise<void>;
+  /**
+   * Appends a call to the company's queue unless the queue already holds `maxLength` calls,
+   * checked and appended in one step so that concurrent requests cannot overfill it; false
+   * when refused. A call already queued stays where it is (true).
+   */
+  enqueue(companyId: string, callId: string, maxLength?: number): Promise<boolean>;
   /** Removes a call from the queue; false when it was not queued. */
   dequeue(companyId: string, callId: string): Promise<boolean>;
   /** Call ids in the queue, oldest first. */
