@@ -123,6 +123,7 @@ export class CallService {
         answeredAt: undefined,
         endedAt: undefined,
         endReason: undefined,
+        callerAddress: conn.address,
       };
       if (msg.agentId !== undefined) return await this.ring(conn, base, msg.agentId, now);
 
@@ -453,7 +454,7 @@ export class CallService {
     this.hub.sendTo(missed.visitor.connId, message);
     this.hub.sendToMany(missed.rungConnIds, message);
     if (missed.targetAgentId !== undefined) {
-      await this.presence.ringMissed(missed.companyId, missed.targetAgentId);
+      await this.presence.ringMissed(missed.companyId, missed.targetAgentId, missed);
     }
   }
 
