@@ -43,6 +43,7 @@ export interface MissedRing {
   readonly address: string;
   /** When it rang out, ms since the epoch. */
   readonly at: number;
+  /** How long after a counted ring another from its address is part of the same burst, ms. */
   readonly burstWindowMs: number;
 }
 
