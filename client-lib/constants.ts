@@ -26,8 +26,16 @@ export const ErrorCode = {
    * in a call (status busy) is `unavailable`.
    */
   Busy: 'busy',
-  /** The connection is over its message rate; the message was dropped. */
+  /**
+   * The connection is over its message rate, or (on `call_request`) the visitor or its address
+   * is over its call requests a minute; the message was dropped.
+   */
   RateLimited: 'rate_limited',
+  /**
+   * (Extension of v1.) A `call_request` found the company's queue holding as many calls as it
+   * may: nothing was queued; try again in a few minutes.
+   */
+  QueueFull: 'queue_full',
   /** A server fault; the message may be retried. */
   Internal: 'internal',
 } as const;

@@ -324,7 +324,7 @@ const CLIENT_NOTES = {
   },
   call_request: {
     who: 'Visitors. The `id` is required.',
-    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`. ${code('busy')}: another call is ringing that agent.`,
+    errors: `${code('forbidden')}: an agent or admin. ${code('conflict')}: the visitor (any of its connections) already has a call that is not final, or another request of its is under way. ${code('unavailable')}: \`agentId\` does not name an agent of the company whose status is \`online\`. ${code('rate_limited')}: the visitor, or its client address, made its most call requests of the minute (see [Limits](#limits)); nothing is queued or rung. ${code('queue_full')}: a call for any agent, and the company's queue holds its most calls (${code('MAX_QUEUED_CALLS_PER_COMPANY')}). ${code('busy')}: another call is ringing that agent.`,
   },
   call_cancel: {
     who: 'The visitor of the call.',
@@ -364,6 +364,30 @@ const SETTINGS: ReadonlyArray<
   ['RATE_LIMIT_BURST', 'rateLimitBurst', '', 'Token bucket capacity.'],
   ['SEND_HIGH_WATER_BYTES', 'sendHighWaterBytes', 'bytes', 'Slow-consumer threshold.'],
   ['MAX_CONNECTIONS_PER_USER', 'maxConnectionsPerUser', '', 'Per company and `sub`.'],
+  [
+    'MAX_VISITOR_CONNECTIONS_PER_ADDRESS',
+    'maxVisitorConnectionsPerAddress',
+    '',
+    'Live visitor connections per client address (IPv6: per /64) on one node.',
+  ],
+  [
+    'CALL_REQUESTS_PER_VISITOR_PER_MIN',
+    'callRequestsPerVisitorPerMin',
+    '',
+    '`call_request`s per visitor (company and `sub`) a minute.',
+  ],
+  [
+    'CALL_REQUESTS_PER_ADDRESS_PER_MIN',
+    'callRequestsPerAddressPerMin',
+    '',
+    '`call_request`s per client address a minute, all its visitors together.',
+  ],
+  [
+    'MAX_QUEUED_CALLS_PER_COMPANY',
+    'maxQueuedCallsPerCompany',
+    '',
+    "Calls a company's queue may hold.",
+  ],
   ['RING_TIMEOUT_MS', 'ringTimeoutMs', 'ms', 'How long a direct call rings.'],
   ['QUEUE_TIMEOUT_MS', 'queueTimeoutMs', 'ms', 'How long a call may wait in the queue.'],
   [
@@ -800,6 +824,15 @@ const LIMITS = `## Limits
   memory.
 - **Connections:** at most ${setting('MAX_CONNECTIONS_PER_USER')} per company and \`sub\`; one more
   is closed with \`4008\` (\`${PolicyReason.TooManyConnections}\`) before \`connection_established\`.
+- **Visitors per address:** at most ${setting('MAX_VISITOR_CONNECTIONS_PER_ADDRESS')} live visitor
+  connections per client address on one server node (an IPv6 address counts by its /64; behind a
+  reverse proxy trusted by \`TRUST_PROXY\`, the address \`X-Forwarded-For\` names). One more is
+  closed the same way. Agents and admins are not counted.
+- **Call requests:** at most ${setting('CALL_REQUESTS_PER_VISITOR_PER_MIN')} \`call_request\`s per
+  visitor and ${setting('CALL_REQUESTS_PER_ADDRESS_PER_MIN')} per client address in each minute,
+  whatever their outcome; one more is answered \`rate_limited\` and nothing is queued or rung.
+- **Queue:** a company's queue holds at most ${setting('MAX_QUEUED_CALLS_PER_COMPANY')} calls; a
+  \`call_request\` for any agent past it is answered \`queue_full\`.
 - **Rooms:** at most ${MAX_ROOMS_PER_CONNECTION} per connection (\`forbidden\`).
 - **Token:** at most ${MAX_TOKEN_LENGTH} characters.
 `;

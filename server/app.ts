@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
 import { verifyToken, type Principal } from './auth.js';
+import { compileTrust, requestAddressKey } from './client-address.js';
 import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
 import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
@@ -35,6 +36,7 @@ import { RoomService } from './services/rooms.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
 import { checkUpgradeOrigin, originListed } from './upgrade-origin.js';
+import { VisitorLimits } from './visitor-limits.js';
 
 /** Options of {@link buildSignalingServer}. */
 export interface SignalingServerOptions {
@@ -115,7 +117,9 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     logged: options.callLogged,
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
-  const ctx: DispatchContext = { hub, metrics, presence, rooms, calls };
+  const limits = new VisitorLimits(config, metrics);
+  const proxyTrust = compileTrust(config.trustProxy);
+  const ctx: DispatchContext = { hub, metrics, presence, rooms, calls, limits };
 
   let shuttingDown = false;
   let closePromise: Promise<void> | undefined;
@@ -220,6 +224,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       refuse(req, socket, head, CloseCode.Unauthorized, reason);
       return;
     }
+    const address = requestAddressKey(req, proxyTrust);
     const origin = req.headers.origin;
     const verdict = checkUpgradeOrigin(principal, origin, req.headers.host, config);
     if (verdict === 'refuse') {
@@ -230,7 +235,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     const { admit, allowedOrigins } = options;
     const checkCompany = verdict === 'check-company' && allowedOrigins !== undefined;
     if (admit === undefined && !checkCompany) {
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
       return;
     }
     Promise.resolve()
@@ -251,7 +256,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
           return;
         }
         if (refusal === undefined) {
-          wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+          wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
         } else if (refusal === AuthFailure.Origin) {
           metrics.authFailures.inc(refusal);
           refuse(req, socket, head, CloseCode.Unauthorized, refusal);
@@ -272,12 +277,15 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     code: number,
     reason: string,
   ) {
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.on('error', () => undefined);
-      metrics.closes.inc(String(code));
-      ws.close(code, reason);
-      setTimeout(() => ws.terminate(), 1000).unref();
-    });
+    wss.handleUpgrade(req, socket, head, (ws) => closeRefused(ws, code, reason));
+  }
+
+  /** Closes a socket refused once upgraded, destroying it if the client does not finish. */
+  function closeRefused(ws: WebSocket, code: number, reason: string): void {
+    ws.on('error', () => undefined);
+    metrics.closes.inc(String(code));
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), 1000).unref();
   }
 
   /** What every connection shares, once per server rather than once per connection. */
@@ -315,12 +323,25 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     if (conn === undefined) return;
     conn.closing = true;
     hub.remove(conn);
+    limits.connectionClosed(conn.principal, conn.address);
     conn.debug({ code }, 'connection closed');
     schedule(conn, () => cleanUp(conn));
   }
 
-  function onConnection(ws: ConnectionSocket, principal: Principal): void {
-    const conn = new Connection({ id: randomUUID(), principal, socket: ws, shared: connShared });
+  function onConnection(ws: ConnectionSocket, principal: Principal, address: string): void {
+    // Counted once the socket exists, so that its close, which always comes, releases it; and
+    // refused before the connection costs any room, presence or queue work.
+    if (!limits.connectionOpened(principal, address)) {
+      closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections);
+      return;
+    }
+    const conn = new Connection({
+      id: randomUUID(),
+      principal,
+      socket: ws,
+      shared: connShared,
+      address,
+    });
     ws.connection = conn;
     ws.on('error', wsOnError);
     ws.on('pong', wsOnPong);
@@ -477,6 +498,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   }
 
   function sweep(): void {
+    limits.sweep();
     for (const conn of hub.all()) {
       if (!conn.isAlive) {
         conn.log.info('heartbeat missed; terminating');

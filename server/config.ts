@@ -9,6 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { QUEUE_PAGE_MAX } from '../client-lib/constants.js';
+import { compileTrust } from './client-address.js';
 import { parseOrigin } from './origin.js';
 
 /** Thrown for a missing or invalid setting; `variable` names the environment variable. */
@@ -46,6 +47,19 @@ export interface SignalingConfig {
   /** Send-buffer size past which a connection is closed as a slow consumer. */
   readonly sendHighWaterBytes: number;
   readonly maxConnectionsPerUser: number;
+  /**
+   * Whom to believe about a client's address (`TRUST_PROXY`, as {@link WebConfig.trustProxy}):
+   * the per-address limits below key on it (see `server/client-address.ts`).
+   */
+  readonly trustProxy: boolean | number | string;
+  /** Live visitor connections per client address on this node; one more is closed with 4008. */
+  readonly maxVisitorConnectionsPerAddress: number;
+  /** `call_request`s a visitor may make per minute; more are refused with `rate_limited`. */
+  readonly callRequestsPerVisitorPerMin: number;
+  /** `call_request`s per client address per minute, all visitors together (`rate_limited`). */
+  readonly callRequestsPerAddressPerMin: number;
+  /** Calls a company's queue may hold; one more request is refused with `queue_full`. */
+  readonly maxQueuedCallsPerCompany: number;
   readonly stunUrls: readonly string[];
   readonly turnUrls: readonly string[];
   readonly turnSecret: string | undefined;
@@ -215,6 +229,11 @@ function trustProxy(raw: string | undefined): boolean | number | string {
       `expected true, false, a hop count or proxy addresses, got "${raw}"`,
     );
   }
+  try {
+    compileTrust(items.join(','));
+  } catch (err) {
+    throw new ConfigError('TRUST_PROXY', (err as Error).message);
+  }
   return items.join(',');
 }
 
@@ -254,6 +273,11 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     rateLimitBurst: 200,
     sendHighWaterBytes: 1_048_576,
     maxConnectionsPerUser: 5,
+    trustProxy: false,
+    maxVisitorConnectionsPerAddress: 20,
+    callRequestsPerVisitorPerMin: 6,
+    callRequestsPerAddressPerMin: 30,
+    maxQueuedCallsPerCompany: 100,
     stunUrls: [],
     turnUrls: [],
     turnSecret: undefined,
@@ -343,6 +367,11 @@ export function loadConfig(env: Env): Config {
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', 200, 1, 1_000_000),
     sendHighWaterBytes: int(env, 'SEND_HIGH_WATER_BYTES', 1_048_576, 65_536, 1024 * 1024 * 1024),
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 5, 1, 1000),
+    trustProxy: trustProxy(str(env, 'TRUST_PROXY')),
+    maxVisitorConnectionsPerAddress: int(env, 'MAX_VISITOR_CONNECTIONS_PER_ADDRESS', 20, 1, 1e6),
+    callRequestsPerVisitorPerMin: int(env, 'CALL_REQUESTS_PER_VISITOR_PER_MIN', 6, 1, 1e6),
+    callRequestsPerAddressPerMin: int(env, 'CALL_REQUESTS_PER_ADDRESS_PER_MIN', 30, 1, 1e6),
+    maxQueuedCallsPerCompany: int(env, 'MAX_QUEUED_CALLS_PER_COMPANY', 100, 1, 1e6),
     stunUrls: list(env, 'STUN_URLS'),
     turnUrls,
     turnSecret,

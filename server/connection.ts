@@ -99,6 +99,8 @@ export interface ConnectionOptions {
   readonly principal: Principal;
   readonly socket: WebSocket;
   readonly shared: ConnectionShared;
+  /** The client's address key (see `client-address.ts`). */
+  readonly address: string;
 }
 
 /** What a connection makes only when it first needs it. */
@@ -121,6 +123,11 @@ export class Connection {
   readonly id: string;
   readonly principal: Principal;
   readonly socket: WebSocket;
+  /**
+   * The client's address as the per-address limits key it (`client-address.ts`): an IPv4
+   * address or an IPv6 /64. Server-side only: never sent to anyone.
+   */
+  readonly address: string;
   /** Rooms this connection joined (names, inside its company). */
   readonly rooms = new CompactSetOf();
   /** When the connection was accepted (`performance.now()`), to tell older from newer. */
@@ -138,6 +145,7 @@ export class Connection {
     this.principal = options.principal;
     this.socket = options.socket;
     this.shared = options.shared;
+    this.address = options.address;
   }
 
   /** Cleared by each heartbeat sweep, set again by the pong. */

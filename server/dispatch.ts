@@ -19,6 +19,7 @@ import type { SignalingMetrics } from './metrics.js';
 import type { CallService } from './services/calls.js';
 import type { PresenceService } from './services/presence.js';
 import type { RoomService } from './services/rooms.js';
+import type { VisitorLimits } from './visitor-limits.js';
 
 /** Compiled validators, one per client message type. */
 const validators = new Map<string, TypeCheck<TSchema>>(
@@ -32,6 +33,7 @@ export interface DispatchContext {
   readonly presence: PresenceService;
   readonly rooms: RoomService;
   readonly calls: CallService;
+  readonly limits: VisitorLimits;
 }
 
 type Result = Record<string, unknown> | void;
@@ -233,6 +235,7 @@ export function dispatch(
       if (!conn.isAgent) throw SignalingError.forbidden('only agents and admins have a status');
       return ctx.presence.setStatus(conn, msg.status).then((status) => ({ status }));
     case 'call_request':
+      ctx.limits.callRequested(conn);
       return ctx.calls.request(conn, msg);
     case 'call_accept':
       return ctx.calls.accept(conn, msg.callId);

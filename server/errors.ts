@@ -38,6 +38,9 @@ export class SignalingError extends Error {
   static rateLimited(message: string) {
     return new SignalingError(ErrorCode.RateLimited, message);
   }
+  static queueFull(message: string) {
+    return new SignalingError(ErrorCode.QueueFull, message);
+  }
 }
 
 /** Why a token was refused; each becomes the close reason of a 4001. */

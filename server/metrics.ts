@@ -202,6 +202,11 @@ export function createSignalingMetrics(registry = new Registry()) {
       'Calls entering each state',
       'state',
     ),
+    limitRefusals: registry.counter(
+      'calldocker_limit_refusals_total',
+      'Connections and call requests refused by a limit on anonymous load, by limit',
+      'limit',
+    ),
     heartbeatTerminations: registry.counter(
       'calldocker_heartbeat_terminations_total',
       'Connections terminated for not answering pings',

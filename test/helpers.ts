@@ -220,14 +220,16 @@ export function openClient(
 
 /**
  * Connects a client with the given claims and waits for `connection_established`; closed at
- * teardown.
+ * teardown. `options` are `ws`'s, e.g. `{ localAddress: '127.0.0.2' }` to connect from another
+ * loopback address (Linux routes all of 127.0.0.0/8 to loopback).
  */
 export async function connect(
   t: Teardown,
   srv: TestServer,
   claims: TestClaims = {},
+  options?: ClientOptions,
 ): Promise<TestClient> {
-  const client = openClient(srv.wsUrl, signToken(claims));
+  const client = openClient(srv.wsUrl, signToken(claims), options);
   t.teardown(() => client.close());
   await client.established();
   return client;
@@ -238,9 +240,19 @@ export function connectAgent(t: Teardown, srv: TestServer, claims: TestClaims = 
   return connect(t, srv, { sub: 'agent-1', role: 'agent', name: 'Alice Agent', ...claims });
 }
 
-/** Connects a visitor of acme unless given. */
-export function connectVisitor(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
-  return connect(t, srv, { sub: 'visitor-1', role: 'visitor', name: 'Victor Visitor', ...claims });
+/** Connects a visitor of acme unless given; `options` as {@link connect}'s. */
+export function connectVisitor(
+  t: Teardown,
+  srv: TestServer,
+  claims: TestClaims = {},
+  options?: ClientOptions,
+) {
+  return connect(
+    t,
+    srv,
+    { sub: 'visitor-1', role: 'visitor', name: 'Victor Visitor', ...claims },
+    options,
+  );
 }
 
 /** Waits for the next message of `type` on a bare `ws` socket (STYLE helper name). */

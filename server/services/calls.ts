@@ -32,6 +32,7 @@ import {
   type RoomMember,
   type StateStore,
 } from '../state/store.js';
+import { LimitName } from '../visitor-limits.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -123,6 +124,7 @@ export class CallService {
         answeredAt: undefined,
         endedAt: undefined,
         endReason: undefined,
+        callerAddress: conn.address,
       };
       if (msg.agentId !== undefined) return await this.ring(conn, base, msg.agentId, now);
 
@@ -135,7 +137,12 @@ export class CallService {
         rungConnIds: [],
       };
       await this.store.createCall(call);
-      await this.store.enqueue(conn.companyId, call.callId);
+      const { maxQueuedCallsPerCompany } = this.config;
+      if (!(await this.store.enqueue(conn.companyId, call.callId, maxQueuedCallsPerCompany))) {
+        await this.store.deleteCall(call.callId);
+        this.metrics.limitRefusals.inc(LimitName.QueuedCallsPerCompany);
+        throw SignalingError.queueFull('too many callers are waiting; try again in a few minutes');
+      }
       this.transitioned(call);
       // The ack tells the visitor its position; the queue's publication will not repeat it.
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
@@ -479,7 +486,7 @@ export class CallService {
     this.hub.sendTo(missed.visitor.connId, message);
     this.hub.sendToMany(missed.rungConnIds, message);
     if (missed.targetAgentId !== undefined) {
-      await this.presence.ringMissed(missed.companyId, missed.targetAgentId);
+      await this.presence.ringMissed(missed.companyId, missed.targetAgentId, missed);
     }
   }
 

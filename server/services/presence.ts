@@ -14,7 +14,16 @@ import type { AgentStatus, ServerMessageOf } from '../../client-lib/protocol.js'
 import type { Coalescer } from '../coalescer.js';
 import type { Connection } from '../connection.js';
 import type { Hub } from '../hub.js';
-import type { AgentRecord, StateStore } from '../state/store.js';
+import type { AgentRecord, CallRecord, StateStore } from '../state/store.js';
+
+/**
+ * Missed rings from the address of the streak's newest counted ring count again only this long
+ * after it. Ten minutes: a caller from one address (a visitor retrying, or someone with any
+ * number of visitor tokens) can then add at most one to a streak in the time it takes a real
+ * agent to come back to the desk, answer or decline a ring, and so break the streak; rings from
+ * different addresses count as before.
+ */
+export const SAME_ADDRESS_RING_WINDOW_MS = 10 * 60_000;
 
 /** Rooms that hear every agent status change. */
 const STATUS_ROOMS = [AGENT_ROOM, PUBLIC_ROOM] as const;
@@ -113,12 +122,28 @@ export class PresenceService {
     }
   }
 
-  /** A ring aimed at the agent timed out; enough in a row and it is set away. */
-  async ringMissed(companyId: string, agentId: string): Promise<void> {
+  /**
+   * A ring aimed at the agent timed out; enough in a row and it is set away. Rings a visitor
+   * cancelled never come here, and a burst from one caller address counts once (see
+   * {@link SAME_ADDRESS_RING_WINDOW_MS}), so strangers cannot take an agent off the air.
+   */
+  async ringMissed(
+    companyId: string,
+    agentId: string,
+    call?: Pick<CallRecord, 'callerAddress' | 'endedAt'>,
+  ): Promise<void> {
     // A ring that times out while the agent is busy with another call (or already away) says
     // nothing about whether it is at its desk.
     if ((await this.store.getAgent(companyId, agentId))?.status !== 'online') return;
-    const missed = await this.store.countMissedRing(companyId, agentId);
+    const ring =
+      call?.callerAddress === undefined || call.endedAt === undefined
+        ? undefined
+        : {
+            address: call.callerAddress,
+            at: call.endedAt,
+            burstWindowMs: SAME_ADDRESS_RING_WINDOW_MS,
+          };
+    const missed = await this.store.countMissedRing(companyId, agentId, false, ring);
     if (this.missedRingsBeforeAway <= 0 || missed < this.missedRingsBeforeAway) return;
     const updated = await this.store.setAgentStatus(companyId, agentId, 'away', null);
     await this.store.countMissedRing(companyId, agentId, true);

@@ -18,6 +18,7 @@ import {
   type AgentRecord,
   type CallPatch,
   type CallRecord,
+  type MissedRing,
   type QueueWaitSample,
   type RoomMember,
   type StateStore,
@@ -101,12 +102,28 @@ export class MemoryStore implements StateStore {
     return record;
   }
 
-  async countMissedRing(companyId: string, agentId: string, reset = false): Promise<number> {
+  async countMissedRing(
+    companyId: string,
+    agentId: string,
+    reset = false,
+    ring?: MissedRing,
+  ): Promise<number> {
     const k = key(companyId, agentId);
     const existing = this.agents.get(k);
     if (existing === undefined) return 0;
+    const last = existing.lastMissedRing;
+    if (
+      !reset &&
+      ring !== undefined &&
+      last?.address === ring.address &&
+      ring.at - last.at < ring.burstWindowMs
+    ) {
+      return existing.missedRings;
+    }
     const missedRings = reset ? 0 : existing.missedRings + 1;
-    this.agents.set(k, { ...existing, missedRings });
+    const lastMissedRing =
+      reset || ring === undefined ? undefined : { address: ring.address, at: ring.at };
+    this.agents.set(k, { ...existing, missedRings, lastMissedRing });
     return missedRings;
   }
 
@@ -175,10 +192,13 @@ export class MemoryStore implements StateStore {
     return members === undefined ? [] : [...members.values()];
   }
 
-  async enqueue(companyId: string, callId: string): Promise<void> {
+  async enqueue(companyId: string, callId: string, maxLength = Infinity): Promise<boolean> {
     let queue = this.queues.get(companyId);
+    if (queue?.includes(callId) === true) return true;
+    if ((queue?.length ?? 0) >= maxLength) return false;
     if (queue === undefined) this.queues.set(companyId, (queue = []));
-    if (!queue.includes(callId)) queue.push(callId);
+    queue.push(callId);
+    return true;
   }
 
   async dequeue(companyId: string, callId: string): Promise<boolean> {

@@ -26,8 +26,25 @@ export interface AgentRecord {
   readonly status: AgentStatus;
   /** The status to restore when the current call ends; null when not set busy by a call. */
   readonly statusBeforeCall: AgentStatus | null;
-  /** Calls aimed at this agent that rang out in a row. */
+  /** Calls aimed at this agent that rang out in a row (and counted, see {@link MissedRing}). */
   readonly missedRings: number;
+  /** The newest ring counted in {@link missedRings}, when it came with an address. */
+  readonly lastMissedRing?: { readonly address: string; readonly at: number };
+}
+
+/**
+ * A ring that timed out, for {@link StateStore.countMissedRing}: it is not counted when the
+ * streak's newest counted ring came from the same address less than `burstWindowMs` before, so
+ * that a burst of rings from one address (one caller, or one attacker with many tokens) counts
+ * once toward setting an agent away.
+ */
+export interface MissedRing {
+  /** The caller's address key (`server/client-address.ts`). */
+  readonly address: string;
+  /** When it rang out, ms since the epoch. */
+  readonly at: number;
+  /** How long after a counted ring another from its address is part of the same burst, ms. */
+  readonly burstWindowMs: number;
 }
 
 /** A call's participant on one side. */
@@ -58,6 +75,11 @@ export interface CallRecord {
   readonly endReason: string | undefined;
   /** Connections of the target agent that were rung (so each learns how the ring ended). */
   readonly rungConnIds: readonly string[];
+  /**
+   * The visitor's client address key (`server/client-address.ts`), so that a burst of rings from
+   * one address counts once toward setting an agent away. Server-side only: never sent.
+   */
+  readonly callerAddress?: string;
 }
 
 /** States in which a call is still going on; every other state is final. */
@@ -123,8 +145,16 @@ export interface StateStore {
     status: AgentStatus,
     statusBeforeCall: AgentStatus | null,
   ): Promise<AgentRecord | undefined>;
-  /** Adds one to the agent's missed-ring streak (or resets it with `reset`); returns it. */
-  countMissedRing(companyId: string, agentId: string, reset?: boolean): Promise<number>;
+  /**
+   * Adds one to the agent's missed-ring streak, unless `ring` is of a burst already counted (see
+   * {@link MissedRing}), or resets it with `reset`; returns the streak.
+   */
+  countMissedRing(
+    companyId: string,
+    agentId: string,
+    reset?: boolean,
+    ring?: MissedRing,
+  ): Promise<number>;
   /**
    * Claims the agent's one ring for `callId` (compare-and-set): true when the agent was not
    * being rung, false when another call holds the ring. The claim outlives the agent's presence
@@ -158,7 +188,12 @@ export interface StateStore {
   ): Promise<readonly RoomMember[]>;
 
   // Queue -----------------------------------------------------------------------------------
-  enqueue(companyId: string, callId: string): Promise<void>;
+  /**
+   * Appends a call to the company's queue unless the queue already holds `maxLength` calls,
+   * checked and appended in one step so that concurrent requests cannot overfill it; false
+   * when refused. A call already queued stays where it is (true).
+   */
+  enqueue(companyId: string, callId: string, maxLength?: number): Promise<boolean>;
   /** Removes a call from the queue; false when it was not queued. */
   dequeue(companyId: string, callId: string): Promise<boolean>;
   /** Call ids in the queue, oldest first. */

@@ -1,8 +1,9 @@
 /**
  * How the visitor page fails, in Chromium against the real servers: a named agent declines
  * (and the visitor calls again), nobody answers before the ring times out, the camera is
- * blocked (the way forward, then a call with audio only), and the named agent is already being
- * rung (busy: the queue instead). Each failure screen passes axe-core.
+ * blocked (the way forward, then a call with audio only), the named agent is already being
+ * rung (busy: the queue instead), and the limits on anonymous load refuse a call (a full
+ * queue, too many calls a minute). Each failure screen passes axe-core.
  */
 import t from 'tap';
 import { chromiumOrSkip, launchBrowser, startStack, until } from './harness.js';
@@ -113,5 +114,41 @@ t.test('a named agent already being rung: busy, and a call to anyone instead', a
     (q) => q.length > 0,
   );
   t.equal(rings.length, 1, 'queued for anyone, not ringing Bob');
+  t.same(errors, [], 'no console error');
+});
+
+t.test('a full queue, then too many calls a minute: what to do, and Try again', async (t) => {
+  const chromium = await chromiumOrSkip(t, 'visitor-failures');
+  if (chromium === undefined) return;
+  const stack = await startStack(t, {
+    env: { MAX_QUEUED_CALLS_PER_COMPANY: '1', CALL_REQUESTS_PER_VISITOR_PER_MIN: '2' },
+  });
+  const browser = await launchBrowser(t, chromium);
+  const other = await nodeVisitor(t, stack);
+  const queued = await other.requestCall('audio');
+  const { page, errors } = await openVisitor(t, browser, stack);
+  const call = async () => {
+    await page.getByRole('radio', { name: 'Audio only' }).check();
+    await page.getByRole('button', { name: 'Call', exact: true }).click();
+    await page.getByRole('button', { name: 'Start call' }).click();
+  };
+
+  await call(); // the visitor's first call request: the queue is full
+  await page.getByRole('heading', { name: 'The line is full' }).waitFor();
+  await page.getByText('Too many callers are waiting right now.', { exact: false }).waitFor();
+  await checkA11y(t, page, 'queue full');
+  await page.getByRole('button', { name: 'Try again' }).click();
+
+  await other.cancelCall(queued.callId);
+  await call(); // the second: a place is free
+  await page.getByRole('heading', { name: 'Waiting for an agent' }).waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+
+  await call(); // the third in a minute, one past CALL_REQUESTS_PER_VISITOR_PER_MIN
+  await page.getByRole('heading', { name: 'Too many calls in a short while' }).waitFor();
+  await page.getByText('Please wait a minute, then try again.').waitFor();
+  await checkA11y(t, page, 'rate limited');
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await page.getByRole('button', { name: 'Call', exact: true }).waitFor();
   t.same(errors, [], 'no console error');
 });

@@ -24,6 +24,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { RELAY_TYPES, type AgentStatus, type RelayType } from '../../client-lib/protocol.js';
 import type { SignalingConfig } from '../../server/config.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { delay } from '../helpers.js';
 import {
   openWorld,
@@ -41,13 +42,14 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 const MAX_MESSAGE_BYTES = 65_536;
 
 /**
- * Short timers so rings, queue waits and reconnect graces expire inside a run; a rate limit
+ * Short timers so rings, queue waits and reconnect graces expire inside a run; rate limits
  * out of reach, because throttling is the abuse suite's subject and would blur the answers.
  */
 const FUZZ_CONFIG: Partial<SignalingConfig> = {
   maxMessageBytes: MAX_MESSAGE_BYTES,
   rateLimitMsgsPerSec: 1_000_000,
   rateLimitBurst: 1_000_000,
+  ...UNLIMITED_ANONYMOUS_LOAD,
   ringTimeoutMs: 250,
   queueTimeoutMs: 1500,
   callReconnectGraceMs: 300,

@@ -11,6 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { SignalingConfig } from '../../server/config.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { metricValue, TEST_SECRET } from '../helpers.js';
 
 /** Environment variable carrying the server's configuration (JSON). */
@@ -296,6 +297,9 @@ export class SignalingProcess {
   ): Promise<SignalingProcess> {
     const config: Partial<SignalingConfig> = {
       jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
+      // Every client of these suites connects from 127.0.0.1; a suite about the per-address
+      // limits sets them in `options.config`.
+      ...UNLIMITED_ANONYMOUS_LOAD,
       ...options.config,
     };
     const { child, stderr } = spawnChild(

@@ -250,6 +250,8 @@ t.test('no timer is left armed after calls end in every way', async (t) => {
     queueTimeoutMs: 250,
     callReconnectGraceMs: 200,
     missedRingsBeforeAway: 0,
+    // One visitor places seven calls here, past the default per minute.
+    callRequestsPerVisitorPerMin: 7,
   });
   const agent = await agentReady(t, srv);
   const visitor = await connectVisitor(t, srv);

@@ -62,6 +62,11 @@ t.test('an empty environment yields every documented default', async (t) => {
   t.equal(config.signaling.rateLimitBurst, 200, 'RATE_LIMIT_BURST');
   t.equal(config.signaling.sendHighWaterBytes, 1_048_576, 'send high-water mark 1 MiB');
   t.equal(config.signaling.maxConnectionsPerUser, 5, 'MAX_CONNECTIONS_PER_USER');
+  t.equal(config.signaling.trustProxy, false, 'TRUST_PROXY (signaling)');
+  t.equal(config.signaling.maxVisitorConnectionsPerAddress, 20);
+  t.equal(config.signaling.callRequestsPerVisitorPerMin, 6);
+  t.equal(config.signaling.callRequestsPerAddressPerMin, 30);
+  t.equal(config.signaling.maxQueuedCallsPerCompany, 100);
   t.equal(config.signaling.turnTtlS, 3600, 'TURN_TTL_S');
   t.equal(config.signaling.missedRingsBeforeAway, 2, 'MISSED_RINGS_BEFORE_AWAY');
   t.equal(config.signaling.ringTimeoutMs, 30_000, 'RING_TIMEOUT_MS');
@@ -155,6 +160,13 @@ t.test('out-of-range numbers are refused naming their variable', async (t) => {
     ['PRESENCE_TICK_MS', '-1'],
     ['LISTEN_BACKLOG', '0'],
     ['LISTEN_BACKLOG', '65536'],
+    ['MAX_VISITOR_CONNECTIONS_PER_ADDRESS', '0'],
+    ['MAX_VISITOR_CONNECTIONS_PER_ADDRESS', '1000001'],
+    ['CALL_REQUESTS_PER_VISITOR_PER_MIN', '0'],
+    ['CALL_REQUESTS_PER_VISITOR_PER_MIN', 'six'],
+    ['CALL_REQUESTS_PER_ADDRESS_PER_MIN', '0'],
+    ['MAX_QUEUED_CALLS_PER_COMPANY', '0'],
+    ['MAX_QUEUED_CALLS_PER_COMPANY', '-1'],
   ];
   for (const [variable, value] of cases) assertRejects(t, { [variable]: value }, variable);
 });
@@ -168,7 +180,15 @@ t.test('the bounds themselves are accepted', async (t) => {
     MISSED_RINGS_BEFORE_AWAY: '0',
     PRESENCE_TICK_MS: '0',
     LISTEN_BACKLOG: '1',
+    MAX_VISITOR_CONNECTIONS_PER_ADDRESS: '1',
+    CALL_REQUESTS_PER_VISITOR_PER_MIN: '1',
+    CALL_REQUESTS_PER_ADDRESS_PER_MIN: '1000000',
+    MAX_QUEUED_CALLS_PER_COMPANY: '1',
   });
+  t.equal(config.signaling.maxVisitorConnectionsPerAddress, 1);
+  t.equal(config.signaling.callRequestsPerVisitorPerMin, 1);
+  t.equal(config.signaling.callRequestsPerAddressPerMin, 1_000_000);
+  t.equal(config.signaling.maxQueuedCallsPerCompany, 1);
   t.equal(config.signaling.presenceTickMs, 0);
   t.equal(config.signaling.listenBacklog, 1);
   t.equal(config.signaling.port, 0);
@@ -468,6 +488,16 @@ t.test('TRUST_PROXY accepts false, true, a hop count or proxy addresses', async 
     '10.0.0.1,192.168.0.0/16',
   );
   assertRejects(t, { TRUST_PROXY: 'everyone' }, 'TRUST_PROXY');
+  for (const bad of ['10.0.0.0/33', '1.2.3.4.5', ':::1', '10.0.0.1,']) {
+    assertRejects(t, { TRUST_PROXY: bad }, 'TRUST_PROXY');
+  }
+});
+
+t.test('the signaling server trusts the same proxies as the web host', async (t) => {
+  for (const raw of ['true', '2', '10.0.0.1, 192.168.0.0/16']) {
+    const config = loadConfig({ TRUST_PROXY: raw });
+    t.equal(config.signaling.trustProxy, config.web.trustProxy, raw);
+  }
 });
 
 t.test('WEB_ORIGINS is a comma-separated list of origins, normalised', async (t) => {

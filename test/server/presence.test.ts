@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SAME_ADDRESS_RING_WINDOW_MS } from '../../server/services/presence.js';
 import {
   buildServer,
   connect,
@@ -327,13 +328,15 @@ t.test('an agent that lets two direct calls ring out in a row is set away', asyn
   const agent = await connectAgent(t, srv);
   const visitor = await connectVisitor(t, srv);
   const watcher = await connectVisitor(t, srv, { sub: 'visitor-2' });
+  const other = await connectVisitor(t, srv, { sub: 'visitor-3' }, { localAddress: '127.0.0.2' });
   const from = watcher.received.length;
 
   await ringOut(visitor, agent);
   await flush(watcher);
   t.strictSame(announced(watcher, from), [], 'one miss is not enough');
 
-  await ringOut(visitor, agent);
+  // From another address: a second caller, not the first one's burst.
+  await ringOut(other, agent);
   const away = {
     type: 'agent_status_changed',
     agentId: 'agent-1',
@@ -364,15 +367,16 @@ t.test('a decline between missed rings resets the streak', async (t) => {
   const srv = await buildServer(t, ANSWERABLE_RINGS);
   const agent = await connectAgent(t, srv);
   const visitor = await connectVisitor(t, srv);
+  const other = await connectVisitor(t, srv, { sub: 'visitor-2' }, { localAddress: '127.0.0.2' });
   const from = visitor.received.length;
 
-  await ringOut(visitor, agent);
+  await ringOut(other, agent);
   await declined(visitor, agent);
   await ringOut(visitor, agent);
   await flush(visitor);
   t.strictSame(announced(visitor, from), [], 'still online');
-  // The streak is one now: the next miss completes it.
-  await ringOut(visitor, agent);
+  // The streak is one now: the next miss (from another address) completes it.
+  await ringOut(other, agent);
   await status(visitor, 'away');
 });
 
@@ -380,16 +384,17 @@ t.test('an accepted call between missed rings resets the streak', async (t) => {
   const srv = await buildServer(t, ANSWERABLE_RINGS);
   const agent = await connectAgent(t, srv);
   const visitor = await connectVisitor(t, srv);
+  const other = await connectVisitor(t, srv, { sub: 'visitor-2' }, { localAddress: '127.0.0.2' });
   const from = visitor.received.length;
 
-  await ringOut(visitor, agent);
+  await ringOut(other, agent);
   const callId = await answered(visitor, agent, true);
   await ok(visitor, { type: 'call_ended', callId });
   await status(visitor, 'online');
   await ringOut(visitor, agent);
   await flush(visitor);
   t.strictSame(announced(visitor, from), ['busy', 'online'], 'never away');
-  await ringOut(visitor, agent);
+  await ringOut(other, agent);
   await status(visitor, 'away');
 });
 
@@ -419,6 +424,84 @@ t.test('missedRingsBeforeAway 0 never sets an agent away', async (t) => {
   t.strictSame(announced(visitor, from), []);
   const res = await ok(visitor, { type: 'call_request', callType: 'audio', agentId: 'agent-1' });
   t.equal(res['status'], 'ringing', 'still rung directly');
+});
+
+// Rings that do not count: cancelled ones, and a burst from one address (issue 11).
+
+/** Visitors of acme with the given subs, each connected from `localAddress`. */
+function visitorsFrom(t: Tap, srv: TestServer, localAddress: string, subs: string[]) {
+  return Promise.all(subs.map((sub) => connectVisitor(t, srv, { sub }, { localAddress })));
+}
+
+t.test('rings the visitor cancels never count toward away', async (t) => {
+  const srv = await buildServer(t, RINGS);
+  const agent = await connectAgent(t, srv);
+  const callers = [
+    ...(await visitorsFrom(t, srv, '127.0.0.2', ['v-2'])),
+    ...(await visitorsFrom(t, srv, '127.0.0.3', ['v-3'])),
+    ...(await visitorsFrom(t, srv, '127.0.0.4', ['v-4'])),
+  ];
+  const from = agent.received.length;
+  for (const caller of callers) {
+    const res = await ok(caller, { type: 'call_request', callType: 'audio', agentId: 'agent-1' });
+    await agent.next('call_incoming', 3000, (m) => m.callId === res['callId']);
+    await ok(caller, { type: 'call_cancel', callId: res['callId'] });
+    await agent.next('call_ended', 3000, (m) => m.callId === res['callId']);
+  }
+  // By the time this ring has rung out the cancelled ones would have too, had they counted.
+  await ringOut(callers[0]!, agent);
+  await flush(agent);
+  t.strictSame(announced(agent, from), [], 'one counted miss, not four');
+  await ringOut(callers[1]!, agent);
+  await status(agent, 'away');
+});
+
+t.test('three visitors of one address letting rings ring out count once', async (t) => {
+  const srv = await buildServer(t, { ...RINGS, missedRingsBeforeAway: 3 });
+  const agent = await connectAgent(t, srv);
+  const burst = await visitorsFrom(t, srv, '127.0.0.5', ['b-1', 'b-2', 'b-3']);
+  const from = agent.received.length;
+  for (const caller of burst) await ringOut(caller, agent);
+  await flush(agent);
+  t.strictSame(announced(agent, from), [], 'still online after three missed rings');
+  const [second] = await visitorsFrom(t, srv, '127.0.0.6', ['o-1']);
+  await ringOut(second!, agent);
+  await flush(agent);
+  t.strictSame(announced(agent, from), [], 'two counted: the burst, and another address');
+  const [third] = await visitorsFrom(t, srv, '127.0.0.7', ['o-2']);
+  await ringOut(third!, agent);
+  await status(agent, 'away');
+});
+
+t.test(
+  'three visitors of three addresses set the agent away at the configured count',
+  async (t) => {
+    const srv = await buildServer(t, { ...RINGS, missedRingsBeforeAway: 3 });
+    const agent = await connectAgent(t, srv);
+    const from = agent.received.length;
+    for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
+      const [caller] = await visitorsFrom(t, srv, address, [`v-${i}`]);
+      await ringOut(caller!, agent);
+      await flush(agent);
+      t.strictSame(announced(agent, from), i < 2 ? [] : ['away'], `after ${i + 1} missed rings`);
+    }
+  },
+);
+
+t.test('a ring from the same address counts again once the window has passed', async (t) => {
+  let clock = Date.now();
+  const srv = await buildServer(t, RINGS, { now: () => clock });
+  const agent = await connectAgent(t, srv);
+  const [visitor] = await visitorsFrom(t, srv, '127.0.0.2', ['v-1']);
+  const from = agent.received.length;
+  await ringOut(visitor!, agent);
+  clock += SAME_ADDRESS_RING_WINDOW_MS - 1;
+  await ringOut(visitor!, agent);
+  await flush(agent);
+  t.strictSame(announced(agent, from), [], 'within the window: not counted');
+  clock += 1; // the window counts from the last counted ring
+  await ringOut(visitor!, agent);
+  await status(agent, 'away');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ t.test(
 t.test(
   'by default 20 entries: 21 queued calls with long purposes reach agents as 20',
   async (t) => {
-    const srv = await buildServer(t);
+    // 21 visitors from one address: the per-address connection limit (20) is not under test.
+    const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 21 });
     const agent = await agentReady(t, srv);
     for (let i = 1; i <= 21; i++) {
       const visitor = await connectVisitor(t, srv, { sub: `visitor-${i}` });

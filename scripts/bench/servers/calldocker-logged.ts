@@ -16,6 +16,7 @@
 import { pino } from 'pino';
 import { loadConfig, signalingDefaults } from '../../../server/config.js';
 import { buildLoggedSignalingServer } from '../../../server/logged-server.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../../server/visitor-limits.js';
 import { serveBenchmark } from './ipc.js';
 
 const secret = process.env['BENCH_JWT_SECRET'];
@@ -38,6 +39,7 @@ const { server } = await buildLoggedSignalingServer({
     jwt: { secret, publicKey: undefined, issuer: undefined, audience: undefined },
     rateLimitMsgsPerSec: 1_000_000,
     rateLimitBurst: 1_000_000,
+    ...UNLIMITED_ANONYMOUS_LOAD,
     presenceTickMs: parsed.signaling.presenceTickMs,
   }),
   database: parsed.database,

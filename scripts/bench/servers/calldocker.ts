@@ -10,6 +10,7 @@
  */
 import { buildSignalingServer } from '../../../server/app.js';
 import { signalingDefaults } from '../../../server/config.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../../server/visitor-limits.js';
 import { serveBenchmark } from './ipc.js';
 
 const secret = process.env['BENCH_JWT_SECRET'];
@@ -23,6 +24,7 @@ const config = signalingDefaults({
   jwt: { secret, publicKey: undefined, issuer: undefined, audience: undefined },
   rateLimitMsgsPerSec: 1_000_000,
   rateLimitBurst: 1_000_000,
+  ...UNLIMITED_ANONYMOUS_LOAD,
 });
 
 const server = buildSignalingServer({ config });

@@ -247,6 +247,7 @@ export async function placeCall(): Promise<void> {
     const code = (err as { code?: string }).code;
     if (code === 'unavailable') fail('agent_unavailable');
     else if (code === 'busy') fail('agent_busy');
+    else if (code === 'queue_full' || code === 'rate_limited') fail(code);
     else if (companyGone || (err instanceof ApiError && err.code === 'not_found'))
       fail('company_disabled');
     else fail('request_failed');

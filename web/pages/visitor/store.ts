@@ -32,6 +32,8 @@ export type Failure =
   | 'company_disabled'
   | 'connection_lost'
   | 'unreachable'
+  | 'queue_full'
+  | 'rate_limited'
   | 'request_failed';
 
 /** The start form. `agentId` '' means any available agent. */

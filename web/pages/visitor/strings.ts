@@ -113,6 +113,14 @@ export const strings = {
       text: 'Check your internet connection. If it works, the service may be down for a moment.',
     },
     request_failed: { title: 'The call could not be placed', text: 'Something went wrong.' },
+    queue_full: {
+      title: 'The line is full',
+      text: 'Too many callers are waiting right now. Please try again in a few minutes.',
+    },
+    rate_limited: {
+      title: 'Too many calls in a short while',
+      text: 'Please wait a minute, then try again.',
+    },
   },
 } as const;
 
