@@ -31,6 +31,7 @@ import {
   type RoomMember,
   type StateStore,
 } from '../state/store.js';
+import { normalisePurpose } from '../text.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -116,7 +117,8 @@ export class CallService {
         callId: uuidv7(),
         companyId: conn.companyId,
         callType: msg.callType,
-        purpose: msg.purpose,
+        // What agents, the queue and the call log see: never the raw text (server/text.ts).
+        purpose: normalisePurpose(msg.purpose),
         visitor,
         agent: undefined,
         answeredAt: undefined,
