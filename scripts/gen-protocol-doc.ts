@@ -258,7 +258,8 @@ const CALL_STATE_DOCS = {
 const FIELD_NOTES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'client:call_request': {
     agentId: 'Ring this agent only (it must be `online`); without it the call is queued.',
-    purpose: 'Free text shown to agents in the queue and the ring.',
+    purpose:
+      'Free text shown to agents in the queue and the ring, normalised like a token `name` and cut to its first 200 code points.',
   },
   'ack:call_request': {
     position: 'Place in the queue (1 is next); only for queued calls.',
@@ -480,7 +481,7 @@ refused. The public key is never used as an HMAC secret.
 | \`role\` | no | One of ${list(ROLES)}. The seed demo's \`user\` means \`visitor\`; a missing role means \`visitor\` (least privilege). Admins act as agents everywhere in this document. |
 | \`company_id\` | yes | The company (a string or an integer). |
 | \`exp\` | yes | Expiry, seconds since the epoch. A token without \`exp\` is refused. |
-| \`name\` | no | Display name, trimmed, at most 100 characters. Defaults to \`Visitor\` for visitors and to the user id for agents and admins. |
+| \`name\` | no | Display name, normalised: control, bidi and zero-width (invisible) characters removed, whitespace collapsed to one space and trimmed, NFC, at most 100 code points. Absent, or nothing visible, means \`Visitor\` for visitors and the user id for agents and admins. |
 | \`origin\` | no | A web origin (\`https://shop.example.com\`, or \`null\`): the page the visitor token was issued to. The web host sets it on visitor tokens requested from a browser. Any other value is refused (\`${AuthFailure.BadClaim}\`). See [Browser origin](#browser-origin). |
 | \`nbf\` | no | Honoured when present. |
 | \`iss\` | when \`JWT_ISSUER\` is set | Must equal \`JWT_ISSUER\`. |
