@@ -616,17 +616,19 @@ A room is a name inside the caller's company: the same name in two companies is 
 Names match \`${ROOM_NAME_PATTERN}\`; two are built in:
 
 - \`${PUBLIC_ROOM}\`: every visitor starts here. Its members hear every \`agent_status_changed\`.
-  Visitors in it are never told of each other (privacy, and announcing each arrival to every
-  waiting visitor would grow with the square of the crowd); agents that join it are told of
-  visitors arriving and leaving.
+  Agents that join it are told of visitors arriving and leaving.
 - \`${AGENT_ROOM}\`: agents and admins start here; visitors may not join it (\`forbidden\`). Its
   members get \`queue_updated\` at every queue change and every \`agent_status_changed\`; an agent
   that joins it gets the current queue at once.
 
 \`join_room\` {roomId} answers the joiner with \`room_joined\`; \`leave_room\` {roomId} answers with
 \`room_left\`. The other members get \`user_joined\` {roomId, user} and \`user_left\` {roomId,
-userId}, with the visitor exception above. A closing connection leaves all its rooms (the
-others get \`user_left\`). The starting room is listed in \`connection_established.rooms\`
+userId}, except that in every room a visitor's arrival and departure are told to agents and
+admins only: a visitor never learns another visitor's id or name (privacy; in \`${PUBLIC_ROOM}\`
+announcing each arrival to every waiting visitor would also grow with the square of the crowd).
+Agents and admins see everyone; visitors hear of agents and admins. (Earlier servers told
+visitors in a named room of each other; clients must not rely on it.) A closing connection
+leaves all its rooms (the others get \`user_left\`). The starting room is listed in \`connection_established.rooms\`
 instead of a \`room_joined\`. A connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms.
 
 Rooms carry presence and status only: there is no message to broadcast to a room.
