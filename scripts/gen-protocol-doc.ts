@@ -533,8 +533,9 @@ A user already at \`MAX_CONNECTIONS_PER_USER\` connections in the company gets a
 \`4008\` (\`too many connections\`) instead of \`connection_established\`.
 
 The same port answers plain HTTP: \`GET /healthz\` (liveness), \`GET /readyz\` (503 while
-shutting down) and \`GET /metrics\` (Prometheus text format); any other \`GET\` gets 426 and
-other methods 405. During a shutdown, new upgrades are refused with HTTP 503.
+shutting down) and \`GET /metrics\` (Prometheus text format: with \`METRICS_TOKEN\` set, only to
+\`Authorization: Bearer <METRICS_TOKEN>\`, else 401; without it, in production, only to loopback
+clients, else 403); any other \`GET\` gets 426 and other methods 405. During a shutdown, new upgrades are refused with HTTP 503.
 `;
 
 const ENVELOPE = `## Envelope
