@@ -358,11 +358,11 @@ export const ServerMessages = {
   ),
   user_joined: Type.Object(
     { type: Type.Literal('user_joined'), roomId: RoomId, user: UserSummary },
-    { description: 'To the other members, except visitors in public-calls.' },
+    { description: 'To the other members; about a visitor, to agents and admins only.' },
   ),
   user_left: Type.Object(
     { type: Type.Literal('user_left'), roomId: RoomId, userId: Type.String() },
-    { description: 'To the other members, except visitors in public-calls.' },
+    { description: 'To the other members; about a visitor, to agents and admins only.' },
   ),
   agent_status_changed: Type.Object(
     {

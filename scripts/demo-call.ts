@@ -4,6 +4,7 @@
  *
  *   npm run demo:call                                      builds a server in-process
  *   npm run demo:call -- --url ws://HOST:PORT/ --secret S  talks to a running server
+ *     [--metrics-token T]                                  whose /metrics needs METRICS_TOKEN
  *
  * Each step must finish within five seconds (`--step-timeout-ms`); the script exits 0 when the call went through and
  * 1 with the failing step when it did not (2 for bad usage). Every frame the clients receive is
@@ -28,11 +29,15 @@ import { signalingDefaults } from '../server/config.js';
 /** How long any one step may take, unless `--step-timeout-ms` says otherwise. */
 const DEFAULT_STEP_TIMEOUT_MS = 5000;
 let stepTimeoutMs = DEFAULT_STEP_TIMEOUT_MS;
+/** The running server's METRICS_TOKEN, sent as a bearer when given. */
+let metricsToken: string | undefined;
 
-const USAGE = `usage: demo-call [--url ws://HOST:PORT/ --secret JWT_SECRET] [--step-timeout-ms N]
+const USAGE = `usage: demo-call [--url ws://HOST:PORT/ --secret JWT_SECRET [--metrics-token T]]
+                 [--step-timeout-ms N]
 
 Without --url, builds a signaling server in-process on a free port with a random secret.
-With --url, talks to a running server whose HS256 secret is --secret.
+With --url, talks to a running server whose HS256 secret is --secret; --metrics-token is its
+METRICS_TOKEN, needed to read its /metrics when it has one.
 Each step fails after --step-timeout-ms (default ${DEFAULT_STEP_TIMEOUT_MS}).`;
 
 const validators = new Map<string, TypeCheck<TSchema>>(
@@ -203,10 +208,18 @@ function counterSamples(text: string): Map<string, number> {
 async function fetchMetrics(metricsUrl: string): Promise<Map<string, number>> {
   let res: Response;
   try {
-    res = await fetch(metricsUrl, { signal: AbortSignal.timeout(stepTimeoutMs) });
+    res = await fetch(metricsUrl, {
+      signal: AbortSignal.timeout(stepTimeoutMs),
+      headers: metricsToken === undefined ? {} : { authorization: `Bearer ${metricsToken}` },
+    });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     throw new DemoError(`GET ${metricsUrl} failed: ${cause ?? (err as Error).message}`);
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new DemoError(
+      `GET ${metricsUrl} answered ${res.status}: pass the server's METRICS_TOKEN as --metrics-token`,
+    );
   }
   if (res.status !== 200) throw new DemoError(`GET ${metricsUrl} answered ${res.status}`);
   return counterSamples(await res.text());
@@ -377,13 +390,20 @@ async function walk(
 // ---------------------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
-  let values: { url?: string; secret?: string; 'step-timeout-ms'?: string; help?: boolean };
+  let values: {
+    url?: string;
+    secret?: string;
+    'metrics-token'?: string;
+    'step-timeout-ms'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         url: { type: 'string' },
         secret: { type: 'string' },
+        'metrics-token': { type: 'string' },
         'step-timeout-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -400,6 +420,11 @@ async function main(argv: string[]): Promise<number> {
     console.error(`demo-call: --url and --secret go together\n${USAGE}`);
     return 2;
   }
+  if (values['metrics-token'] !== undefined && values.url === undefined) {
+    console.error(`demo-call: --metrics-token goes with --url\n${USAGE}`);
+    return 2;
+  }
+  metricsToken = values['metrics-token'];
 
   const timeoutArg = values['step-timeout-ms'];
   if (timeoutArg !== undefined) {

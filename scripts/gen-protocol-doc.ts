@@ -259,7 +259,8 @@ const CALL_STATE_DOCS = {
 const FIELD_NOTES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'client:call_request': {
     agentId: 'Ring this agent only (it must be `online`); without it the call is queued.',
-    purpose: 'Free text shown to agents in the queue and the ring.',
+    purpose:
+      'Free text shown to agents in the queue and the ring, normalised like a token `name` and cut to its first 200 code points.',
   },
   'ack:call_request': {
     position: 'Place in the queue (1 is next); only for queued calls.',
@@ -516,7 +517,7 @@ refused. The public key is never used as an HMAC secret.
 | \`role\` | no | One of ${list(ROLES)}. The seed demo's \`user\` means \`visitor\`; a missing role means \`visitor\` (least privilege). Admins act as agents everywhere in this document. |
 | \`company_id\` | yes | The company (a string or an integer). |
 | \`exp\` | yes | Expiry, seconds since the epoch. A token without \`exp\` is refused. |
-| \`name\` | no | Display name, trimmed, at most 100 characters. Defaults to \`Visitor\` for visitors and to the user id for agents and admins. |
+| \`name\` | no | Display name, normalised: control, bidi and zero-width (invisible) characters removed, whitespace collapsed to one space and trimmed, NFC, at most 100 code points. Absent, or nothing visible, means \`Visitor\` for visitors and the user id for agents and admins. |
 | \`origin\` | no | A web origin (\`https://shop.example.com\`, or \`null\`): the page the visitor token was issued to. The web host sets it on visitor tokens requested from a browser. Any other value is refused (\`${AuthFailure.BadClaim}\`). See [Browser origin](#browser-origin). |
 | \`nbf\` | no | Honoured when present. |
 | \`iss\` | when \`JWT_ISSUER\` is set | Must equal \`JWT_ISSUER\`. |
@@ -569,8 +570,9 @@ A user already at \`MAX_CONNECTIONS_PER_USER\` connections in the company gets a
 \`4008\` (\`too many connections\`) instead of \`connection_established\`.
 
 The same port answers plain HTTP: \`GET /healthz\` (liveness), \`GET /readyz\` (503 while
-shutting down) and \`GET /metrics\` (Prometheus text format); any other \`GET\` gets 426 and
-other methods 405. During a shutdown, new upgrades are refused with HTTP 503.
+shutting down) and \`GET /metrics\` (Prometheus text format: with \`METRICS_TOKEN\` set, only to
+\`Authorization: Bearer <METRICS_TOKEN>\`, else 401; without it, in production, only to loopback
+clients, else 403); any other \`GET\` gets 426 and other methods 405. During a shutdown, new upgrades are refused with HTTP 503.
 `;
 
 const ENVELOPE = `## Envelope
@@ -652,17 +654,19 @@ A room is a name inside the caller's company: the same name in two companies is 
 Names match \`${ROOM_NAME_PATTERN}\`; two are built in:
 
 - \`${PUBLIC_ROOM}\`: every visitor starts here. Its members hear every \`agent_status_changed\`.
-  Visitors in it are never told of each other (privacy, and announcing each arrival to every
-  waiting visitor would grow with the square of the crowd); agents that join it are told of
-  visitors arriving and leaving.
+  Agents that join it are told of visitors arriving and leaving.
 - \`${AGENT_ROOM}\`: agents and admins start here; visitors may not join it (\`forbidden\`). Its
   members get \`queue_updated\` at every queue change and every \`agent_status_changed\`; an agent
   that joins it gets the current queue at once.
 
 \`join_room\` {roomId} answers the joiner with \`room_joined\`; \`leave_room\` {roomId} answers with
 \`room_left\`. The other members get \`user_joined\` {roomId, user} and \`user_left\` {roomId,
-userId}, with the visitor exception above. A closing connection leaves all its rooms (the
-others get \`user_left\`). The starting room is listed in \`connection_established.rooms\`
+userId}, except that in every room a visitor's arrival and departure are told to agents and
+admins only: a visitor never learns another visitor's id or name (privacy; in \`${PUBLIC_ROOM}\`
+announcing each arrival to every waiting visitor would also grow with the square of the crowd).
+Agents and admins see everyone; visitors hear of agents and admins. (Earlier servers told
+visitors in a named room of each other; clients must not rely on it.) A closing connection
+leaves all its rooms (the others get \`user_left\`). The starting room is listed in \`connection_established.rooms\`
 instead of a \`room_joined\`. A connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms.
 
 Rooms carry presence and status only: there is no message to broadcast to a room.

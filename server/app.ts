@@ -30,6 +30,7 @@ import {
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
 import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
+import { metricsVerdict, refuseMetrics } from './metrics-access.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
@@ -185,6 +186,11 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       if (shuttingDown || !httpServer.listening) json(503, { status: 'shutting_down' });
       else json(200, { status: 'ready', connections: hub.size });
     } else if (path === '/metrics') {
+      const verdict = metricsVerdict(config, req.headers.authorization, req.socket.remoteAddress);
+      if (verdict !== 'allow') {
+        refuseMetrics(res, verdict);
+        return;
+      }
       renderMetrics().then(
         (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
         (err: unknown) => {

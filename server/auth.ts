@@ -8,6 +8,7 @@ import type { Role } from '../client-lib/protocol.js';
 import type { JwtConfig } from './config.js';
 import { AuthError, AuthFailure } from './errors.js';
 import { OPAQUE_ORIGIN, normaliseOrigin } from './origin.js';
+import { normaliseName } from './text.js';
 
 /** Who a connection speaks for, taken from a verified token. */
 export interface Principal {
@@ -28,7 +29,6 @@ export interface Principal {
 /** Tokens longer than this are refused unparsed (a URL this long is an attack, not a token). */
 export const MAX_TOKEN_LENGTH = 8192;
 const MAX_ID_LENGTH = 128;
-const MAX_NAME_LENGTH = 100;
 
 const HMAC_ALGORITHMS = new Set(['HS256']);
 /** Public-key algorithms, with the key type each verifies with. */
@@ -141,9 +141,9 @@ export function verifyToken(token: string | null | undefined, config: JwtConfig)
   const rawName = claims['name'];
   if (rawName !== undefined && typeof rawName !== 'string')
     throw new AuthError(AuthFailure.BadClaim);
-  const trimmed = rawName?.trim().slice(0, MAX_NAME_LENGTH);
-  const name =
-    trimmed !== undefined && trimmed !== '' ? trimmed : role === 'visitor' ? 'Visitor' : userId;
+  // Whoever issued the token, the name is shown to agents as normalised text (server/text.ts).
+  const cleaned = rawName === undefined ? '' : normaliseName(rawName);
+  const name = cleaned !== '' ? cleaned : role === 'visitor' ? 'Visitor' : userId;
   const rawOrigin = claims['origin'];
   let origin: string | undefined;
   if (rawOrigin !== undefined) {

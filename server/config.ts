@@ -88,6 +88,13 @@ export interface SignalingConfig {
    */
   readonly listenBacklog: number;
   /**
+   * `METRICS_TOKEN`: when set, `/metrics` answers only requests with it as a bearer (see
+   * `server/metrics-access.ts`).
+   */
+  readonly metricsToken: string | undefined;
+  /** Without a token, `/metrics` answers loopback clients only (set in production). */
+  readonly metricsLoopbackOnly: boolean;
+  /**
    * The web host's own origins (`WEB_ORIGINS`), normalised: a browser upgrade from one of them
    * may use any visitor token of its deployment (see `server/upgrade-origin.ts`). Empty: derived
    * from each upgrade's `Host` hostname and {@link webPort}.
@@ -256,6 +263,22 @@ function webTimeouts(env: Env) {
   };
 }
 
+/** Shortest `METRICS_TOKEN`: a guessable token would make the check decoration. */
+export const MIN_METRICS_TOKEN_LENGTH = 16;
+
+function metricsToken(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  // It travels as `Authorization: Bearer <token>`, which has no room for a space.
+  if (/\s/.test(raw)) throw new ConfigError('METRICS_TOKEN', 'must not contain whitespace');
+  if (raw.length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new ConfigError(
+      'METRICS_TOKEN',
+      `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`,
+    );
+  }
+  return raw;
+}
+
 /** The signaling defaults, for tests and embedders; `overrides` replace single fields. */
 export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): SignalingConfig {
   return {
@@ -290,6 +313,8 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     shutdownTimeoutMs: 10_000,
     presenceTickMs: 50,
     listenBacklog: 4096,
+    metricsToken: undefined,
+    metricsLoopbackOnly: false,
     webOrigins: [],
     webPort: 3000,
     ...overrides,
@@ -384,6 +409,8 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 60_000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 50, 0, 1000),
     listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
+    metricsToken: metricsToken(str(env, 'METRICS_TOKEN')),
+    metricsLoopbackOnly: production,
     webOrigins: origins('WEB_ORIGINS', str(env, 'WEB_ORIGINS')),
     webPort,
   };

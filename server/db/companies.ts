@@ -1,6 +1,7 @@
 /** Companies and their agents: the accounts behind logins and visitor tokens. */
 import { v7 as uuidv7 } from 'uuid';
 import type { Kysely } from 'kysely';
+import { normaliseName } from '../text.js';
 import { hashPassword } from './passwords.js';
 import type { Agent, Company, Schema } from './schema.js';
 
@@ -30,10 +31,12 @@ export async function createCompany(
   if (!COMPANY_ID_PATTERN.test(id)) {
     throw new AccountError('invalid', `company id "${id}" must match ${COMPANY_ID_PATTERN.source}`);
   }
-  if (name.trim() === '') throw new AccountError('invalid', 'company name is empty');
+  // Names are shown on visitors' and agents' screens: normalised like a visitor's (server/text.ts).
+  const shown = normaliseName(name);
+  if (shown === '') throw new AccountError('invalid', 'company name is empty');
   if ((await getCompany(db, id)) !== undefined)
     throw new AccountError('exists', `company ${id} exists`);
-  const row = { id, name: name.trim(), settings: '{}', disabled: 0, created_at: Date.now() };
+  const row = { id, name: shown, settings: '{}', disabled: 0, created_at: Date.now() };
   await insertUnique(db.insertInto('companies').values(row), `company ${id} exists`);
   return row;
 }
@@ -90,7 +93,8 @@ export async function createAgent(db: Kysely<Schema>, input: NewAgentInput): Pro
   const email = normaliseEmail(input.email);
   if (!EMAIL.test(email))
     throw new AccountError('invalid', `"${input.email}" is not an email address`);
-  if (input.name.trim() === '') throw new AccountError('invalid', 'agent name is empty');
+  const name = normaliseName(input.name);
+  if (name === '') throw new AccountError('invalid', 'agent name is empty');
   if (input.password.length < MIN_PASSWORD_LENGTH) {
     throw new AccountError(
       'invalid',
@@ -107,7 +111,7 @@ export async function createAgent(db: Kysely<Schema>, input: NewAgentInput): Pro
     id: uuidv7(),
     company_id: input.companyId,
     email,
-    name: input.name.trim(),
+    name,
     role: input.role ?? 'agent',
     password_hash: await hashPassword(input.password),
     disabled: 0,

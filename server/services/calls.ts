@@ -33,6 +33,7 @@ import {
   type StateStore,
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
+import { normalisePurpose } from '../text.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -118,7 +119,8 @@ export class CallService {
         callId: uuidv7(),
         companyId: conn.companyId,
         callType: msg.callType,
-        purpose: msg.purpose,
+        // What agents, the queue and the call log see: never the raw text (server/text.ts).
+        purpose: normalisePurpose(msg.purpose),
         visitor,
         agent: undefined,
         answeredAt: undefined,

@@ -1,9 +1,11 @@
 /**
- * Rooms: joining, leaving, and telling the other members. Rooms live inside a company; in
- * `public-calls` visitors are never told of each other (privacy, and announcing each arrival
- * to every waiting visitor would grow with the square of the crowd).
+ * Rooms: joining, leaving, and telling the other members. Rooms live inside a company. In every
+ * room a visitor's comings and goings are told to staff only: a visitor never learns another
+ * visitor's id or name (privacy, issue 11), and in `public-calls` announcing each arrival to
+ * every waiting visitor would grow with the square of the crowd. Staff see everyone, and
+ * visitors still hear of staff.
  */
-import { AGENT_ROOM, PUBLIC_ROOM } from '../../client-lib/constants.js';
+import { AGENT_ROOM } from '../../client-lib/constants.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -54,7 +56,7 @@ export class RoomService {
           user: { id: member.userId, role: member.role, name: member.name },
         },
         (m) => m.userId === conn.userId,
-        this.privateArrival(conn, roomId),
+        this.privateArrival(conn),
       );
     }
     if (roomId === AGENT_ROOM) await this.onAgentRoomJoined(conn);
@@ -73,7 +75,7 @@ export class RoomService {
       [roomId],
       { type: 'user_left', roomId, userId: conn.userId },
       undefined,
-      this.privateArrival(conn, roomId),
+      this.privateArrival(conn),
     );
   }
 
@@ -82,9 +84,9 @@ export class RoomService {
     for (const roomId of [...conn.rooms]) await this.leave(conn, roomId, false);
   }
 
-  /** In public-calls a visitor's comings and goings are told to staff only. */
-  private privateArrival(conn: Connection, roomId: string): boolean {
-    return roomId === PUBLIC_ROOM && !conn.isAgent;
+  /** A visitor's comings and goings, in any room, are told to staff only. */
+  private privateArrival(conn: Connection): boolean {
+    return !conn.isAgent;
   }
 
   /** Whether another live connection of the same user is in the room. */

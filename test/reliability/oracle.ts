@@ -427,8 +427,8 @@ export function checkDeliveries(
           if (!sameCompany(userId)) fail(i, m, 'about a user of another company');
           if (userId === conn.userId) fail(i, m, 'about itself');
           if (roomId === AGENT_ROOM && !isStaff(conn.role)) fail(i, m, 'agent-room to a visitor');
-          if (roomId === PUBLIC_ROOM && subject?.role === 'visitor' && !isStaff(conn.role)) {
-            fail(i, m, 'a visitor told of another visitor in public-calls');
+          if (subject?.role === 'visitor' && !isStaff(conn.role)) {
+            fail(i, m, `a visitor told of another visitor in ${roomId}`);
           }
           if (m.type === 'user_joined') {
             const role = (m['user'] as Record<string, unknown>)['role'];

@@ -206,6 +206,37 @@ t.test(
   },
 );
 
+t.test(
+  'create-agent and create-company store names as agents and visitors will see them',
+  async (t) => {
+    const { run, db } = await setup(t);
+    const company = await run('create-company', 'acme', '  Acme\u200B \t Inc\u202E ');
+    t.equal(company.code, 0, company.stderr);
+    const agent = await run(
+      'create-agent',
+      'acme',
+      'al@example.com',
+      '\u202Egnp.exe  Al\u200D\u0007\nAgent',
+      '--password',
+      'pw-al-12345',
+    );
+    t.equal(agent.code, 0, agent.stderr);
+    const invisible = await run(
+      'create-agent',
+      'acme',
+      'bo@example.com',
+      '\u200B\u2066 \u3164',
+      '--password',
+      'pw-bo-12345',
+    );
+    t.same([invisible.code, codeOf(invisible)], [1, 'invalid'], 'a name with nothing visible');
+    t.match(await db.selectFrom('companies').select('name').execute(), [{ name: 'Acme Inc' }]);
+    const agents = await db.selectFrom('agents').select(['email', 'name']).execute();
+    t.same(agents, [{ email: 'al@example.com', name: 'gnp.exe Al Agent' }]);
+    t.ok(agent.stdout.includes('(gnp.exe Al Agent)'), 'the stored name is printed');
+  },
+);
+
 t.test('disable-company disables the company; an unknown one is not_found', async (t) => {
   const { run, db } = await setup(t);
   await createCompany(db, 'acme', 'Acme');

@@ -51,6 +51,24 @@ t.test('the demo talks to a running server given --url and --secret', async (t) 
   t.equal(srv.server.metrics.callTransitions.get('ended'), 1, 'the call ended on that server');
 });
 
+t.test("the demo reads a running server's /metrics with --metrics-token", async (t) => {
+  const token = 'demo-metrics-token-0123456789';
+  const srv = await buildServer(t, { metricsToken: token });
+  const refused = await runDemo(['--url', srv.wsUrl, '--secret', TEST_SECRET]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /answered 401: pass the server's METRICS_TOKEN as --metrics-token/);
+  const run = await runDemo([
+    '--url',
+    srv.wsUrl,
+    '--secret',
+    TEST_SECRET,
+    '--metrics-token',
+    token,
+  ]);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /calldocker_messages_in_total\{type="call_request"\}: 0 -> 1/);
+});
+
 t.test('a wrong secret fails the first step with exit 1 and the close code', async (t) => {
   const srv = await buildServer(t);
   const run = await runDemo(['--url', srv.wsUrl, '--secret', 'not-the-secret']);
@@ -91,4 +109,10 @@ t.test('--url without --secret is a usage error', async (t) => {
   const run = await runDemo(['--url', 'ws://127.0.0.1:1/']);
   t.equal(run.code, 2);
   t.match(run.stderr, /usage: demo-call/);
+});
+
+t.test('--metrics-token without --url is a usage error', async (t) => {
+  const run = await runDemo(['--metrics-token', 'demo-metrics-token-0123456789']);
+  t.equal(run.code, 2);
+  t.match(run.stderr, /--metrics-token goes with --url/);
 });

@@ -477,6 +477,31 @@ t.test('without a name claim a visitor is "Visitor" and an agent is its id', asy
   t.equal(padded.established.user.name, 'Pat', 'a name is trimmed');
 });
 
+t.test('a name claim is normalised whoever issued the token', async (t) => {
+  const srv = await buildServer(t);
+  const spoof = await assertAccepted(
+    srv,
+    t,
+    signToken({ sub: 'v-rlo', name: '\u202Egnp.exe\u200B\u0000 \n\t Vera' }),
+  );
+  t.equal(spoof.established.user.name, 'gnp.exe Vera', 'bidi, zero-width, NUL and layout gone');
+  const invisible = await assertAccepted(
+    srv,
+    t,
+    signToken({ sub: 'v-inv', name: '\u200B\u2066\uFEFF\u3164' }),
+  );
+  t.equal(invisible.established.user.name, 'Visitor', 'nothing visible counts as none');
+  const agent = await assertAccepted(
+    srv,
+    t,
+    signToken({ sub: 'agent-inv', role: 'agent', name: '\u200D\u202D' }),
+  );
+  t.equal(agent.established.user.name, 'agent-inv', 'an agent with nothing visible is its id');
+  const emoji = '\u{1F600}'.repeat(100);
+  const capped = await assertAccepted(srv, t, signToken({ sub: 'v-cap', name: `${emoji}x` }));
+  t.equal(capped.established.user.name, emoji, 'at most 100 code points, no pair split');
+});
+
 t.test('a token in an Authorization Bearer header is accepted', async (t) => {
   const srv = await buildServer(t);
   const token = signToken({ sub: 'bearer-agent', role: 'agent' });

@@ -479,6 +479,20 @@ t.test('SIGTERM closes clients with 1001 and the entry exits 0 within 10 s', asy
   );
 });
 
+t.test('METRICS_TOKEN is optional, at least 16 characters and without spaces', async (t) => {
+  const unset = loadConfig({});
+  t.equal(unset.signaling.metricsToken, undefined);
+  t.equal(unset.signaling.metricsLoopbackOnly, false, 'outside production anyone may scrape');
+  const production = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET });
+  t.equal(production.signaling.metricsLoopbackOnly, true, 'in production loopback only');
+  const token = 'm'.repeat(16);
+  t.equal(loadConfig({ METRICS_TOKEN: token }).signaling.metricsToken, token, '16 is enough');
+  t.equal(loadConfig({ METRICS_TOKEN: ` ${token} ` }).signaling.metricsToken, token, 'trimmed');
+  assertRejects(t, { METRICS_TOKEN: 'm'.repeat(15) }, 'METRICS_TOKEN');
+  assertRejects(t, { METRICS_TOKEN: `${token} ${token}` }, 'METRICS_TOKEN');
+  assertRejects(t, { METRICS_TOKEN: `${token}\t${token}` }, 'METRICS_TOKEN');
+});
+
 t.test('TRUST_PROXY accepts false, true, a hop count or proxy addresses', async (t) => {
   t.equal(loadConfig({}).web.trustProxy, false);
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).web.trustProxy, true);

@@ -10,6 +10,7 @@ import { activeCompany, findAgent, getAgent, getCompany } from '../../server/db/
 import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
 import type { Database } from '../../server/db/database.js';
 import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
+import { normaliseName } from '../../server/text.js';
 import { authenticate } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
 import {
@@ -73,7 +74,8 @@ export const VisitorTokenBody = Type.Object(
         maxLength: MAX_VISITOR_NAME_LENGTH,
         // Control characters have no place in a name an agent's screen shows.
         pattern: '^[^\\u0000-\\u001f\\u007f]*$',
-        description: 'Shown to agents; trimmed; empty means "Visitor"',
+        description:
+          'Shown to agents, normalised: bidi, zero-width and other invisible characters removed, whitespace collapsed and trimmed; empty means "Visitor"',
       }),
     ),
   },
@@ -220,7 +222,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         request.log.info({ companyId, origin: from.origin }, 'visitor token refused for origin');
         throw new OriginNotAllowedError(from.origin);
       }
-      const name = request.body.name?.trim();
+      // Normalised before it is signed, so the token itself carries what agents will see.
+      const name = request.body.name === undefined ? '' : normaliseName(request.body.name);
       const visitorId = newVisitorId();
       const issued = issueToken(
         opts.jwt,
