@@ -34,6 +34,12 @@ export class CallDockerError extends Error {
     message: string,
     /** The close code, when the error comes from the socket closing. */
     readonly closeCode?: number,
+    /**
+     * `server` when the code is the server's answer (an `error` frame), `client` when the client
+     * raised it itself. Tells apart the codes both use: `queue_full` is the company's call queue
+     * when it comes from the server, this client's offline queue when it comes from the client.
+     */
+    readonly source: 'server' | 'client' = 'client',
   ) {
     super(message);
   }

@@ -533,7 +533,9 @@ export class WebSocketClient extends TypedEmitter<ClientEvents> {
       const { type: _type, id: _id, ...result } = message as Record<string, unknown>;
       pending.resolve(result);
     } else {
-      pending.reject(new CallDockerError(message.code as ErrorCode, message.message));
+      pending.reject(
+        new CallDockerError(message.code as ErrorCode, message.message, undefined, 'server'),
+      );
     }
   }
 

@@ -68,4 +68,5 @@ t.test('requestCall to an agent another call is ringing rejects with busy', asyn
   const err = await rejection(second.client.requestCall('audio', { agentId: 'agent-1' }));
   t.equal(err.code, ErrorCode.Busy);
   t.equal(err.code, 'busy');
+  t.equal(err.source, 'server', "the server's answer, not the client's own");
 });

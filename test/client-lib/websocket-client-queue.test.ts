@@ -84,7 +84,9 @@ t.test('sends before connect() are queued and flushed on connection', async (t) 
   probe.client.send({ type: 'ping', id: 'p1' });
   probe.client.send({ type: 'ping', id: 'p2' });
 
-  t.equal(thrown(() => probe.client.send({ type: 'ping', id: 'p3' })).code, 'queue_full');
+  const overflow = thrown(() => probe.client.send({ type: 'ping', id: 'p3' }));
+  t.equal(overflow.code, 'queue_full');
+  t.equal(overflow.source, 'client', "the offline queue's queue_full is the client's own");
   t.equal((await rejection(probe.client.joinRoom('lobby'))).code, 'queue_full');
   await probe.client.connect();
   await probe.next('ack', (m) => m.id === 'p2');
