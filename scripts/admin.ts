@@ -9,15 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from '../server/config.js';
+import { resetPassword, setCompanyDisabled } from '../server/db/access.js';
 import { listCalls } from '../server/db/calls.js';
-import {
-  AccountError,
-  createAgent,
-  createCompany,
-  getCompany,
-  resetPassword,
-  setCompanyDisabled,
-} from '../server/db/companies.js';
+import { AccountError, createAgent, createCompany, getCompany } from '../server/db/companies.js';
 import {
   companySettings,
   normaliseAllowedOrigins,

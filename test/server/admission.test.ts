@@ -1,6 +1,7 @@
 import t from 'tap';
 import { companyAdmission } from '../../server/admission.js';
-import { createCompany, setCompanyDisabled } from '../../server/db/companies.js';
+import { setCompanyDisabled } from '../../server/db/access.js';
+import { createCompany } from '../../server/db/companies.js';
 import { openTestDatabase } from '../db/helpers.js';
 import { buildServer, connectVisitor, openClient, signToken } from '../helpers.js';
 
