@@ -7,7 +7,8 @@
  * cache, and learns of changes made by any process from the access journal
  * (`server/db/access.ts`), which it reads every `ACCESS_POLL_MS`: the rows it finds drop the
  * cached answers they name and go to {@link AccessGuard.onChange}'s listeners (the signaling
- * server closes the live connections they refuse, see `revocation.ts`).
+ * server closes the live connections they refuse, see `revocation.ts`). A cached answer may
+ * admit, but a refusal is always read afresh, so what is given back counts at once.
  *
  * What the database does not know is admitted: a company it lacks (tokens from a deployment's
  * own identity provider), and likewise an agent id it lacks in a company it knows (the identity
@@ -193,20 +194,11 @@ export class AccessGuard {
    * cannot be read: callers refuse then.
    */
   async check(principal: Principal, options: { fresh?: boolean } = {}): Promise<AccessVerdict> {
-    const fresh = options.fresh === true;
-    const company = await this.company(principal.companyId, fresh);
-    if (!company.known) return AccessVerdict.Ok;
-    if (company.disabled) return AccessVerdict.CompanyDisabled;
-    if (principal.role === 'visitor') return AccessVerdict.Ok;
-    const key = agentKey(principal.companyId, principal.userId);
-    const agent = await this.agents.get(key, () => this.readAgent(principal), fresh);
-    if (!agent.known) return AccessVerdict.Ok;
-    if (agent.disabled) return AccessVerdict.AccountDisabled;
-    if (agent.credentialsVersion !== (principal.credentialsVersion ?? 0)) {
-      return AccessVerdict.CredentialsChanged;
-    }
-    if (agent.role !== principal.role) return AccessVerdict.RoleChanged;
-    return AccessVerdict.Ok;
+    const verdict = await this.verdict(principal, options.fresh === true);
+    // A cached answer may admit, but only the database refuses: a company or an agent enabled
+    // again is admitted at once rather than a poll later. Refusals are rare; reads are by key.
+    if (verdict === AccessVerdict.Ok || options.fresh === true) return verdict;
+    return this.verdict(principal, true);
   }
 
   /** The company's allowed origins (empty: any site; also for a company the database lacks). */
@@ -270,6 +262,22 @@ export class AccessGuard {
         this.log.error({ err }, 'access change listener failed');
       }
     }
+  }
+
+  private async verdict(principal: Principal, fresh: boolean): Promise<AccessVerdict> {
+    const company = await this.company(principal.companyId, fresh);
+    if (!company.known) return AccessVerdict.Ok;
+    if (company.disabled) return AccessVerdict.CompanyDisabled;
+    if (principal.role === 'visitor') return AccessVerdict.Ok;
+    const key = agentKey(principal.companyId, principal.userId);
+    const agent = await this.agents.get(key, () => this.readAgent(principal), fresh);
+    if (!agent.known) return AccessVerdict.Ok;
+    if (agent.disabled) return AccessVerdict.AccountDisabled;
+    if (agent.credentialsVersion !== (principal.credentialsVersion ?? 0)) {
+      return AccessVerdict.CredentialsChanged;
+    }
+    if (agent.role !== principal.role) return AccessVerdict.RoleChanged;
+    return AccessVerdict.Ok;
   }
 
   private async company(companyId: string, fresh: boolean): Promise<CompanyFacts> {

@@ -132,6 +132,12 @@ t.test('a cached answer holds until the journal names it; fresh reads past it', 
   await setCompanyDisabled(other.db, 'acme', true);
   await guard.poll();
   t.equal(await guard.check(principal({})), 'company_disabled', 'a company row too');
+  await setCompanyDisabled(other.db, 'acme', false);
+  t.equal(
+    await guard.check(principal({})),
+    'ok',
+    'a refusal is read afresh: enabled again, admitted before the journal is read',
+  );
 });
 
 t.test('changes by another connection reach listeners within the poll interval', async (t) => {

@@ -99,11 +99,8 @@ t.test('a disabled agent is refused; enabled again, only a new login works', asy
   await allRefused(t, app, old, 'account disabled');
   t.equal((await refresh(app, bearer(old))).json().message, 'token revoked: account disabled');
 
+  // A refusal is always read afresh: enabled again counts at once, not a poll later.
   await setAgentDisabled(db, 'acme', alice.email, false);
-  await until(async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/calls', headers: bearer(old) });
-    return res.json().message === 'token revoked: credentials changed';
-  }, WITHIN_MS * 2);
   await allRefused(t, app, old, 'credentials changed');
   t.equal((await refresh(app, bearer(old))).json().error, 'token_revoked');
   const again = await app.inject({
@@ -146,7 +143,7 @@ t.test(
     );
 
     await setCompanyDisabled(db, 'acme', false);
-    await until(async () => (await rate()).statusCode === 404, WITHIN_MS * 2);
+    t.equal((await rate()).statusCode, 404, 'enabled again: at once');
     t.same(
       (await staffRoutes(app, admin)).map((r) => r.statusCode),
       [200, 200, 200],
