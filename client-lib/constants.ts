@@ -52,9 +52,12 @@ export const CloseCode = {
   InvalidPayload: 1007,
   /** A frame exceeded `MAX_MESSAGE_BYTES`. */
   MessageTooBig: 1009,
-  /** The token is missing, malformed, badly signed, expired or lacks a claim: get a new token. */
+  /**
+   * The token is missing, malformed, badly signed, expired, lacks a claim or was revoked (its
+   * password reset, its role changed): get a new token.
+   */
   Unauthorized: 4001,
-  /** The principal may not connect (for example a disabled company): do not retry as is. */
+  /** The principal may not connect (a disabled company or agent): do not retry as is. */
   Forbidden: 4003,
   /** Rate limit or policy (flooding, slow consumer, too many connections): back off. */
   Policy: 4008,

@@ -9,15 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from '../server/config.js';
-import { listCalls } from '../server/db/calls.js';
 import {
-  AccountError,
-  createAgent,
-  createCompany,
-  getCompany,
   resetPassword,
+  setAgentDisabled,
+  setAgentRole,
   setCompanyDisabled,
-} from '../server/db/companies.js';
+} from '../server/db/access.js';
+import { listCalls } from '../server/db/calls.js';
+import { AccountError, createAgent, createCompany, getCompany } from '../server/db/companies.js';
 import {
   companySettings,
   normaliseAllowedOrigins,
@@ -34,7 +33,18 @@ Commands:
   create-agent <companyId> <email> <name> --password <password> [--admin]
       Creates an agent of the company (an admin with --admin).
   disable-company <companyId>
-      Disables a company: no logins, no visitor tokens.
+      Disables a company: no logins, no visitor tokens, its tokens refused and its open
+      connections closed (within a second).
+  enable-company <companyId>
+      Enables a disabled company again.
+  disable-agent <companyId> <email>
+      Disables an agent: no login, its tokens refused and its open connections closed (within a
+      second). Its tokens stay refused after enable-agent: it logs in again.
+  enable-agent <companyId> <email>
+      Enables a disabled agent again.
+  set-role <companyId> <email> agent|admin
+      Makes an agent an admin or an admin an agent. Its tokens of the old role are refused; its
+      pages fetch one with the new role.
   set-origins <companyId> [origin...]
       Replaces the web origins allowed to embed the company's call button and fetch its visitor
       tokens from a browser (https://shop.example.com, http://localhost:8080). Without origins,
@@ -42,7 +52,7 @@ Commands:
   list-origins <companyId>
       The company's allowed origins.
   reset-password <companyId> <email> --password <password>
-      Sets an agent's password.
+      Sets an agent's password. Its tokens are refused and its open connections closed.
   list-calls <companyId> [--limit N]
       The company's calls, newest first (default 50, at most 1000).
   seed-demo
@@ -246,11 +256,46 @@ function prepare(parsed: Parsed): Action {
         ];
       };
     }
-    case 'disable-company': {
+    case 'disable-company':
+    case 'enable-company': {
       const [id] = expect(parsed, ['companyId']) as [string];
+      const disable = parsed.command === 'disable-company';
       return async ({ db }) => {
-        await setCompanyDisabled(db, id, true);
-        return [`Disabled company ${id}: no logins, no visitor tokens.`];
+        await setCompanyDisabled(db, id, disable);
+        return [
+          disable
+            ? `Disabled company ${id}: no logins, no visitor tokens, its connections closed.`
+            : `Enabled company ${id}.`,
+        ];
+      };
+    }
+    case 'disable-agent':
+    case 'enable-agent': {
+      const [companyId, email] = expect(parsed, ['companyId', 'email']) as [string, string];
+      const disable = parsed.command === 'disable-agent';
+      return async ({ db }) => {
+        await setAgentDisabled(db, companyId, email, disable);
+        const who = `${email.trim().toLowerCase()} in ${companyId}`;
+        return [
+          disable
+            ? `Disabled ${who}: no login, its tokens refused, its connections closed.`
+            : `Enabled ${who}: it may log in again.`,
+        ];
+      };
+    }
+    case 'set-role': {
+      const [companyId, email, role] = expect(parsed, ['companyId', 'email', 'role']) as [
+        string,
+        string,
+        string,
+      ];
+      if (role !== 'agent' && role !== 'admin') {
+        throw new UsageError(`set-role takes the role agent or admin, got "${role}"`);
+      }
+      return async ({ db }) => {
+        const before = await setAgentRole(db, companyId, email, role);
+        const who = `${email.trim().toLowerCase()} in ${companyId}`;
+        return [before === role ? `${who} is an ${role} already.` : `${who} is now an ${role}.`];
       };
     }
     case 'set-origins': {
@@ -296,7 +341,10 @@ function prepare(parsed: Parsed): Action {
       const password = parsed.password!;
       return async ({ db }) => {
         await resetPassword(db, companyId, email, password);
-        return [`Set a new password for ${email.trim().toLowerCase()} in ${companyId}.`];
+        return [
+          `Set a new password for ${email.trim().toLowerCase()} in ${companyId}; ` +
+            'its old tokens are refused.',
+        ];
       };
     }
     case 'list-calls': {

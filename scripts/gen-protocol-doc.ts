@@ -519,6 +519,7 @@ refused. The public key is never used as an HMAC secret.
 | \`exp\` | yes | Expiry, seconds since the epoch. A token without \`exp\` is refused. |
 | \`name\` | no | Display name, normalised: control, bidi and zero-width (invisible) characters removed, whitespace collapsed to one space and trimmed, NFC, at most 100 code points. Absent, or nothing visible, means \`Visitor\` for visitors and the user id for agents and admins. |
 | \`origin\` | no | A web origin (\`https://shop.example.com\`, or \`null\`): the page the visitor token was issued to. The web host sets it on visitor tokens requested from a browser. Any other value is refused (\`${AuthFailure.BadClaim}\`). See [Browser origin](#browser-origin). |
+| \`ver\` | no | Agent and admin tokens: the account's credentials version when the token was issued (a whole number; none counts as 0). A password reset or disabling the agent raises it, and a token whose \`ver\` differs is refused (\`${AuthFailure.Revoked}\`). Any other value is refused (\`${AuthFailure.BadClaim}\`). |
 | \`nbf\` | no | Honoured when present. |
 | \`iss\` | when \`JWT_ISSUER\` is set | Must equal \`JWT_ISSUER\`. |
 | \`aud\` | when \`JWT_AUDIENCE\` is set | Must match \`JWT_AUDIENCE\`. |
@@ -526,12 +527,22 @@ refused. The public key is never used as an HMAC secret.
 A token that is missing, malformed, badly signed, expired or lacks a required claim: the
 upgrade completes and the server closes the socket at once with code \`4001\` and a reason
 saying which (see [Close codes](#close-codes)). No message is sent before the close, the
-connection never joins a room, and nothing is relayed for it. The token is checked once, at
-the upgrade; a connection outliving its token's \`exp\` stays open.
+connection never joins a room, and nothing is relayed for it. The token's signature and
+claims are checked once, at the upgrade; a connection outliving its token's \`exp\` stays open.
 
-A valid token whose company is disabled (in the database of the deployment) is closed the same
-way with \`4003\` (\`${ForbiddenReason.NotAdmitted}\`): a new token will not help until the
-company is enabled again.
+A valid token is also compared with the database of the deployment, at the upgrade and, for
+live connections, whenever an administrator changes access (an extension of v1; within a
+second of the change):
+
+- its company or, for an agent or admin, its account disabled: closed the same way with
+  \`4003\` (\`${ForbiddenReason.NotAdmitted}\`); a new token will not help until it is enabled
+  again;
+- the account's password reset, or its role changed, since the token was issued: \`4001\`
+  (\`${AuthFailure.Revoked}\`); get a new token (the web host's refresh issues one only for a
+  changed role, with the new role; otherwise log in again).
+
+Tokens of the web host carry the claim \`ver\` for this (the account's credentials version);
+companies and agent ids the database does not know are not refused.
 
 ### Browser origin
 

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
+import type { AccessGuard } from './access.js';
 import { verifyToken, type Principal } from './auth.js';
 import { compileTrust, requestAddressKey } from './client-address.js';
 import { Coalescer } from './coalescer.js';
@@ -34,6 +35,7 @@ import { metricsVerdict, refuseMetrics } from './metrics-access.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
+import { RevocationWatcher, refusalOf, type Refusal } from './revocation.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
 import { checkUpgradeOrigin, originListed } from './upgrade-origin.js';
@@ -70,6 +72,14 @@ export interface SignalingServerOptions {
    * only then; unset, every company counts as allowing any site. Errors count as refusals (4003).
    */
   readonly allowedOrigins?: (companyId: string) => readonly string[] | Promise<readonly string[]>;
+  /**
+   * Revocation (see `server/access.ts`): every upgrade is checked against the database (4003
+   * `not admitted` for a disabled company or agent, 4001 `revoked` for changed credentials or
+   * role), live connections are closed the same way when the access journal names them, and,
+   * unless `allowedOrigins` is given, the company's allowed origins come from it. The server
+   * does not close the guard.
+   */
+  readonly access?: AccessGuard;
 }
 
 /** A built, not yet listening, signaling server. */
@@ -140,6 +150,15 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
 
   const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
   heartbeat.unref();
+
+  const { access } = options;
+  const revocation =
+    access === undefined
+      ? undefined
+      : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
+  const allowedOrigins =
+    options.allowedOrigins ??
+    (access === undefined ? undefined : (companyId: string) => access.allowedOrigins(companyId));
 
   // -------------------------------------------------------------------------------------------
 
@@ -238,23 +257,28 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       refuse(req, socket, head, CloseCode.Unauthorized, AuthFailure.Origin);
       return;
     }
-    const { admit, allowedOrigins } = options;
+    const { admit } = options;
     const checkCompany = verdict === 'check-company' && allowedOrigins !== undefined;
-    if (admit === undefined && !checkCompany) {
+    if (admit === undefined && access === undefined && !checkCompany) {
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
       return;
     }
+    const notAdmitted: Refusal = { code: CloseCode.Forbidden, reason: ForbiddenReason.NotAdmitted };
+    // A change read while this upgrade was being checked may have passed it by: see below.
+    const seqAtCheck = access?.seq;
     Promise.resolve()
-      .then(async (): Promise<string | undefined> => {
-        if (admit !== undefined && !(await admit(principal))) return ForbiddenReason.NotAdmitted;
+      .then(async (): Promise<Refusal | undefined> => {
+        const revoked = access === undefined ? undefined : refusalOf(await access.check(principal));
+        if (revoked !== undefined) return revoked;
+        if (admit !== undefined && !(await admit(principal))) return notAdmitted;
         if (checkCompany && !originListed(await allowedOrigins(principal.companyId), origin!)) {
-          return AuthFailure.Origin;
+          return { code: CloseCode.Unauthorized, reason: AuthFailure.Origin };
         }
         return undefined;
       })
       .catch((err: unknown) => {
         log.error({ err, companyId: principal.companyId }, 'admission check failed');
-        return ForbiddenReason.NotAdmitted;
+        return notAdmitted;
       })
       .then((refusal) => {
         if (shuttingDown || socket.destroyed) {
@@ -262,13 +286,16 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
           return;
         }
         if (refusal === undefined) {
-          wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
-        } else if (refusal === AuthFailure.Origin) {
-          metrics.authFailures.inc(refusal);
-          refuse(req, socket, head, CloseCode.Unauthorized, refusal);
-        } else {
-          refuse(req, socket, head, CloseCode.Forbidden, refusal);
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            const conn = onConnection(ws, principal, address);
+            // Refused by a limit: nothing to check again.
+            if (conn === undefined) return;
+            if (access !== undefined && access.seq !== seqAtCheck) revocation?.recheck(conn);
+          });
+          return;
         }
+        if (refusal.code === CloseCode.Unauthorized) metrics.authFailures.inc(refusal.reason);
+        refuse(req, socket, head, refusal.code, refusal.reason);
       });
   }
 
@@ -334,12 +361,16 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     schedule(conn, () => cleanUp(conn));
   }
 
-  function onConnection(ws: ConnectionSocket, principal: Principal, address: string): void {
+  function onConnection(
+    ws: ConnectionSocket,
+    principal: Principal,
+    address: string,
+  ): Connection | undefined {
     // Counted once the socket exists, so that its close, which always comes, releases it; and
     // refused before the connection costs any room, presence or queue work.
     if (!limits.connectionOpened(principal, address)) {
       closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections);
-      return;
+      return undefined;
     }
     const conn = new Connection({
       id: randomUUID(),
@@ -356,6 +387,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     hub.add(conn);
     metrics.connectionsOpened.inc(principal.role);
     schedule(conn, () => setUp(conn));
+    return conn;
   }
 
   async function setUp(conn: Connection): Promise<void> {
@@ -539,6 +571,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       closePromise ??= (async () => {
         shuttingDown = true;
         clearInterval(heartbeat);
+        revocation?.close();
         calls.stop();
         coalescer.stop();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));

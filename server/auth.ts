@@ -24,6 +24,12 @@ export interface Principal {
    * from that origin (or the web host's own); undefined when the token has none.
    */
   readonly origin?: string | undefined;
+  /**
+   * The `ver` claim: the agent's credentials version when the web host issued the token. A
+   * password reset or disabling bumps the version in the database, and `server/access.ts`
+   * refuses a token whose version differs; a token without the claim counts as version 0.
+   */
+  readonly credentialsVersion?: number | undefined;
 }
 
 /** Tokens longer than this are refused unparsed (a URL this long is an attack, not a token). */
@@ -50,6 +56,13 @@ function roleClaim(value: unknown): Role | undefined {
   if (value === 'user') return 'visitor'; // the seed demo's name for a visitor
   if (value === 'visitor' || value === 'agent' || value === 'admin') return value;
   return undefined;
+}
+
+/** The `ver` claim: absent, or a whole number from 0; anything else is refused. */
+function versionClaim(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new AuthError(AuthFailure.BadClaim);
 }
 
 interface Keys {
@@ -156,5 +169,6 @@ export function verifyToken(token: string | null | undefined, config: JwtConfig)
     // A claim that cannot be compared cannot be enforced: refused rather than ignored.
     if (origin === undefined) throw new AuthError(AuthFailure.BadClaim);
   }
-  return { userId, role, companyId, name, exp, origin };
+  const credentialsVersion = versionClaim(claims['ver']);
+  return { userId, role, companyId, name, exp, origin, credentialsVersion };
 }

@@ -102,6 +102,12 @@ export interface SignalingConfig {
   readonly webOrigins: readonly string[];
   /** The web host's port (`WEB_PORT`), for deriving its origins when `webOrigins` is empty. */
   readonly webPort: number;
+  /**
+   * How often each server reads the access journal (`ACCESS_POLL_MS`): a disabled agent or
+   * company, a password reset or a role change reaches live connections and cached answers
+   * within about this long. The web host reads it from here too.
+   */
+  readonly accessPollMs: number;
 }
 
 /** Where the call log, companies and agents live. */
@@ -317,6 +323,7 @@ export function signalingDefaults(overrides: Partial<SignalingConfig> = {}): Sig
     metricsLoopbackOnly: false,
     webOrigins: [],
     webPort: 3000,
+    accessPollMs: 250,
     ...overrides,
   };
 }
@@ -413,6 +420,7 @@ export function loadConfig(env: Env): Config {
     metricsLoopbackOnly: production,
     webOrigins: origins('WEB_ORIGINS', str(env, 'WEB_ORIGINS')),
     webPort,
+    accessPollMs: int(env, 'ACCESS_POLL_MS', signalingDefaults().accessPollMs, 10, 60_000),
   };
 
   const logLevel = str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info');

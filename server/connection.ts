@@ -117,6 +117,7 @@ interface OnDemand {
 const ALIVE = 1;
 const CLOSING = 2;
 const BUSY = 4;
+const BARRED = 8;
 
 /** A live, authenticated connection. */
 export class Connection {
@@ -136,7 +137,7 @@ export class Connection {
   readonly backlog: Array<() => unknown> = [];
 
   private readonly shared: ConnectionShared;
-  /** `isAlive`, `closing` and `busy`, as bits of one small integer. */
+  /** `isAlive`, `closing`, `busy` and `barred`, as bits of one small integer. */
   private flags = ALIVE;
   private onDemand: OnDemand | undefined;
 
@@ -173,6 +174,19 @@ export class Connection {
 
   set busy(value: boolean) {
     this.flags = value ? this.flags | BUSY : this.flags & ~BUSY;
+  }
+
+  /**
+   * Set when the connection is closed because its principal may no longer connect (a disabled
+   * company or agent, see `revocation.ts`): its calls end at once rather than wait out the
+   * reconnect grace for a client that cannot come back.
+   */
+  get barred(): boolean {
+    return (this.flags & BARRED) !== 0;
+  }
+
+  set barred(value: boolean) {
+    this.flags = value ? this.flags | BARRED : this.flags & ~BARRED;
   }
 
   /** Company of the principal, for brevity at call sites. */

@@ -65,6 +65,13 @@ export const AuthFailure = {
    * must get a token of its own.
    */
   Origin: 'origin',
+  /**
+   * The token was valid when issued, but its account changed since: its password was reset, it
+   * was disabled and enabled again, or its role changed (see `server/access.ts`). Sent at the
+   * upgrade and to live connections; a refresh tells whether a new token can be had (a changed
+   * role: yes, with the new role).
+   */
+  Revoked: 'revoked',
 } as const;
 export type AuthFailure = (typeof AuthFailure)[keyof typeof AuthFailure];
 
@@ -86,6 +93,9 @@ export const PolicyReason = {
 
 /** Close reasons for 4003: the token is valid but its principal may not connect now. */
 export const ForbiddenReason = {
-  /** The admission check refused (e.g. the company is disabled), or could not decide. */
+  /**
+   * The admission check refused (the company or the agent is disabled), or could not decide.
+   * Also the reason a live connection is closed with when its company or agent is disabled.
+   */
   NotAdmitted: 'not admitted',
 } as const;

@@ -1,12 +1,13 @@
 /**
  * The signaling server as the product runs it: on its database (migrated, calls the previous
  * run left live closed as failed), writing every call transition to the call log on a worker
- * thread, and refusing connections of disabled companies and browser pages their company does
- * not allow. `server/index.ts` starts it so, and
- * so does the call-setup benchmark, which must measure the same server.
+ * thread, refusing connections of disabled companies and agents, revoked tokens and browser
+ * pages their company does not allow, and closing live connections whose access is taken away.
+ * `server/index.ts` starts it so, and so does the call-setup benchmark, which must measure the
+ * same server.
  */
 import type { Logger } from 'pino';
-import { companyPolicies } from './admission.js';
+import { AccessGuard } from './access.js';
 import { buildSignalingServer, type SignalingServer } from './app.js';
 import { CallLogThread } from './call-log-thread.js';
 import { CallLogWriter } from './call-log.js';
@@ -35,7 +36,7 @@ export interface LoggedSignalingServer {
 
 /**
  * Opens and migrates the database and builds the server on it. The main thread's connection
- * only migrates, tidies up after the previous run and then reads (admission); the call log
+ * only migrates, tidies up after the previous run and then reads (the access guard); the call log
  * writes on its own worker thread (see call-log-thread.ts), off the event loop. Reads in WAL
  * mode never wait for a writer.
  * @throws when the database cannot be opened or migrated.
@@ -58,14 +59,17 @@ export async function buildLoggedSignalingServer(options: {
     }),
     { log: callLogLog },
   );
-  const policies = companyPolicies(database.db, undefined, log);
+  const access = new AccessGuard({
+    db: database.db,
+    pollMs: options.signaling.accessPollMs,
+    log: log.child({ component: 'access' }),
+  });
   const server = buildSignalingServer({
     config: options.signaling,
     logger: log,
     onCallTransition: (call) => callLog.record(call),
     callLogged: (callId) => callLog.committed(callId),
-    admit: policies.admit,
-    allowedOrigins: policies.allowedOrigins,
+    access,
   });
   callLog.registerMetrics(server.metrics.registry);
   return {
@@ -76,6 +80,7 @@ export async function buildLoggedSignalingServer(options: {
     interruptedCalls,
     async close() {
       await server.close();
+      access.close();
       // Live calls stay live in the log: the next start closes them as failed (server_restart).
       await callLog.close();
       await database.close();

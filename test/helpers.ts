@@ -5,6 +5,7 @@
 import jwt from 'jsonwebtoken';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
+import { AccessGuard, type AccessGuardOptions } from '../server/access.js';
 import {
   buildSignalingServer,
   type SignalingServer,
@@ -61,6 +62,17 @@ export async function buildServer(
     httpUrl: `http://127.0.0.1:${address.port}`,
     config,
   };
+}
+
+/** An access guard (see `server/access.ts`) on `db`, closed at teardown. */
+export function accessGuard(
+  t: Teardown,
+  db: AccessGuardOptions['db'],
+  options: Omit<AccessGuardOptions, 'db'> = {},
+): AccessGuard {
+  const guard = new AccessGuard({ db, ...options });
+  t.teardown(() => guard.close());
+  return guard;
 }
 
 /** Claims for {@link signToken}; anything left out gets a sensible default. */
@@ -325,6 +337,17 @@ export function metricValue(body: string, series: string): number {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return 0;
+}
+
+/**
+ * One sample of the server's `/metrics` (`name{labels}` exactly as rendered); throws when the
+ * series is missing, so a renamed metric fails rather than reads 0.
+ */
+export async function metricSample(srv: TestServer, series: string): Promise<number> {
+  const { body } = await httpGet(srv, '/metrics');
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no ${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
 }
 
 /** Sleeps `ms`. */

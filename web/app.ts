@@ -15,6 +15,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { LogController, type FastifyError, type HTTPMethods } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { PROTOCOL_VERSION } from '../client-lib/constants.js';
+import { AccessGuard } from '../server/access.js';
 import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
@@ -52,6 +53,12 @@ export interface WebAppOptions {
    * `secret`; without one the token-issuing routes answer 503 `token_signing_unavailable`.
    */
   readonly jwt: JwtConfig;
+  /**
+   * Checks every bearer token against the database (revocation, see `server/access.ts`). The
+   * app does not close one it is given; without one it makes its own on `database` (polling the
+   * access journal at the default interval) and closes it with the app.
+   */
+  readonly access?: AccessGuard;
   /** Overrides of {@link DEFAULT_RATE_LIMITS} (tests use small ones). */
   readonly rateLimits?: Partial<RateLimits>;
   /**
@@ -115,6 +122,9 @@ export function buildWebApp(opts: WebAppOptions) {
   // Request schemas are checked by TypeBox's compiled checker, as the signaling server does.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
+  const access = opts.access ?? new AccessGuard({ db: database.db, log: app.log });
+  if (opts.access === undefined) app.addHook('onClose', async () => access.close());
+
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       // The query string is left out: it may carry a token.
@@ -175,11 +185,12 @@ export function buildWebApp(opts: WebAppOptions) {
     jwt,
     web: config,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+    access,
   });
-  void app.register(callRoutes, { database, jwt, serviceLevelS: config.serviceLevelS });
+  void app.register(callRoutes, { database, jwt, access, serviceLevelS: config.serviceLevelS });
   void app.register(embedRoutes, { database });
-  void app.register(callExportRoutes, { database, jwt });
-  void app.register(ratingRoutes, { database, jwt, now: opts.now });
+  void app.register(callExportRoutes, { database, jwt, access });
+  void app.register(ratingRoutes, { database, jwt, access, now: opts.now });
   void app.register(docsRoutes);
   void app.register(configRoutes, {
     signalingUrl: config.signalingPublicUrl ?? config.signalingUrl,

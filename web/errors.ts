@@ -17,6 +17,13 @@ export const WebErrorCode = {
   InvalidCredentials: 'invalid_credentials',
   /** No bearer token, or one that is invalid, expired, or whose account is gone or disabled. */
   Unauthorized: 'unauthorized',
+  /**
+   * A token that was valid when issued but whose access was taken away since: its company or
+   * its account is disabled, its password was reset (or it was disabled and enabled again), or
+   * its role changed. The message says which. Only for a changed role does
+   * `POST /api/token/refresh` issue a new token (with the new role); otherwise log in again.
+   */
+  TokenRevoked: 'token_revoked',
   /** A valid token whose role or identity does not allow this request. */
   Forbidden: 'forbidden',
   /**
@@ -118,6 +125,14 @@ export const InvalidCredentialsError = createError(
 );
 /** Missing or refused bearer token. Argument: why (safe to send, e.g. `token expired`). */
 export const UnauthorizedError = createError(WebErrorCode.Unauthorized, '%s', 401, Error, false);
+/** A revoked token (see {@link WebErrorCode.TokenRevoked}). Argument: why, e.g. `role changed`. */
+export const TokenRevokedError = createError(
+  WebErrorCode.TokenRevoked,
+  'token revoked: %s',
+  401,
+  Error,
+  false,
+);
 /** Argument: why. */
 export const ForbiddenError = createError(WebErrorCode.Forbidden, '%s', 403, Error, false);
 /** Argument: the origin refused. See {@link WebErrorCode.OriginNotAllowed}. */
@@ -248,7 +263,7 @@ export function toErrorResponse(err: Partial<FastifyError & RetryAfter>): ErrorR
   const headers: Record<string, string> = {};
   if (typeof err.retryAfterS === 'number') headers['retry-after'] = String(err.retryAfterS);
   // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme it wants.
-  if (error === WebErrorCode.Unauthorized)
+  if (error === WebErrorCode.Unauthorized || error === WebErrorCode.TokenRevoked)
     headers['www-authenticate'] = 'Bearer realm="calldocker"';
   return { status, body: { error, message: err.message || 'bad request' }, headers };
 }

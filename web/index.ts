@@ -4,6 +4,7 @@
  * effects at import.
  */
 import { bootConfig, stopOnSignals } from '../server/boot.js';
+import { AccessGuard } from '../server/access.js';
 import { openDatabase } from '../server/db/database.js';
 import { buildWebApp } from './app.js';
 
@@ -24,9 +25,15 @@ try {
   process.exit(1);
 }
 
+const access = new AccessGuard({
+  db: database.db,
+  pollMs: config.signaling.accessPollMs,
+  log: log.child({ component: 'access' }),
+});
 const app = buildWebApp({
   config: { ...config.web, signalingPort: config.signaling.port },
   database,
+  access,
   jwt: config.signaling.jwt,
   logger: log,
   trustProxy: config.web.trustProxy,
@@ -46,5 +53,6 @@ try {
 
 stopOnSignals(log, config.signaling.shutdownTimeoutMs, async () => {
   await app.close();
+  access.close();
   await database.close();
 });

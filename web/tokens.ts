@@ -1,8 +1,8 @@
 /**
  * Issues the tokens the signaling server accepts: HS256 with `JWT_SECRET`, carrying the claims
- * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`, and for visitors asking
- * from a browser `origin`) plus `iss`/`aud` when the
- * deployment requires them, so a token from this host always passes `verifyToken`.
+ * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`, for visitors asking from a
+ * browser `origin`, for agents and admins `ver`) plus `iss`/`aud` when the deployment requires
+ * them, so a token from this host always passes `verifyToken`.
  */
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
@@ -23,6 +23,11 @@ export interface TokenSubject {
    * `Origin` header). Left out when undefined (a server-side caller, or an agent token).
    */
   readonly origin?: string | undefined;
+  /**
+   * The `ver` claim: the agent's credentials version now (`agents.credentials_version`), so that
+   * a later password reset or disabling revokes the token. Left out for visitors.
+   */
+  readonly credentialsVersion?: number | undefined;
 }
 
 /** A signed token and when it expires. */
@@ -59,6 +64,7 @@ export function issueToken(
   };
   if (subject.name !== undefined) payload.name = subject.name;
   if (subject.origin !== undefined) payload.origin = subject.origin;
+  if (subject.credentialsVersion !== undefined) payload.ver = subject.credentialsVersion;
   if (config.issuer !== undefined) payload.iss = config.issuer;
   if (config.audience !== undefined) payload.aud = config.audience;
   // `iat` is in the payload, so jsonwebtoken keeps it rather than reading the clock again.

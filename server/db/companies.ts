@@ -52,24 +52,8 @@ export async function activeCompany(db: Kysely<Schema>, id: string): Promise<Com
   return company !== undefined && company.disabled === 0 ? company : undefined;
 }
 
-/**
- * Disables (no logins, no visitor tokens, no token refresh) or re-enables a company.
- * @throws AccountError `not_found`.
- */
-export async function setCompanyDisabled(
-  db: Kysely<Schema>,
-  id: string,
-  disabled: boolean,
-): Promise<void> {
-  const result = await db
-    .updateTable('companies')
-    .set({ disabled: disabled ? 1 : 0 })
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (result.numUpdatedRows === 0n) throw new AccountError('not_found', `no company ${id}`);
-}
-
-const normaliseEmail = (email: string) => email.trim().toLowerCase();
+/** Emails are stored and compared lower-cased and trimmed. */
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** Options of {@link createAgent}. */
@@ -116,6 +100,7 @@ export async function createAgent(db: Kysely<Schema>, input: NewAgentInput): Pro
     password_hash: await hashPassword(input.password),
     disabled: 0,
     created_at: Date.now(),
+    credentials_version: 0,
   };
   await insertUnique(
     db.insertInto('agents').values(row),
@@ -150,51 +135,6 @@ export function getAgent(
     .where('company_id', '=', companyId)
     .where('id', '=', id)
     .executeTakeFirst();
-}
-
-/**
- * Replaces an agent's password.
- * @throws AccountError `invalid` (short password) or `not_found`.
- */
-export async function resetPassword(
-  db: Kysely<Schema>,
-  companyId: string,
-  email: string,
-  password: string,
-): Promise<void> {
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new AccountError(
-      'invalid',
-      `password must be at least ${MIN_PASSWORD_LENGTH} characters`,
-    );
-  }
-  const agent = await findAgent(db, companyId, email);
-  if (agent === undefined) throw new AccountError('not_found', `no agent ${email} in ${companyId}`);
-  await db
-    .updateTable('agents')
-    .set({ password_hash: await hashPassword(password) })
-    .where('id', '=', agent.id)
-    .execute();
-}
-
-/**
- * Disables (no login, no token refresh) or re-enables an agent.
- * @throws AccountError `not_found`.
- */
-export async function setAgentDisabled(
-  db: Kysely<Schema>,
-  companyId: string,
-  email: string,
-  disabled: boolean,
-): Promise<void> {
-  const result = await db
-    .updateTable('agents')
-    .set({ disabled: disabled ? 1 : 0 })
-    .where('company_id', '=', companyId)
-    .where('email', '=', normaliseEmail(email))
-    .executeTakeFirst();
-  if (result.numUpdatedRows === 0n)
-    throw new AccountError('not_found', `no agent ${email} in ${companyId}`);
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import type { Kysely } from 'kysely';
 import { parseOrigin } from '../origin.js';
+import { recordAccessChange } from './access.js';
 import { AccountError } from './companies.js';
 import type { Company, Schema } from './schema.js';
 
@@ -136,6 +137,8 @@ export async function setAllowedOrigins(
     }
     const settings = JSON.stringify({ ...others, allowedOrigins });
     await trx.updateTable('companies').set({ settings }).where('id', '=', companyId).execute();
+    // The signaling server caches the list for its upgrade check: the journal tells it to drop it.
+    await recordAccessChange(trx, companyId, null);
     return allowedOrigins;
   });
 }

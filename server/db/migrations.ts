@@ -92,6 +92,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('calls').dropColumn('rating').execute();
     },
   },
+  // Revocation (issue 11): a token carries its agent's credentials version (`ver`), bumped by a
+  // password reset or disabling, and every access change is journaled in the same transaction
+  // so the other processes (signaling server, web host) learn of it within a poll interval.
+  '0003_access_revocation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('agents')
+        .addColumn('credentials_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // AUTOINCREMENT: a seq is never reused, even after the newest rows are pruned, so a
+      // reader's "everything after seq N" never skips a change.
+      await db.schema
+        .createTable('access_changes')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('company_id', 'text', (c) => c.notNull())
+        .addColumn('agent_id', 'text')
+        .addColumn('changed_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('access_changes').execute();
+      await db.schema.alterTable('agents').dropColumn('credentials_version').execute();
+    },
+  },
 };
 
 /** The migrations, for Kysely's Migrator. */

@@ -27,6 +27,11 @@ export interface AgentsTable {
   password_hash: string;
   disabled: Generated<number>;
   created_at: number;
+  /**
+   * Bumped by a password reset and by disabling: tokens carry it as `ver`, and a token whose
+   * `ver` differs is refused (see `server/access.ts`).
+   */
+  credentials_version: Generated<number>;
 }
 
 export interface CallsTable {
@@ -61,11 +66,25 @@ export interface CallsTable {
   rated_at: number | null;
 }
 
+/**
+ * The access journal: one row per change of who may get in (an agent disabled, enabled, its
+ * password reset or role set; a company disabled, enabled or its allowed origins set), written
+ * in the change's own transaction. Readers poll for rows after the last seq they saw.
+ */
+export interface AccessChangesTable {
+  seq: Generated<number>;
+  company_id: string;
+  /** The agent changed; null for a change of the company itself. */
+  agent_id: string | null;
+  changed_at: number;
+}
+
 /** Every table. */
 export interface Schema {
   companies: CompaniesTable;
   agents: AgentsTable;
   calls: CallsTable;
+  access_changes: AccessChangesTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

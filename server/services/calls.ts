@@ -369,7 +369,9 @@ export class CallService {
       }
       const successor = await this.newerConnection(conn);
       if (successor === undefined || !(await this.resume(successor, updated, side))) {
-        this.armGrace(call.callId, side);
+        // A barred connection's user cannot come back (disabled): no grace to wait out.
+        if (conn.barred) await this.graceExpired(call.callId, side);
+        else this.armGrace(call.callId, side);
       }
     }
     conn.calls.clear();

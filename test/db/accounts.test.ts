@@ -10,10 +10,8 @@ import {
   findAgent,
   getAgent,
   getCompany,
-  resetPassword,
-  setAgentDisabled,
-  setCompanyDisabled,
 } from '../../server/db/companies.js';
+import { resetPassword, setAgentDisabled, setCompanyDisabled } from '../../server/db/access.js';
 import { openDatabase } from '../../server/db/database.js';
 import { dummyHash, hashPassword, verifyPassword } from '../../server/db/passwords.js';
 

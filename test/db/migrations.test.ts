@@ -48,6 +48,7 @@ const EXPECTED_OBJECTS = [
   'index calls_company_created',
   'index calls_company_target',
   'index calls_state',
+  'table access_changes',
   'table agents',
   'table calls',
   'table companies',

@@ -1,8 +1,8 @@
 /**
  * A disabled company, in Chromium against the real servers: disabled before the page loads (the
  * host's boot flag), the page says so and offers no call; disabled while the page is open, the
- * call is refused when the visitor places it (the visitor token is refused), the page says why,
- * and Try again brings the call form back once the company is enabled again.
+ * server closes the page's connection (4003, within a second: issue 11's revocation) and the page
+ * says why by itself, and Try again brings the call form back once the company is enabled again.
  */
 import t from 'tap';
 import { chromiumOrSkip, launchBrowser, startStack } from './harness.js';
@@ -33,12 +33,8 @@ t.test('a company disabled while the page is open: refused, said, and tried agai
   await page.getByText('Nobody is online right now.', { exact: false }).waitFor();
 
   await setDisabled(stack, true);
-  // A name needs a new visitor token, which the host now refuses (404).
-  await page.getByLabel('Your name (optional)').fill('Vera Visitor');
-  await page.getByRole('radio', { name: 'Audio only' }).check();
-  await page.getByRole('button', { name: 'Call', exact: true }).click();
-  await page.getByRole('button', { name: 'Start call' }).click();
-  await page.getByRole('heading', { name: 'Calls are switched off' }).waitFor();
+  // The open connection is closed 4003 within a second: nothing to click for the page to know.
+  await page.getByRole('heading', { name: 'Calls are switched off' }).waitFor({ timeout: 5000 });
   await checkA11y(t, page, 'company disabled while open');
 
   // Still disabled: Try again reloads into the same answer.

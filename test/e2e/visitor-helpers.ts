@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { WebSocketClient } from '@calldocker/client';
 import { serveCallPage } from '../browser/call-page-server.js';
 import { parseDatabaseUrl } from '../../server/config.js';
-import { setCompanyDisabled } from '../../server/db/companies.js';
+import { setCompanyDisabled } from '../../server/db/access.js';
 import { openDatabase } from '../../server/db/database.js';
 import {
   newPage,

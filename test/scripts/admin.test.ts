@@ -15,6 +15,7 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseDatabaseUrl } from '../../server/config.js';
+import { accessChangesAfter } from '../../server/db/access.js';
 import { rowOf, upsertCalls } from '../../server/db/calls.js';
 import { createAgent, createCompany, getCompany } from '../../server/db/companies.js';
 import { companySettings, setAllowedOrigins } from '../../server/db/company-settings.js';
@@ -105,6 +106,10 @@ t.test('npm run admin -- help prints every command and exits 0', async (t) => {
     'create-company <companyId> <name>',
     'create-agent <companyId> <email> <name> --password <password> [--admin]',
     'disable-company <companyId>',
+    'enable-company <companyId>',
+    'disable-agent <companyId> <email>',
+    'enable-agent <companyId> <email>',
+    'set-role <companyId> <email> agent|admin',
     'reset-password <companyId> <email> --password <password>',
     'list-calls <companyId>',
     'set-origins <companyId> [origin...]',
@@ -237,21 +242,106 @@ t.test(
   },
 );
 
-t.test('disable-company disables the company; an unknown one is not_found', async (t) => {
+t.test('disable-company and enable-company journal the change; unknown is not_found', async (t) => {
   const { run, db } = await setup(t);
   await createCompany(db, 'acme', 'Acme');
-  const [disabled, unknown] = await Promise.all([
+  const disabledFlag = async () =>
+    (
+      await db
+        .selectFrom('companies')
+        .select('disabled')
+        .where('id', '=', 'acme')
+        .executeTakeFirst()
+    )?.disabled;
+  const [disabled, unknown, unknownEnable] = await Promise.all([
     run('disable-company', 'acme'),
     run('disable-company', 'nope'),
+    run('enable-company', 'nope'),
   ]);
   t.equal(disabled.code, 0, disabled.stderr);
+  t.match(disabled.stdout, /Disabled company acme/);
   t.same([unknown.code, codeOf(unknown)], [1, 'not_found']);
-  const company = await db
-    .selectFrom('companies')
-    .select('disabled')
-    .where('id', '=', 'acme')
-    .executeTakeFirst();
-  t.equal(company?.disabled, 1);
+  t.same([unknownEnable.code, codeOf(unknownEnable)], [1, 'not_found']);
+  t.equal(await disabledFlag(), 1);
+  const enabled = await run('enable-company', 'acme');
+  t.equal(enabled.code, 0, enabled.stderr);
+  t.match(enabled.stdout, /Enabled company acme/);
+  t.equal(await disabledFlag(), 0);
+  t.match(
+    await accessChangesAfter(db, 0),
+    [
+      { companyId: 'acme', agentId: undefined },
+      { companyId: 'acme', agentId: undefined },
+    ],
+    'each change journaled for the servers, nothing for the refusals',
+  );
+});
+
+t.test('disable-agent and enable-agent: old tokens stay dead, refusals have codes', async (t) => {
+  const { run, db } = await setup(t);
+  await createCompany(db, 'acme', 'Acme');
+  const al = await createAgent(db, {
+    companyId: 'acme',
+    email: 'al@example.com',
+    name: 'Al',
+    password: 'pw-al-12345',
+  });
+  const row = () =>
+    db
+      .selectFrom('agents')
+      .select(['disabled', 'credentials_version'])
+      .where('id', '=', al.id)
+      .executeTakeFirstOrThrow();
+  const [disabled, unknownEmail, unknownCompany] = await Promise.all([
+    run('disable-agent', 'acme', 'AL@example.com'),
+    run('disable-agent', 'acme', 'nobody@example.com'),
+    run('enable-agent', 'nope', 'al@example.com'),
+  ]);
+  t.equal(disabled.code, 0, disabled.stderr);
+  t.match(disabled.stdout, /Disabled al@example\.com in acme/);
+  t.same([unknownEmail.code, codeOf(unknownEmail)], [1, 'not_found']);
+  t.same([unknownCompany.code, codeOf(unknownCompany)], [1, 'not_found']);
+  t.same(await row(), { disabled: 1, credentials_version: 1 }, 'disabled, its version bumped');
+  const enabled = await run('enable-agent', 'acme', 'al@example.com');
+  t.equal(enabled.code, 0, enabled.stderr);
+  t.match(enabled.stdout, /Enabled al@example\.com in acme/);
+  t.same(await row(), { disabled: 0, credentials_version: 1 }, 'enabled, the version kept');
+  t.match(await accessChangesAfter(db, 0), [
+    { companyId: 'acme', agentId: al.id },
+    { companyId: 'acme', agentId: al.id },
+  ]);
+});
+
+t.test('set-role makes an agent an admin and back; unknown is not_found', async (t) => {
+  const { run, db } = await setup(t);
+  await createCompany(db, 'acme', 'Acme');
+  const al = await createAgent(db, {
+    companyId: 'acme',
+    email: 'al@example.com',
+    name: 'Al',
+    password: 'pw-al-12345',
+  });
+  const role = async () =>
+    (await db.selectFrom('agents').select('role').where('id', '=', al.id).executeTakeFirst())?.role;
+  const promoted = await run('set-role', 'acme', 'al@example.com', 'admin');
+  t.equal(promoted.code, 0, promoted.stderr);
+  t.match(promoted.stdout, /al@example\.com in acme is now an admin/);
+  t.equal(await role(), 'admin');
+  const [again, unknown] = await Promise.all([
+    run('set-role', 'acme', 'al@example.com', 'admin'),
+    run('set-role', 'acme', 'nobody@example.com', 'agent'),
+  ]);
+  t.match(again.stdout, /is an admin already/);
+  t.same([unknown.code, codeOf(unknown)], [1, 'not_found']);
+  const demoted = await run('set-role', 'acme', 'al@example.com', 'agent');
+  t.equal(demoted.code, 0, demoted.stderr);
+  t.equal(await role(), 'agent');
+  const { credentials_version: version } = await db
+    .selectFrom('agents')
+    .select('credentials_version')
+    .executeTakeFirstOrThrow();
+  t.equal(version, 0, 'a role change keeps the version: a refresh gets the new role');
+  t.equal((await accessChangesAfter(db, 0)).length, 3, 'each journaled');
 });
 
 t.test('reset-password replaces the hash; bad input is refused with its code', async (t) => {
@@ -280,6 +370,8 @@ t.test('reset-password replaces the hash; bad input is refused with its code', a
     .executeTakeFirstOrThrow();
   t.ok(await verifyPassword('new-pw-12345', hash), 'the new password works');
   t.notOk(await verifyPassword('old-pw-12345', hash), 'the old one does not');
+  t.match(reset.stdout, /old tokens are refused/);
+  t.equal((await accessChangesAfter(db, 0)).length, 1, 'journaled, so the servers refuse them');
 });
 
 t.test("list-calls prints the company's calls newest first, with --limit", async (t) => {
@@ -367,6 +459,7 @@ t.test(
 
     const cleared = await run('set-origins', 'acme');
     t.equal(cleared.code, 0, cleared.stderr);
+    t.equal((await accessChangesAfter(db, 0)).length, 3, 'each set journaled for the servers');
     t.match(cleared.stdout, /any site/);
     t.same(await origins(), []);
     const empty = await run('list-origins', 'acme');
@@ -423,6 +516,15 @@ t.test('bad usage exits 2 with the usage and never touches the database', async 
     ['create-agent', 'acme', 'al@example.com', 'Al', '--password'],
     ['reset-password', 'acme', 'al@example.com', '--password', 'pw-12345678', '--admin'],
     ['disable-company', 'acme', '--password', 'pw-12345678'],
+    ['enable-company'],
+    ['enable-company', 'acme', 'extra'],
+    ['disable-agent', 'acme'],
+    ['disable-agent', 'acme', 'al@example.com', '--admin'],
+    ['enable-agent', 'acme', 'al@example.com', 'extra'],
+    ['set-role', 'acme', 'al@example.com'],
+    ['set-role', 'acme', 'al@example.com', 'owner'],
+    ['set-role', 'acme', 'al@example.com', 'Admin'],
+    ['set-role', 'acme', 'al@example.com', 'admin', '--admin'],
     ['list-calls', 'acme', '--limit', 'lots'],
     ['list-calls', 'acme', '--limit', '0'],
     ['list-calls', 'acme', '--force'],

@@ -76,6 +76,7 @@ t.test('an empty environment yields every documented default', async (t) => {
   t.equal(config.signaling.shutdownTimeoutMs, 10_000, 'shutdown within 10 s');
   t.equal(config.signaling.presenceTickMs, 50, 'PRESENCE_TICK_MS');
   t.equal(config.signaling.listenBacklog, 4096, 'LISTEN_BACKLOG');
+  t.equal(config.signaling.accessPollMs, 250, 'ACCESS_POLL_MS');
   t.same(config.signaling.stunUrls, []);
   t.same(config.signaling.turnUrls, []);
   t.same(config.signaling.webOrigins, [], 'WEB_ORIGINS (derived per upgrade)');
@@ -167,6 +168,8 @@ t.test('out-of-range numbers are refused naming their variable', async (t) => {
     ['CALL_REQUESTS_PER_ADDRESS_PER_MIN', '0'],
     ['MAX_QUEUED_CALLS_PER_COMPANY', '0'],
     ['MAX_QUEUED_CALLS_PER_COMPANY', '-1'],
+    ['ACCESS_POLL_MS', '9'],
+    ['ACCESS_POLL_MS', '60001'],
   ];
   for (const [variable, value] of cases) assertRejects(t, { [variable]: value }, variable);
 });
@@ -184,11 +187,14 @@ t.test('the bounds themselves are accepted', async (t) => {
     CALL_REQUESTS_PER_VISITOR_PER_MIN: '1',
     CALL_REQUESTS_PER_ADDRESS_PER_MIN: '1000000',
     MAX_QUEUED_CALLS_PER_COMPANY: '1',
+    ACCESS_POLL_MS: '10',
   });
   t.equal(config.signaling.maxVisitorConnectionsPerAddress, 1);
   t.equal(config.signaling.callRequestsPerVisitorPerMin, 1);
   t.equal(config.signaling.callRequestsPerAddressPerMin, 1_000_000);
   t.equal(config.signaling.maxQueuedCallsPerCompany, 1);
+  t.equal(config.signaling.accessPollMs, 10);
+  t.equal(loadConfig({ ACCESS_POLL_MS: '60000' }).signaling.accessPollMs, 60_000);
   t.equal(config.signaling.presenceTickMs, 0);
   t.equal(config.signaling.listenBacklog, 1);
   t.equal(config.signaling.port, 0);

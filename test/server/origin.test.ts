@@ -5,12 +5,18 @@
  * and agent tokens are not checked. A token without the claim is held to its company's list.
  */
 import t, { type Test } from 'tap';
-import { companyPolicies } from '../../server/admission.js';
 import { createCompany } from '../../server/db/companies.js';
 import { setAllowedOrigins } from '../../server/db/company-settings.js';
 import { webOriginsFor } from '../../server/upgrade-origin.js';
 import { openTestDatabase } from '../db/helpers.js';
-import { buildServer, httpGet, openClient, signToken, type TestServer } from '../helpers.js';
+import {
+  accessGuard,
+  buildServer,
+  metricSample,
+  openClient,
+  signToken,
+  type TestServer,
+} from '../helpers.js';
 
 const SHOP = 'https://shop.acme.example';
 const EVIL = 'https://evil.example';
@@ -30,14 +36,6 @@ async function attempt(
   ]);
   if (first !== 'established') t.same(client.received, [], 'nothing is sent before the close');
   return first;
-}
-
-/** A sample of `/metrics` that must be there (a renamed series fails rather than reads 0). */
-async function sample(srv: TestServer, series: string): Promise<number> {
-  const { body } = await httpGet(srv, '/metrics');
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  if (line === undefined) throw new Error(`no ${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
 }
 
 const visitor = (origin?: string) => ({ role: 'visitor', sub: 'v_1', origin });
@@ -71,8 +69,8 @@ t.test('a browser on another page is closed with 4001 origin, counted', async (t
   t.equal(await attempt(t, srv, visitor(SHOP), 'http://shop.acme.example'), '4001 origin');
   t.equal(await attempt(t, srv, visitor(SHOP), 'null'), '4001 origin');
   t.equal(await attempt(t, srv, visitor('null'), EVIL), '4001 origin');
-  t.equal(await sample(srv, 'calldocker_auth_failures_total{reason="origin"}'), 4);
-  t.equal(await sample(srv, 'calldocker_closes_total{code="4001"}'), 4);
+  t.equal(await metricSample(srv, 'calldocker_auth_failures_total{reason="origin"}'), 4);
+  t.equal(await metricSample(srv, 'calldocker_closes_total{code="4001"}'), 4);
 });
 
 t.test('a client that sends no Origin is not checked', async (t) => {
@@ -119,15 +117,14 @@ t.test("a token without an origin claim is held to its company's list", async (t
   await createCompany(db, 'acme', 'Acme');
   await createCompany(db, 'open', 'Open');
   await setAllowedOrigins(db, 'acme', [SHOP]);
-  const policies = companyPolicies(db, 0);
-  const srv = await buildServer(t, {}, policies);
+  const srv = await buildServer(t, {}, { access: accessGuard(t, db) });
   const acme = { role: 'visitor', sub: 'v_2', company_id: 'acme' };
   t.equal(await attempt(t, srv, acme, SHOP), 'established', 'a listed origin');
   t.equal(await attempt(t, srv, acme, 'http://127.0.0.1:3000'), 'established', 'the web host');
   t.equal(await attempt(t, srv, acme, undefined), 'established', 'no Origin');
   t.equal(await attempt(t, srv, acme, EVIL), '4001 origin', 'an unlisted origin');
   t.equal(await attempt(t, srv, acme, 'null'), '4001 origin', 'an opaque one');
-  t.equal(await sample(srv, 'calldocker_auth_failures_total{reason="origin"}'), 2);
+  t.equal(await metricSample(srv, 'calldocker_auth_failures_total{reason="origin"}'), 2);
   const open = { role: 'visitor', sub: 'v_3', company_id: 'open' };
   t.equal(await attempt(t, srv, open, EVIL), 'established', 'a company listing none');
   const unknown = { role: 'visitor', sub: 'v_4', company_id: 'own-idp-co' };
@@ -150,19 +147,23 @@ t.test('a failing list lookup refuses the upgrade as not admitted', async (t) =>
   );
 });
 
-t.test('a company answer is cached for admission and origins alike', async (t) => {
+t.test('one cached company answer serves admission and origins, until set-origins', async (t) => {
   const { db } = await openTestDatabase(t);
   await createCompany(db, 'acme', 'Acme');
   await setAllowedOrigins(db, 'acme', [SHOP]);
-  const policies = companyPolicies(db, 60_000);
-  t.same(await policies.allowedOrigins('acme'), [SHOP]);
+  const guard = accessGuard(t, db, { pollMs: 60_000 });
+  const visitor = { userId: 'v', role: 'visitor' as const, companyId: 'acme', name: 'V', exp: 0 };
+  t.same(await guard.allowedOrigins('acme'), [SHOP]);
+  // A hand edit of the row writes no journal row: the cached answer holds for its lifetime.
+  await db
+    .updateTable('companies')
+    .set({ disabled: 1, settings: '{}' })
+    .where('id', '=', 'acme')
+    .execute();
+  t.same(await guard.allowedOrigins('acme'), [SHOP], 'within the cache time, unchanged');
+  t.equal(await guard.check(visitor), 'ok', 'and admission reads the same cached row');
   await setAllowedOrigins(db, 'acme', []);
-  await db.updateTable('companies').set({ disabled: 1 }).where('id', '=', 'acme').execute();
-  t.same(await policies.allowedOrigins('acme'), [SHOP], 'within the cache time, unchanged');
-  t.equal(
-    await policies.admit({ userId: 'v', role: 'visitor', companyId: 'acme', name: 'V', exp: 0 }),
-    true,
-    'and admission reads the same cached row',
-  );
-  t.same(await companyPolicies(db, 60_000).allowedOrigins('acme'), [], 'a new cache reads anew');
+  await guard.poll();
+  t.same(await guard.allowedOrigins('acme'), [], 'set-origins journals its change: read anew');
+  t.equal(await guard.check(visitor), 'company_disabled', 'admission too');
 });

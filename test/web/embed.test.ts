@@ -3,7 +3,8 @@
  * site may read the answer (CORS `*`), no cache may keep it, and every bad input has its code.
  */
 import t from 'tap';
-import { createCompany, setCompanyDisabled } from '../../server/db/companies.js';
+import { setCompanyDisabled } from '../../server/db/access.js';
+import { createCompany } from '../../server/db/companies.js';
 import { setAllowedOrigins } from '../../server/db/company-settings.js';
 import { buildTestApp, errorOf } from './helpers.js';
 

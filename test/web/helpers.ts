@@ -147,6 +147,7 @@ export function tokenOf(agent: Agent): string {
     role: agent.role,
     company_id: agent.company_id,
     name: agent.name,
+    ver: agent.credentials_version,
   });
 }
 

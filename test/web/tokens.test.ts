@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import t from 'tap';
 import { verifyToken } from '../../server/auth.js';
-import { setAgentDisabled, setCompanyDisabled } from '../../server/db/companies.js';
+import { setAgentDisabled, setCompanyDisabled } from '../../server/db/access.js';
 import { PASSWORD, TEST_JWT, bearer, claimsOf, errorOf, tokenFor, tokenOf } from './helpers.js';
 import {
   AGENT_TTL_S,
@@ -157,7 +157,8 @@ t.test('refresh refuses a deleted or disabled agent and a disabled company', asy
   await setAgentDisabled(database.db, 'acme', 'alice@example.test', true);
   const disabled = await refresh(app, bearer(aliceToken));
   t.equal(disabled.statusCode, 401, 'disabled agent');
-  t.equal(errorOf(disabled.body).error, 'unauthorized');
+  t.equal(errorOf(disabled.body).error, 'token_revoked');
+  t.equal(disabled.json().message, 'token revoked: account disabled');
   t.equal((await refresh(app, bearer(tokenOf(ada)))).statusCode, 200, 'her colleague is fine');
 
   const unknown = tokenFor({ sub: 'no-such-agent', role: 'agent', company_id: 'acme' });
@@ -167,8 +168,15 @@ t.test('refresh refuses a deleted or disabled agent and a disabled company', asy
   t.equal((await refresh(app, bearer(crossed))).statusCode, 401, "another company's agent id");
 
   await setCompanyDisabled(database.db, 'globex', true);
-  t.equal((await refresh(app, bearer(tokenOf(globexAlice)))).statusCode, 401, 'disabled company');
-  t.equal((await refresh(app, bearer(visitor))).statusCode, 401, 'visitor of a disabled company');
+  for (const [name, token] of [
+    ['disabled company', tokenOf(globexAlice)],
+    ['visitor of a disabled company', visitor],
+  ]) {
+    const res = await refresh(app, bearer(token!));
+    t.equal(res.statusCode, 401, name);
+    t.same(errorOf(res.body), { keys: ['error', 'message'], error: 'token_revoked' }, name);
+    t.equal(res.json().message, 'token revoked: company disabled', name);
+  }
   const login2 = await login(app, {
     email: 'alice@example.test',
     password: PASSWORD,

@@ -5,13 +5,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { AccessVerdict, type AccessGuard } from '../../server/access.js';
 import type { JwtConfig, WebConfig } from '../../server/config.js';
 import { activeCompany, findAgent, getAgent, getCompany } from '../../server/db/companies.js';
 import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
 import type { Database } from '../../server/db/database.js';
 import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
 import { normaliseName } from '../../server/text.js';
-import { authenticate } from '../bearer.js';
+import { revokedError, verifyBearer } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
 import {
   CompanyDisabledError,
@@ -104,6 +105,8 @@ export interface AuthRoutesOptions {
   readonly jwt: JwtConfig;
   readonly web: Pick<WebConfig, 'visitorTokenTtlS' | 'agentTokenTtlS'>;
   readonly rateLimits: RateLimits;
+  /** Refuses to renew revoked tokens (see `server/access.ts`). */
+  readonly access: AccessGuard;
 }
 
 const SECURED = [{ bearerAuth: [] }];
@@ -171,7 +174,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       }
       const issued = issueToken(
         opts.jwt,
-        { userId: agent.id, role: agent.role, companyId, name: agent.name },
+        {
+          userId: agent.id,
+          role: agent.role,
+          companyId,
+          name: agent.name,
+          credentialsVersion: agent.credentials_version,
+        },
         opts.web.agentTokenTtlS,
       );
       request.log.info({ companyId, userId: agent.id }, 'login');
@@ -266,9 +275,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request) => {
-      const principal = authenticate(request, opts.jwt);
-      // What the host would refuse to issue now, it refuses to renew: a disabled company, and
-      // for staff a deleted or disabled account. Role and name come from the account as it is.
+      const principal = verifyBearer(request, opts.jwt);
+      // Past the cache: a refresh is rare, and must not renew what was just taken away. A changed
+      // role is the one revocation a refresh mends: the new token carries the role as it is now
+      // (how a demoted admin's page carries on as an agent).
+      const verdict = await opts.access.check(principal, { fresh: true });
+      if (verdict !== AccessVerdict.Ok && verdict !== AccessVerdict.RoleChanged) {
+        request.log.info({ companyId: principal.companyId, verdict }, 'refresh refused');
+        throw revokedError(verdict);
+      }
+      // What the host would refuse to issue now, it refuses to renew: a company or, for staff, an
+      // account it does not know. Role and name come from the account as it is.
       if ((await activeCompany(db, principal.companyId)) === undefined) {
         throw new UnauthorizedError('company unknown or disabled');
       }
@@ -289,6 +306,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           role: agent.role,
           companyId: agent.company_id,
           name: agent.name,
+          credentialsVersion: agent.credentials_version,
         };
         ttlS = opts.web.agentTokenTtlS;
       }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CallState } from '../../client-lib/protocol.js';
+import type { AccessGuard } from '../../server/access.js';
 import type { JwtConfig } from '../../server/config.js';
 import { listCalls, type CallFilter, type Viewer } from '../../server/db/calls.js';
 import type { Database } from '../../server/db/database.js';
@@ -93,6 +94,8 @@ async function* exportRecords(database: Database, viewer: Viewer, filter: CallFi
 export interface CallExportRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
+  /** Refuses revoked tokens (see `server/access.ts`). */
+  readonly access: AccessGuard;
 }
 
 /** Registers `GET /api/calls/export.csv`. */
@@ -121,7 +124,7 @@ export const callExportRoutes: FastifyPluginAsyncTypebox<CallExportRoutesOptions
       },
     },
     async (request, reply) => {
-      const principal = authenticateStaff(request, opts.jwt);
+      const principal = await authenticateStaff(request, opts.jwt, opts.access);
       const { state, agentId } = request.query;
       const viewer = viewerOf(principal, agentId);
       const filter: CallFilter = { state, agentId, ...range(request.query.from, request.query.to) };

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import { CallState, CallType } from '../../client-lib/protocol.js';
+import type { AccessGuard } from '../../server/access.js';
 import type { JwtConfig } from '../../server/config.js';
 import { callStats, listCalls, type CallFilter, type Viewer } from '../../server/db/calls.js';
 import type { Database } from '../../server/db/database.js';
@@ -134,6 +135,8 @@ export const StatsReply = Type.Object(
 export interface CallRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
+  /** Refuses revoked tokens (see `server/access.ts`). */
+  readonly access: AccessGuard;
   readonly serviceLevelS: number;
 }
 
@@ -207,7 +210,7 @@ export const callRoutes: FastifyPluginAsyncTypebox<CallRoutesOptions> = async (a
       },
     },
     async (request) => {
-      const principal = authenticateStaff(request, opts.jwt);
+      const principal = await authenticateStaff(request, opts.jwt, opts.access);
       const { state, agentId, cursor } = request.query;
       const viewer = viewerOf(principal, agentId);
       const filter: CallFilter = { state, agentId, ...range(request.query.from, request.query.to) };
@@ -229,7 +232,7 @@ export const callRoutes: FastifyPluginAsyncTypebox<CallRoutesOptions> = async (a
       },
     },
     async (request) => {
-      const principal = authenticateStaff(request, opts.jwt);
+      const principal = await authenticateStaff(request, opts.jwt, opts.access);
       const viewer = viewerOf(principal, request.query.agentId);
       const given = range(request.query.from, request.query.to);
       const to = given.to ?? Math.max(Date.now(), given.from ?? 0);

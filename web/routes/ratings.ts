@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { AccessGuard } from '../../server/access.js';
 import type { JwtConfig } from '../../server/config.js';
 import type { Database } from '../../server/db/database.js';
 import { rateCall, type RatingRefusal } from '../../server/db/ratings.js';
@@ -57,6 +58,8 @@ export const RatingReply = Type.Object(
 export interface RatingRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
+  /** Refuses revoked tokens (see `server/access.ts`). */
+  readonly access: AccessGuard;
   /** The clock, ms since the epoch; defaults to `Date.now`. */
   readonly now?: () => number;
 }
@@ -105,7 +108,7 @@ export const ratingRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asyn
       },
     },
     async (request, reply) => {
-      const principal = authenticateVisitor(request, opts.jwt);
+      const principal = await authenticateVisitor(request, opts.jwt, opts.access);
       const { callId } = request.params;
       const { stars } = request.body;
       const comment = request.body.comment?.trim() || null;

@@ -4,7 +4,7 @@
  * sent once the call's row is committed), never on a timer; and the CSV export of the filters.
  */
 import { fromDateInput, localMidnight } from './format.js';
-import { authedApi, endSession, freshToken } from './session.js';
+import { authedApi, endSession, freshToken, refusedNotice } from './session.js';
 import {
   auth,
   history,
@@ -128,13 +128,25 @@ function download(blob: Blob, name: string): void {
 export async function exportCsv(): Promise<boolean> {
   const q = filterQuery(historyFilters.value);
   const name = `calls-${new Date().toISOString().slice(0, 10)}.csv`;
-  try {
-    const token = await freshToken();
-    const res = await fetch(`/api/calls/export.csv?${q}`, {
+  const get = (token: string) =>
+    fetch(`/api/calls/export.csv?${q}`, {
       headers: { authorization: `Bearer ${token}`, accept: 'text/csv' },
       cache: 'no-store',
     });
-    if (res.status === 401) endSession({ kind: 'warn', text: strings.sessionExpired });
+  /** The API's error code of a refused answer ('' when its body says none). */
+  const codeOf = async (res: Response) => {
+    const body = (await res.json().catch(() => ({}))) as { error?: unknown };
+    return typeof body.error === 'string' ? body.error : '';
+  };
+  try {
+    let res = await get(await freshToken());
+    let code = res.status === 401 ? await codeOf(res) : '';
+    // Renewed once if it can be (a changed role), as authedApi does; refused, the session ends.
+    if (code === 'token_revoked') {
+      res = await get(await freshToken(0, true));
+      code = res.status === 401 ? await codeOf(res) : '';
+    }
+    if (res.status === 401) endSession(refusedNotice(code));
     if (!res.ok) return false;
     download(await res.blob(), name);
     return true;

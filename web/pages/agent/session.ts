@@ -1,8 +1,9 @@
 /**
  * Logging in and out: the token lives in sessionStorage (gone with the tab, never in
  * localStorage), the company in localStorage (so the form remembers it), and every way a
- * session can end (log out, expiry, a refused token, a disabled company) lands on the login
- * form with a message, never on a broken page.
+ * session can end (log out, expiry, a refused token, access taken away) lands on the login form
+ * with a message, never on a broken page. A token revoked only because the agent's role changed
+ * is renewed instead, and the dashboard carries on with the views of the new role.
  */
 import { tokenExpiry } from '@calldocker/client';
 import { ApiError, api } from '../shared/api.js';
@@ -23,6 +24,30 @@ export const sessionHooks: { start: (a: Auth) => void; stop: () => void } = {
 /** The remembered company, or {@link DEFAULT_COMPANY}. */
 export function rememberedCompany(): string {
   return localStorage.getItem(COMPANY_KEY) ?? DEFAULT_COMPANY;
+}
+
+/** The `role` claim of `token`, read without verifying it (the server did); undefined if none. */
+function roleOf(token: string): Agent['role'] | undefined {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const { role } = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      role?: unknown;
+    };
+    return role === 'agent' || role === 'admin' ? role : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The login's notice for a token the API refused with `code`: `token_revoked` means an
+ * administrator took the access away (docs/API.md, Revocation); anything else, an old session.
+ */
+export function refusedNotice(code: string): Notice {
+  return {
+    kind: 'warn',
+    text: code === 'token_revoked' ? strings.accessChanged : strings.sessionExpired,
+  };
 }
 
 /** Whether `token` is still usable for at least `marginMs` (false when it cannot be read). */
@@ -99,37 +124,59 @@ export function endSession(notice: Notice | undefined): void {
   loginNotice.value = notice;
 }
 
-/** The current token, renewed first when it is close to its expiry. Ends the session if it cannot be. */
-export async function freshToken(marginMs = 60_000): Promise<string> {
-  const current = auth.value;
-  if (current === undefined) throw new Error('not logged in');
-  if (tokenUsable(current.token, marginMs)) return current.token;
+/** The refresh under way: the socket and several panels may all ask at once. */
+let refreshing: Promise<string> | undefined;
+
+async function refresh(current: Auth): Promise<string> {
   try {
     const renewed = await api<{ token: string; expiresAt: string }>('/api/token/refresh', {
       method: 'POST',
       token: current.token,
     });
-    const next = { ...current, ...renewed };
+    // Logged out (or in anew) meanwhile: this token belongs to no session any more.
+    if (auth.value !== current) throw new Error('the session ended during the refresh');
+    // A changed role comes back in the new token; the admin-only views follow `agent.role`.
+    const role = roleOf(renewed.token) ?? current.agent.role;
+    const next = { ...current, ...renewed, agent: { ...current.agent, role } };
     sessionStorage.setItem(AUTH_KEY, JSON.stringify(next));
     auth.value = next;
     return next.token;
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'unauthorized') {
-      endSession({ kind: 'warn', text: strings.sessionExpired });
+    if (err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'token_revoked')) {
+      endSession(refusedNotice(err.code));
     }
     throw err;
   }
 }
 
-/** Calls the API with the session's token; a refused token ends the session. */
+/**
+ * The current token, renewed first when it is close to its expiry, or always with `force` (the
+ * server refused it as revoked: only a refresh tells whether a new one can be had). Ends the
+ * session if it cannot be renewed.
+ */
+export async function freshToken(marginMs = 60_000, force = false): Promise<string> {
+  const current = auth.value;
+  if (current === undefined) throw new Error('not logged in');
+  if (!force && tokenUsable(current.token, marginMs)) return current.token;
+  refreshing ??= refresh(current).finally(() => {
+    refreshing = undefined;
+  });
+  return refreshing;
+}
+
+/**
+ * Calls the API with the session's token. A revoked token is renewed once if it can be (a
+ * changed role) and the call made again; any other refused token ends the session.
+ */
 export async function authedApi<T>(path: string): Promise<T> {
   const token = await freshToken();
   try {
     return await api<T>(path, { token });
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'unauthorized') {
-      endSession({ kind: 'warn', text: strings.sessionExpired });
+    if (err instanceof ApiError && err.code === 'token_revoked') {
+      return api<T>(path, { token: await freshToken(0, true) });
     }
+    if (err instanceof ApiError && err.code === 'unauthorized') endSession(refusedNotice(err.code));
     throw err;
   }
 }

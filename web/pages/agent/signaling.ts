@@ -40,6 +40,15 @@ import {
 import { strings } from './strings.js';
 
 const STATUS_KEY = 'calldocker.agent.status.';
+/** The 4001 close reason of a token revoked while connected (docs/PROTOCOL.md, Close codes). */
+const REVOKED = 'revoked';
+
+/**
+ * Set by a 4001 `revoked` close: the client then asks `getToken`, which must refresh even though
+ * the token is far from expiry. The refresh renews a token whose role changed and ends the
+ * session otherwise.
+ */
+let mustRefresh = false;
 const ANSWERED_KEY = 'calldocker.agent.answeredAt.';
 
 /** Who called and why, by call id: `call_started` names the peer but not the purpose. */
@@ -134,11 +143,14 @@ function wire(c: WebSocketClient, me: Auth['agent']): void {
       c.updateAgentStatus(chosenStatus.value).catch(() => undefined);
     }
   });
-  c.on('disconnected', ({ code }) => {
-    if (code === CloseCode.Unauthorized) {
+  c.on('disconnected', ({ code, reason }) => {
+    if (code === CloseCode.Unauthorized && reason === REVOKED) {
+      mustRefresh = true; // the client reconnects through getToken
+    } else if (code === CloseCode.Unauthorized) {
       endSession({ kind: 'warn', text: strings.sessionRefused });
     } else if (code === CloseCode.Forbidden) {
-      endSession({ kind: 'bad', text: strings.companyDisabled });
+      // The company or the agent was disabled (at the upgrade or while connected).
+      endSession({ kind: 'warn', text: strings.accessChanged });
     }
   });
   c.on('failed', (err) => {
@@ -209,7 +221,11 @@ function start(a: Auth): void {
   const c = new WebSocketClient({
     url: signalingUrlOf(readBoot('agent')),
     token: a.token,
-    getToken: () => freshToken(),
+    getToken: () => {
+      const force = mustRefresh;
+      mustRefresh = false;
+      return freshToken(undefined, force);
+    },
   });
   client.value = c;
   wire(c, a.agent);

@@ -29,6 +29,7 @@ export const strings = {
   loginFailed: 'Logging in failed. Please try again.',
   sessionExpired: 'Your session has expired. Please log in again.',
   sessionRefused: 'Your session is no longer valid. Please log in again.',
+  accessChanged: 'You were signed out: your access changed. Please log in again.',
   loggedOut: 'You have logged out.',
 
   // Header and connection
