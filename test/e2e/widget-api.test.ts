@@ -25,7 +25,10 @@ const browser = chromium === undefined ? undefined : await launchBrowser(t, chro
 t.test('open, close and events only from the frame the loader made', async (t) => {
   if (stack === undefined || browser === undefined) return;
   // Another frame of the CallDocker host on the same page: the right origin, the wrong window.
-  const sibling = `<iframe title="Status" src="${stack.web}/status.html"></iframe>`;
+  // It is a second call page, the one kind of page the host lets other sites frame (the status
+  // page, like everything else, refuses to be framed).
+  const siblingUrl = `${stack.web}/c/${stack.companyId}?embed=1&sibling=1`;
+  const sibling = `<iframe title="Another call page" src="${siblingUrl}"></iframe>`;
   const site = await serveHostSite(t, {
     '/': hostPage(stack.web, stack.companyId, { head: QUEUE, body: sibling }),
   });
@@ -46,11 +49,16 @@ t.test('open, close and events only from the frame the loader made', async (t) =
   t.pass('CallDocker.open() opens the panel');
   await until('ready from the call page', events, (list) => list.some((e) => e.type === 'ready'));
   const frame = await callFrame(page, stack.web, stack.companyId);
-  const statusFrame = page.frames().find((f) => f.url() === `${stack.web}/status.html`)!;
+  // The sibling loads on its own time: wait for it rather than assume it is there yet.
+  const siblingFrame = (await until(
+    'the sibling frame',
+    async () => page.frames().find((f) => f.url() === siblingUrl),
+    (f) => f !== undefined,
+  ))!;
 
   const forged = { source: 'calldocker', type: 'call_started', callId: 'forged' };
   await page.evaluate((m) => window.postMessage(m, '*'), forged);
-  await statusFrame.evaluate((m) => window.parent.postMessage(m, '*'), forged);
+  await siblingFrame.evaluate((m) => window.parent.postMessage(m, '*'), forged);
   await frame.evaluate(() =>
     window.parent.postMessage({ source: 'calldocker', type: 'chat', callId: 'x' }, '*'),
   );
