@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { agentsOf, openAgent } from './agent-helpers.js';
-import { chromiumOrSkip, launchBrowser, startStack, type Stack } from './harness.js';
+import { chromiumOrSkip, launchBrowser, screenshot, startStack, type Stack } from './harness.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** "Within a few seconds": the servers close within one; the page's refresh and render follow. */
@@ -53,6 +53,7 @@ t.test('revoked access signs the agent out; a demoted admin carries on', async (
       .waitFor({ timeout: SIGNED_OUT_MS });
     t.comment(`signed out ${Math.round(performance.now() - changed)} ms after the CLI exited`);
     t.ok(await page.getByRole('button', { name: 'Log in' }).isVisible(), 'the login form');
+    await screenshot(page, 'agent-revoked');
     t.equal(await page.getByRole('tab', { name: /Queue/ }).count(), 0, 'no dashboard left');
     t.same(errors, [], 'no page errors');
   });

@@ -6,7 +6,7 @@
  * queue, too many calls a minute). Each failure screen passes axe-core.
  */
 import t from 'tap';
-import { chromiumOrSkip, launchBrowser, startStack, until } from './harness.js';
+import { chromiumOrSkip, launchBrowser, screenshot, startStack, until } from './harness.js';
 import { checkA11y, nodeAgent, nodeVisitor, openVisitor } from './visitor-helpers.js';
 
 t.test('a named agent declines, the visitor sees it and calls again', async (t) => {
@@ -103,6 +103,7 @@ t.test('a named agent already being rung: busy, and a call to anyone instead', a
   await page.getByRole('heading', { name: 'Bob Agent is on another call right now.' }).waitFor();
   await page.getByText('Call any available agent instead?').waitFor();
   await checkA11y(t, page, 'busy');
+  await screenshot(page, 'visitor-busy');
   t.equal(rings.length, 1, 'Bob was not rung a second time');
 
   await page.getByRole('button', { name: 'Call any available agent' }).click();
@@ -137,6 +138,7 @@ t.test('a full queue, then too many calls a minute: what to do, and Try again', 
   await page.getByRole('heading', { name: 'The line is full' }).waitFor();
   await page.getByText('Too many callers are waiting right now.', { exact: false }).waitFor();
   await checkA11y(t, page, 'queue full');
+  await screenshot(page, 'visitor-queue-full');
   await page.getByRole('button', { name: 'Try again' }).click();
 
   await other.cancelCall(queued.callId);
@@ -148,6 +150,7 @@ t.test('a full queue, then too many calls a minute: what to do, and Try again', 
   await page.getByRole('heading', { name: 'Too many calls in a short while' }).waitFor();
   await page.getByText('Please wait a minute, then try again.').waitFor();
   await checkA11y(t, page, 'rate limited');
+  await screenshot(page, 'visitor-rate-limited');
   await page.getByRole('button', { name: 'Try again' }).click();
   await page.getByRole('button', { name: 'Call', exact: true }).waitFor();
   t.same(errors, [], 'no console error');
