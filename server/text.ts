@@ -1,7 +1,7 @@
 /**
  * Normalises free text that strangers supply and staff read: visitor names (the token's `name`
- * claim, the name asked for at `POST /api/visitor-token`), call purposes, and the names the admin
- * CLI gives agents and companies. What agents see, what the queue carries and what the call log
+ * claim, the name asked for at `POST /api/visitor-token`), call purposes, rating comments, and
+ * the names the admin CLI gives agents and companies. What agents see, what the queue carries and what the call log
  * keeps is the normalised text, so a name cannot hide text from the screen that shows it
  * (zero-width and format characters), reverse what follows it (bidi overrides, e.g.
  * "\u202Egnp.exe" shown as "exe.png"), break a line or a CSV cell, or fill a screen with blanks.
@@ -114,4 +114,17 @@ export function normalisePurpose(purpose: string | undefined): string | undefine
   if (purpose === undefined) return undefined;
   const cleaned = normaliseText(purpose, MAX_PURPOSE_CODE_POINTS);
   return cleaned === '' ? undefined : cleaned;
+}
+
+/**
+ * A rating's comment, normalised like a purpose (one line: the history and the CSV export show
+ * it under the call) and capped at `maxCodePoints`; null when absent or nothing visible is left.
+ */
+export function normaliseComment(
+  comment: string | undefined,
+  maxCodePoints: number,
+): string | null {
+  if (comment === undefined) return null;
+  const cleaned = normaliseText(comment, maxCodePoints);
+  return cleaned === '' ? null : cleaned;
 }

@@ -7,8 +7,10 @@
 /** A cell: text, a number, or nothing (an empty field). */
 export type CsvValue = string | number | null | undefined;
 
-// `=`, `+`, `-`, `@` start formulas; a leading tab or carriage return can hide one.
-const FORMULA_START = /^[=+\-@\t\r]/;
+// `=`, `+`, `-`, `@` start formulas; a leading tab or carriage return can hide one. Their
+// full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20) count too: a spreadsheet that folds width
+// as it reads a cell would see a formula, and the quote costs a genuine cell nothing.
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /** One field, escaped and quoted as needed. Numbers are written as they are. */

@@ -109,6 +109,20 @@ t.test('a blank comment, or none, is stored as no comment', async (t) => {
   t.match(await ratingOf(s.database, blank), { rating: 5, rating_comment: null });
 });
 
+t.test('a comment is normalised: no hidden or bidi-control characters, one line', async (t) => {
+  const s = await setup(t);
+  const tricky = await answered(s);
+  const invisible = await answered(s, 120_000);
+  const comment = 'Great\u202E gnp.exe\u200B help,\n\n  thanks\u0000!';
+  t.match((await rate(s, tricky, { stars: 5, comment })).json(), {
+    comment: 'Great gnp.exe help, thanks!',
+  });
+  t.match(await ratingOf(s.database, tricky), { rating_comment: 'Great gnp.exe help, thanks!' });
+  const hidden = '\u200B\u202E\u2060 \u00AD';
+  t.match((await rate(s, invisible, { stars: 3, comment: hidden })).json(), { comment: null });
+  t.match(await ratingOf(s.database, invisible), { rating: 3, rating_comment: null });
+});
+
 t.test('calls not yet rated show null rating fields in GET /api/calls', async (t) => {
   const s = await setup(t);
   const callId = await answered(s);

@@ -9,6 +9,7 @@ import type { AccessGuard } from '../../server/access.js';
 import type { JwtConfig } from '../../server/config.js';
 import type { Database } from '../../server/db/database.js';
 import { rateCall, type RatingRefusal } from '../../server/db/ratings.js';
+import { normaliseComment } from '../../server/text.js';
 import { authenticateVisitor } from '../bearer.js';
 import {
   AlreadyRatedError,
@@ -36,7 +37,8 @@ export const RatingBody = Type.Object(
     comment: Type.Optional(
       Type.String({
         maxLength: MAX_RATING_COMMENT_CHARS,
-        description: 'Trimmed; empty or blank means no comment',
+        description:
+          'Normalised as visitor names are (invisible and bidi-control characters removed, whitespace made single spaces, trimmed); empty or blank means no comment',
       }),
     ),
   },
@@ -111,7 +113,7 @@ export const ratingRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asyn
       const principal = await authenticateVisitor(request, opts.jwt, opts.access);
       const { callId } = request.params;
       const { stars } = request.body;
-      const comment = request.body.comment?.trim() || null;
+      const comment = normaliseComment(request.body.comment, MAX_RATING_COMMENT_CHARS);
       const result = await rateCall(db, {
         callId,
         companyId: principal.companyId,
