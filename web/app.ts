@@ -18,7 +18,12 @@ import { PROTOCOL_VERSION } from '../client-lib/constants.js';
 import { AccessGuard } from '../server/access.js';
 import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
-import { MethodNotAllowedError, NotFoundError, toErrorResponse } from './errors.js';
+import {
+  MethodNotAllowedError,
+  NotFoundError,
+  ShuttingDownError,
+  toErrorResponse,
+} from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
@@ -113,6 +118,8 @@ export function buildWebApp(opts: WebAppOptions) {
     // Routing and socket errors in our error format (bad URL, oversized headers, timeouts).
     frameworkErrors: frameworkErrorHandler(headerOptions),
     clientErrorHandler,
+    // While closing, the hooks below answer in our format instead.
+    return503OnClosing: false,
     trustProxy: trustProxyOption(headerOptions.trustProxy),
     loggerInstance: opts.logger ?? pino({ level: 'silent' }),
     // Two info lines per request would drown the servers' own logs (the landing page polls);
@@ -121,6 +128,18 @@ export function buildWebApp(opts: WebAppOptions) {
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Request schemas are checked by TypeBox's compiled checker, as the signaling server does.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  // From the moment close() is called, a new request (on a keep-alive connection still busy
+  // with another) is refused with 503 `unavailable`, through the error handler and so with the
+  // security headers; Fastify adds `Connection: close`.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ShuttingDownError();
+  });
 
   const access = opts.access ?? new AccessGuard({ db: database.db, log: app.log });
   if (opts.access === undefined) app.addHook('onClose', async () => access.close());

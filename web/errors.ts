@@ -79,6 +79,11 @@ export const WebErrorCode = {
    * cannot issue tokens; they come from the deployment's own identity provider.
    */
   TokenSigningUnavailable: 'token_signing_unavailable',
+  /**
+   * The web host is shutting down (a restart or a deploy) and takes no new requests; retry in a
+   * moment or on another host. The connection is closed after the answer.
+   */
+  Unavailable: 'unavailable',
 } as const;
 /** One of the {@link WebErrorCode} values. */
 export type WebErrorCode = (typeof WebErrorCode)[keyof typeof WebErrorCode];
@@ -203,6 +208,15 @@ const RateLimitedError = createError(
   false,
 );
 
+/** No arguments; see {@link WebErrorCode.Unavailable}. */
+export const ShuttingDownError = createError(
+  WebErrorCode.Unavailable,
+  'the server is shutting down; try again in a moment',
+  503,
+  Error,
+  false,
+);
+
 /** An error that tells the client when to retry (sent as the `retry-after` header). */
 export interface RetryAfter {
   readonly retryAfterS: number;
@@ -231,7 +245,10 @@ const CODE_BY_STATUS: Readonly<Record<number, WebErrorCode>> = {
 const CATALOG_CODES: ReadonlySet<string> = new Set(Object.values(WebErrorCode));
 // Server-side failures whose code and message are meant for the client; every other 5xx is
 // sent as a bare `internal`, whatever it says, so no detail of a bug leaks.
-const PUBLIC_SERVER_CODES: ReadonlySet<string> = new Set([WebErrorCode.TokenSigningUnavailable]);
+const PUBLIC_SERVER_CODES: ReadonlySet<string> = new Set([
+  WebErrorCode.TokenSigningUnavailable,
+  WebErrorCode.Unavailable,
+]);
 
 /** What {@link toErrorResponse} answers: the status, the body and any extra headers. */
 export interface ErrorResponse {

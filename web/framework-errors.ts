@@ -10,6 +10,9 @@
  *   `requestTimeout` or `headersTimeout` (408 `request_timeout`), a request line and headers over
  *   Node's 16 KiB (431 `headers_too_large`), anything its parser cannot read (400
  *   `bad_request`). The connection is closed after the answer.
+ * - A request that arrives while the host closes (on a keep-alive connection still busy with
+ *   another) gets 503 `unavailable` from a hook in `app.ts`, where Fastify's own
+ *   `return503OnClosing` would write its bare `{ error: 'Service Unavailable' }`.
  *
  * Without them Fastify answers these with its own `{ error: 'Bad Request', statusCode }` bodies,
  * which clients switching on our codes cannot read.

@@ -8,7 +8,7 @@ import t from 'tap';
 import { BODY_LIMIT_BYTES } from '../../web/app.js';
 import { STRICT_CSP } from '../../web/security-headers.js';
 import { errorOf, listenTestApp } from './helpers.js';
-import { openRaw, rawRequest, type RawAnswer } from './raw-http.js';
+import { openRaw, parseAnswer, rawRequest, type RawAnswer } from './raw-http.js';
 
 /** The security headers every error carries, as a raw answer or a fetch shows them. */
 const ERROR_HEADERS = {
@@ -118,4 +118,42 @@ t.test('bytes Node cannot parse as HTTP get 400 bad_request and a closed connect
     await connection.closed;
     t.pass(`${JSON.stringify(garbage.split('\r\n')[0])}: closed`);
   }
+});
+
+t.test('a request while the host closes gets 503 unavailable in our format', async (t) => {
+  let markArrived: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (markArrived = resolve));
+  let markClosing: () => void = () => undefined;
+  const closingSeen = new Promise<void>((resolve) => (markClosing = resolve));
+  // Both hooks are added after the host's own, so each runs once the host has seen the same.
+  const { app, port } = await listenTestApp(t, {}, (built) => {
+    built.addHook('onRequest', async () => markArrived());
+    built.addHook('preClose', (done) => {
+      markClosing();
+      done();
+    });
+  });
+  // A request in flight (its body half sent) keeps the connection open through the close.
+  const body = JSON.stringify({ companyId: 'acme', email: 'a@b.test', password: 'x' });
+  const connection = await openRaw(t, port);
+  await connection.write(
+    `POST /api/auth/login HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n` +
+      `content-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+  );
+  await arrived;
+  const closed = app.close();
+  await closingSeen;
+  // The rest of that body, and a second request pipelined behind it.
+  await connection.write(`${body.slice(5)}GET /api/config HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await connection.closed;
+  await closed;
+
+  const first = parseAnswer(connection.received);
+  t.not(first.status, 503, 'the request already in flight is answered as usual');
+  const headEnd = connection.received.indexOf('\r\n\r\n') + 4;
+  const second = parseAnswer(
+    connection.received.slice(headEnd + Number(first.headers['content-length'])),
+  );
+  assertError(t, second, 503, 'unavailable');
+  t.equal(second.headers['connection'], 'close', 'and the connection closes');
 });
