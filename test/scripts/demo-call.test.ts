@@ -88,7 +88,6 @@ t.test('a server that never answers fails a step after the step timeout', async 
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
-  const started = Date.now();
   const run = await runDemo([
     '--url',
     `ws://127.0.0.1:${port}/`,
@@ -101,8 +100,8 @@ t.test('a server that never answers fails a step after the step timeout', async 
   t.match(
     run.stderr,
     /step 1 "agent connects" failed: agent: no connection_established within 300 ms/,
+    'the step failed on its own timeout (a hang would meet the test timeout instead)',
   );
-  t.ok(Date.now() - started < 10_000, 'it gave up promptly');
 });
 
 t.test('--url without --secret is a usage error', async (t) => {
