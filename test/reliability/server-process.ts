@@ -241,6 +241,13 @@ export class Scrape {
     return metricValue(this.body, series);
   }
 
+  /** One series, exactly as rendered; throws when absent, so a renamed series cannot read 0. */
+  sample(series: string): number {
+    const line = this.body.split('\n').find((l) => l.startsWith(`${series} `));
+    if (line === undefined) throw new Error(`no ${series} in /metrics`);
+    return Number(line.slice(series.length + 1));
+  }
+
   /** The sum of every series of `name`, whatever its labels. */
   sum(name: string): number {
     let total = 0;
@@ -266,6 +273,12 @@ export interface SignalingProcessOptions {
   readonly config?: Partial<SignalingConfig>;
   /** Upper bound on the process's life. */
   readonly lifetimeMs?: number;
+  /**
+   * Keep the server's own limits on anonymous load (per-address connections and call requests,
+   * the queue's cap). By default they are put out of reach, since every client of most suites
+   * connects from 127.0.0.1; a suite about those limits sets this.
+   */
+  readonly limitAnonymousLoad?: boolean;
 }
 
 /** The real signaling server in its own process, listening on 127.0.0.1. */
@@ -297,9 +310,9 @@ export class SignalingProcess {
   ): Promise<SignalingProcess> {
     const config: Partial<SignalingConfig> = {
       jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
-      // Every client of these suites connects from 127.0.0.1; a suite about the per-address
-      // limits sets them in `options.config`.
-      ...UNLIMITED_ANONYMOUS_LOAD,
+      // Every client of most suites connects from 127.0.0.1; a suite about the per-address
+      // limits keeps them (`limitAnonymousLoad`) or sets them in `options.config`.
+      ...(options.limitAnonymousLoad === true ? {} : UNLIMITED_ANONYMOUS_LOAD),
       ...options.config,
     };
     const { child, stderr } = spawnChild(
