@@ -7,9 +7,12 @@
  *   connecting again each time the server closes it, until stopped.
  * - bad-tokens: a fixed number of connection attempts, a bounded number at a time, each
  *   waiting for the server's close.
+ * - crowd: visitors from several client addresses flooding the web host and the signaling
+ *   server for a set time (see `crowd-attack.ts`).
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
+import { Crowd } from './crowd-attack.js';
 import {
   ATTACK_ENV,
   isToAttacker,
@@ -46,6 +49,8 @@ let running = true;
 let held = false;
 let reported = false;
 const sockets = new Set<WebSocket>();
+/** The crowd, when that is the attack. */
+let crowd: Crowd | undefined;
 /** Wakes whoever waits for the sockets to be gone, or for the hold to end. */
 let wake: (() => void) | undefined;
 
@@ -59,13 +64,16 @@ function finish(): void {
   reported = true;
   running = false;
   for (const ws of sockets) ws.terminate();
+  crowd?.stop();
   const report: AttackReport = {
-    connections,
-    framesSent,
-    rateLimited,
-    closes,
-    errors,
+    connections: connections + (crowd?.connections ?? 0),
+    framesSent: framesSent + (crowd?.framesSent ?? 0),
+    rateLimited: rateLimited + (crowd?.rateLimited ?? 0),
+    closes: { ...closes, ...crowd?.closes },
+    errors: errors + (crowd?.errors ?? 0),
     elapsedMs: performance.now() - startedAt,
+    answers: { ...crowd?.answers },
+    peakOpen: { ...crowd?.peakOpen },
   };
   reply({ type: 'report', report });
   // Let the report leave before the channel goes.
@@ -195,6 +203,8 @@ process.on('message', (message: unknown) => {
       finish();
       break;
     case 'pause':
+      // A crowd runs for its set time and is never held: the flood scenario has no quiet windows.
+      if (task.kind === 'crowd') throw new Error('a crowd cannot be paused');
       held = true;
       if (task.kind === 'flood') for (const ws of sockets) ws.terminate();
       void drained().then(() => reply({ type: 'paused' }));
@@ -224,6 +234,11 @@ switch (task.kind) {
     break;
   case 'bad-tokens':
     await badTokens(task);
+    break;
+  case 'crowd':
+    crowd = new Crowd(task);
+    await crowd.run(() => reply({ type: 'started' }));
+    finish();
     break;
   default: {
     const unreachable: never = task;

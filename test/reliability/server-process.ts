@@ -1,8 +1,8 @@
 /**
  * Processes the reliability suite starts: the real signaling server (`signaling-entry.ts`), so
  * its memory and CPU are its own and `/metrics` reports them, and an attacker
- * (`attacker-entry.ts`), so a flood or a storm of bad tokens costs the attacker's event loop,
- * not the one measuring everyone else's latency.
+ * (`attacker-entry.ts`), so a flood, a storm of bad tokens or a crowd from several addresses
+ * costs the attacker's event loop, not the one measuring everyone else's latency.
  *
  * Both run under `tsx`, talk over Node's IPC channel, exit when their parent goes away, and
  * carry a lifetime after which they exit whatever happens: nothing outlives a run.
@@ -75,21 +75,57 @@ export type AttackTask =
       readonly tokens: readonly (string | null)[];
       readonly attempts: number;
       readonly concurrency: number;
+    }
+  /**
+   * A crowd of visitors from each of `addresses` (see `crowd-attack.ts`) for `durationMs`: each
+   * address asks the web host for visitor tokens, holds more visitor connections than the
+   * server allows an address, and sends `call_request`s, queued or ringing the company's first
+   * agent, cancelling and redialling every other ring and letting the others time out. It
+   * reports and exits by itself; it cannot be paused.
+   */
+  | {
+      readonly kind: 'crowd';
+      /** The signaling server's `ws://` URL. */
+      readonly url: string;
+      /** The web host's `http://` origin, whose `POST /api/visitor-token` gives the tokens. */
+      readonly webUrl: string;
+      readonly companyId: string;
+      /** Local addresses to connect from, one crowd each (loopback: 127.0.0.2 and on). */
+      readonly addresses: readonly string[];
+      readonly durationMs: number;
+      /** Visitor tokens each address asks for at once when it starts. */
+      readonly tokenBurst: number;
+      /** Visitor connections each address tries to hold at once. */
+      readonly connectionsPerAddress: number;
+      /** How many of an address's visitors ring the agent; the others queue. */
+      readonly ringersPerAddress: number;
+      /** Each visitor's pause between two `call_request`s. */
+      readonly requestIntervalMs: number;
     };
 
 /** What an attacker saw. */
 export interface AttackReport {
-  /** Connections opened (flood: including reconnections; bad tokens: attempts made). */
+  /**
+   * Connections opened (flood: including reconnections; bad tokens: attempts made; crowd:
+   * attempts, admitted or refused).
+   */
   readonly connections: number;
-  /** Frames sent (flood only). */
+  /** Frames sent (flood, crowd). */
   readonly framesSent: number;
-  /** `rate_limited` errors received (flood only). */
+  /** `rate_limited` errors received (flood, crowd). */
   readonly rateLimited: number;
   /** Closes, keyed `<code> <reason>`. */
   readonly closes: Readonly<Record<string, number>>;
   /** Socket errors (an error is followed by a close, which is counted too). */
   readonly errors: number;
   readonly elapsedMs: number;
+  /**
+   * What the servers answered, counted by `<request> <answer>` (crowd only; empty otherwise),
+   * e.g. `token 429`, `queue queue_full`, `ring busy`, `ring missed`.
+   */
+  readonly answers: Readonly<Record<string, number>>;
+  /** Most visitor connections admitted and open at once, by local address (crowd only). */
+  readonly peakOpen: Readonly<Record<string, number>>;
 }
 
 /** Requests to the attacker process. */
@@ -241,6 +277,13 @@ export class Scrape {
     return metricValue(this.body, series);
   }
 
+  /** One series, exactly as rendered; throws when absent, so a renamed series cannot read 0. */
+  sample(series: string): number {
+    const line = this.body.split('\n').find((l) => l.startsWith(`${series} `));
+    if (line === undefined) throw new Error(`no ${series} in /metrics`);
+    return Number(line.slice(series.length + 1));
+  }
+
   /** The sum of every series of `name`, whatever its labels. */
   sum(name: string): number {
     let total = 0;
@@ -266,6 +309,12 @@ export interface SignalingProcessOptions {
   readonly config?: Partial<SignalingConfig>;
   /** Upper bound on the process's life. */
   readonly lifetimeMs?: number;
+  /**
+   * Keep the server's own limits on anonymous load (per-address connections and call requests,
+   * the queue's cap). By default they are put out of reach, since every client of most suites
+   * connects from 127.0.0.1; a suite about those limits sets this.
+   */
+  readonly limitAnonymousLoad?: boolean;
 }
 
 /** The real signaling server in its own process, listening on 127.0.0.1. */
@@ -297,9 +346,9 @@ export class SignalingProcess {
   ): Promise<SignalingProcess> {
     const config: Partial<SignalingConfig> = {
       jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
-      // Every client of these suites connects from 127.0.0.1; a suite about the per-address
-      // limits sets them in `options.config`.
-      ...UNLIMITED_ANONYMOUS_LOAD,
+      // Every client of most suites connects from 127.0.0.1; a suite about the per-address
+      // limits keeps them (`limitAnonymousLoad`) or sets them in `options.config`.
+      ...(options.limitAnonymousLoad === true ? {} : UNLIMITED_ANONYMOUS_LOAD),
       ...options.config,
     };
     const { child, stderr } = spawnChild(
