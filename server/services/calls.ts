@@ -34,6 +34,7 @@ import {
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../text.js';
+import { mirrorCall } from './call-links.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -148,13 +149,9 @@ export class CallService {
       this.transitioned(call);
       // The ack tells the visitor its position; the queue's publication will not repeat it.
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-      conn.calls.set(call.callId, {
-        callId: call.callId,
-        peerUserId: '',
-        peerConnId: null,
-        answered: false,
-        lastPosition: position,
-      });
+      mirrorCall(this.hub, call, conn);
+      // What this socket was told, not call state: node-local (see call-links.ts).
+      conn.calls.get(call.callId)!.lastPosition = position;
       this.armWaitTimer(call.callId, this.config.queueTimeoutMs, () =>
         this.queueTimedOut(call.callId),
       );
@@ -202,12 +199,7 @@ export class CallService {
       throw err;
     }
     this.transitioned(call);
-    conn.calls.set(call.callId, {
-      callId: call.callId,
-      peerUserId: agentId,
-      peerConnId: null,
-      answered: false,
-    });
+    mirrorCall(this.hub, call, conn);
     this.armWaitTimer(call.callId, this.config.ringTimeoutMs, () => this.ringTimedOut(call.callId));
     this.hub.sendToMany(rungConnIds, {
       type: 'call_incoming',
@@ -558,9 +550,7 @@ export class CallService {
     this.clearGrace(call.callId, 'agent');
     this.transitioned(done);
     this.announceFinished(done);
-    for (const party of [done.visitor, done.agent]) {
-      this.hub.get(party?.connId)?.calls.delete(call.callId);
-    }
+    mirrorCall(this.hub, done);
     // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
     if (done.targetAgentId !== undefined) {
       await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
