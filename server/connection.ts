@@ -16,16 +16,22 @@ import { CompactSetOf } from './compact-set.js';
 import { CloseCode, PolicyReason } from './errors.js';
 import type { SignalingMetrics } from './metrics.js';
 
-/** What a connection knows of a call it carries signaling for. */
+/**
+ * What a connection knows of a call it carries signaling for. Every field but `lastPosition` is
+ * derived from the store's call record by `services/call-links.ts`, its only writer.
+ */
 export interface CallLink {
   readonly callId: string;
   /** The other participant's user id (empty while a queued call has no agent yet). */
-  peerUserId: string;
+  readonly peerUserId: string;
   /** The other participant's connection; null while it is disconnected. */
-  peerConnId: string | null;
+  readonly peerConnId: string | null;
   /** Whether this side has been answered (relay is allowed only then). */
-  answered: boolean;
-  /** The queue position last told to this (visitor) connection. */
+  readonly answered: boolean;
+  /**
+   * The queue position last told to this (visitor) connection. Node-local: it records what was
+   * sent on this socket, not call state.
+   */
   lastPosition?: number;
 }
 

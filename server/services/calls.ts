@@ -4,8 +4,8 @@
  *
  * Every transition is a compare-and-set on the store, so two agents racing for one call, or a
  * hang-up racing a timeout, resolve to exactly one outcome. Connection-local links (which call
- * a socket may relay for, and to whom) are updated alongside, which keeps the relay hot path
- * free of store lookups.
+ * a socket may relay for, and to whom), which keep the relay hot path free of store lookups, are
+ * never edited here: each is mirrored from the record a transition returned (`call-links.ts`).
  */
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -20,7 +20,7 @@ import type {
 } from '../../client-lib/protocol.js';
 import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../config.js';
-import type { CallLink, Connection } from '../connection.js';
+import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { SignalingMetrics } from '../metrics.js';
@@ -34,6 +34,7 @@ import {
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../text.js';
+import { dropLinks, mirrorCall } from './call-links.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -148,13 +149,9 @@ export class CallService {
       this.transitioned(call);
       // The ack tells the visitor its position; the queue's publication will not repeat it.
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-      conn.calls.set(call.callId, {
-        callId: call.callId,
-        peerUserId: '',
-        peerConnId: null,
-        answered: false,
-        lastPosition: position,
-      });
+      mirrorCall(this.hub, call, conn);
+      // What this socket was told, not call state: node-local (see call-links.ts).
+      conn.calls.get(call.callId)!.lastPosition = position;
       this.armWaitTimer(call.callId, this.config.queueTimeoutMs, () =>
         this.queueTimedOut(call.callId),
       );
@@ -202,12 +199,7 @@ export class CallService {
       throw err;
     }
     this.transitioned(call);
-    conn.calls.set(call.callId, {
-      callId: call.callId,
-      peerUserId: agentId,
-      peerConnId: null,
-      answered: false,
-    });
+    mirrorCall(this.hub, call, conn);
     this.armWaitTimer(call.callId, this.config.ringTimeoutMs, () => this.ringTimedOut(call.callId));
     this.hub.sendToMany(rungConnIds, {
       type: 'call_incoming',
@@ -253,19 +245,8 @@ export class CallService {
     this.clearWaitTimer(callId);
     this.transitioned(answered);
 
-    conn.calls.set(callId, {
-      callId,
-      peerUserId: answered.visitor.id,
-      peerConnId: answered.visitor.connId,
-      answered: true,
-    });
+    mirrorCall(this.hub, answered, conn);
     const visitorConn = this.hub.get(answered.visitor.connId);
-    const visitorLink = visitorConn?.calls.get(callId);
-    if (visitorLink !== undefined) {
-      visitorLink.peerUserId = agent.id;
-      visitorLink.peerConnId = conn.id;
-      visitorLink.answered = true;
-    }
     const { callType } = answered;
     visitorConn?.send({
       type: 'call_started',
@@ -359,12 +340,11 @@ export class CallService {
         withConn(call, side, null),
       );
       if (updated === undefined) continue;
+      mirrorCall(this.hub, updated);
       const peerConn = this.hub.get(
         side === 'visitor' ? updated.agent?.connId : updated.visitor.connId,
       );
       if (updated.state === 'answered' && peerConn !== undefined) {
-        const peerLink = peerConn.calls.get(call.callId);
-        if (peerLink !== undefined) peerLink.peerConnId = null;
         peerConn.send({ type: 'peer_disconnected', callId: call.callId });
       }
       const successor = await this.newerConnection(conn);
@@ -374,7 +354,7 @@ export class CallService {
         else this.armGrace(call.callId, side);
       }
     }
-    conn.calls.clear();
+    dropLinks(conn);
   }
 
   /** A new connection: take over the user's calls whose side is disconnected. */
@@ -407,15 +387,9 @@ export class CallService {
     );
     if (updated === undefined) return false;
     this.clearGrace(call.callId, side);
+    mirrorCall(this.hub, updated, conn);
     const peer = side === 'visitor' ? updated.agent : updated.visitor;
     const peerConn = this.hub.get(peer?.connId);
-    const link: CallLink = {
-      callId: call.callId,
-      peerUserId: peer?.id ?? updated.targetAgentId ?? '',
-      peerConnId: peerConn?.id ?? null,
-      answered: updated.state === 'answered',
-    };
-    conn.calls.set(call.callId, link);
     if (updated.state === 'answered' && peer !== undefined) {
       conn.send({
         type: 'call_resumed',
@@ -424,13 +398,14 @@ export class CallService {
         peer: { id: peer.id, role: peer.role, name: peer.name },
         role: side === 'visitor' ? 'caller' : 'callee',
       });
-      const peerLink = peerConn?.calls.get(call.callId);
-      if (peerLink !== undefined) peerLink.peerConnId = conn.id;
       peerConn?.send({ type: 'peer_reconnected', callId: call.callId });
       if (peerConn === undefined) conn.send({ type: 'peer_disconnected', callId: call.callId });
     } else if (updated.state === 'queued' || updated.state === 'ringing') {
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-      if (position > 0) link.lastPosition = position;
+      // What this socket was told, not call state: node-local (see call-links.ts). Looked up
+      // after the await: the call may have moved on, and its link with it.
+      const link = conn.calls.get(call.callId);
+      if (position > 0 && link !== undefined) link.lastPosition = position;
       const estimate = position > 0 ? (await this.estimator(conn.companyId))(position) : undefined;
       conn.send({
         type: 'call_waiting',
@@ -558,9 +533,7 @@ export class CallService {
     this.clearGrace(call.callId, 'agent');
     this.transitioned(done);
     this.announceFinished(done);
-    for (const party of [done.visitor, done.agent]) {
-      this.hub.get(party?.connId)?.calls.delete(call.callId);
-    }
+    mirrorCall(this.hub, done);
     // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
     if (done.targetAgentId !== undefined) {
       await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
