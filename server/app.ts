@@ -7,7 +7,7 @@
  * -> exactly one ack or error when the message carried an id.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -28,10 +28,10 @@ import {
   PolicyReason,
   SignalingError,
 } from './errors.js';
+import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
-import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
-import { metricsVerdict, refuseMetrics } from './metrics-access.js';
+import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
@@ -145,7 +145,16 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     WebSocket: ConnectionSocket,
   });
 
-  const httpServer = createServer(httpOnRequest);
+  const httpServer = createServer(
+    createHttpHandler({
+      config,
+      metrics,
+      store,
+      log,
+      ready: (): boolean => !shuttingDown && httpServer.listening,
+      connectionCount: () => hub.size,
+    }),
+  );
   httpServer.on('upgrade', httpOnUpgrade);
 
   const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
@@ -177,52 +186,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       'Presence and queue announcements waiting for the end of their tick',
       () => [[{}, coalescer.size]],
     );
-  }
-
-  async function renderMetrics(): Promise<string> {
-    const stats = await store.stats();
-    let text = metrics.registry.render();
-    text +=
-      '# HELP calldocker_rooms Rooms with at least one member\n# TYPE calldocker_rooms gauge\n';
-    text += `calldocker_rooms ${stats.rooms}\n`;
-    text += '# HELP calldocker_calls Live calls, by state\n# TYPE calldocker_calls gauge\n';
-    for (const state of ['queued', 'ringing', 'answered']) {
-      text += `calldocker_calls{state="${state}"} ${stats.callsByState[state] ?? 0}\n`;
-    }
-    return text;
-  }
-
-  function httpOnRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      json(405, { error: 'method_not_allowed' });
-    } else if (path === '/healthz') {
-      json(200, { status: 'ok' });
-    } else if (path === '/readyz') {
-      if (shuttingDown || !httpServer.listening) json(503, { status: 'shutting_down' });
-      else json(200, { status: 'ready', connections: hub.size });
-    } else if (path === '/metrics') {
-      const verdict = metricsVerdict(config, req.headers.authorization, req.socket.remoteAddress);
-      if (verdict !== 'allow') {
-        refuseMetrics(res, verdict);
-        return;
-      }
-      renderMetrics().then(
-        (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
-        (err: unknown) => {
-          log.error({ err }, 'metrics failed');
-          json(500, { error: 'internal' });
-        },
-      );
-    } else {
-      json(426, {
-        error: 'upgrade_required',
-        message: 'connect with a WebSocket: ws://host:port/?token=<JWT>',
-      });
-    }
   }
 
   /**
