@@ -7,27 +7,18 @@
  * -> exactly one ack or error when the message carried an id.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
 import type { AccessGuard } from './access.js';
-import { verifyToken, type Principal } from './auth.js';
-import { compileTrust, requestAddressKey } from './client-address.js';
+import type { Principal } from './auth.js';
 import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
 import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
 import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
-import {
-  AuthError,
-  AuthFailure,
-  CloseCode,
-  ForbiddenReason,
-  PolicyReason,
-  SignalingError,
-} from './errors.js';
+import { CloseCode, PolicyReason, SignalingError } from './errors.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
@@ -35,10 +26,10 @@ import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
-import { RevocationWatcher, refusalOf, type Refusal } from './revocation.js';
+import { RevocationWatcher } from './revocation.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
-import { checkUpgradeOrigin, originListed } from './upgrade-origin.js';
+import { closeRefused, createUpgradeHandler } from './upgrade.js';
 import { VisitorLimits } from './visitor-limits.js';
 
 /** Options of {@link buildSignalingServer}. */
@@ -96,19 +87,6 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
-function readToken(req: IncomingMessage, url: URL): string | null {
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery !== null && fromQuery !== '') return fromQuery;
-  // Non-browser clients may prefer a header, which keeps the token out of access logs.
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ') === true) return header.slice(7).trim();
-  return null;
-}
-
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 /** Builds a signaling server from its configuration. Nothing listens until `listen()`. */
 export function buildSignalingServer(options: SignalingServerOptions): SignalingServer {
   const { config } = options;
@@ -129,7 +107,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const limits = new VisitorLimits(config, metrics);
-  const proxyTrust = compileTrust(config.trustProxy);
   const ctx: DispatchContext = { hub, metrics, presence, rooms, calls, limits };
 
   let shuttingDown = false;
@@ -145,6 +122,12 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     WebSocket: ConnectionSocket,
   });
 
+  const { access } = options;
+  const revocation =
+    access === undefined
+      ? undefined
+      : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
+
   const httpServer = createServer(
     createHttpHandler({
       config,
@@ -155,19 +138,24 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       connectionCount: () => hub.size,
     }),
   );
-  httpServer.on('upgrade', httpOnUpgrade);
+  httpServer.on(
+    'upgrade',
+    createUpgradeHandler({
+      config,
+      wss,
+      metrics,
+      log,
+      shuttingDown: () => shuttingDown,
+      admit: options.admit,
+      allowedOrigins: options.allowedOrigins,
+      access,
+      revocation,
+      accept: onConnection,
+    }),
+  );
 
   const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
   heartbeat.unref();
-
-  const { access } = options;
-  const revocation =
-    access === undefined
-      ? undefined
-      : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
-  const allowedOrigins =
-    options.allowedOrigins ??
-    (access === undefined ? undefined : (companyId: string) => access.allowedOrigins(companyId));
 
   // -------------------------------------------------------------------------------------------
 
@@ -186,102 +174,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       'Presence and queue announcements waiting for the end of their tick',
       () => [[{}, coalescer.size]],
     );
-  }
-
-  /**
-   * Outside `httpOnUpgrade` on purpose: a closure made there would share its scope, and the
-   * socket would keep the upgrade request and its first bytes alive for the connection's life.
-   */
-  function upgradeSocketOnError(err: Error): void {
-    log.debug({ err }, 'upgrade socket error');
-  }
-
-  function httpOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', upgradeSocketOnError);
-    if (shuttingDown) {
-      rejectUpgrade(socket, 503, 'Service Unavailable');
-      return;
-    }
-    let principal: Principal;
-    try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      principal = verifyToken(readToken(req, url), config.jwt);
-    } catch (err) {
-      const reason = err instanceof AuthError ? err.reason : 'token malformed';
-      metrics.authFailures.inc(reason);
-      refuse(req, socket, head, CloseCode.Unauthorized, reason);
-      return;
-    }
-    const address = requestAddressKey(req, proxyTrust);
-    const origin = req.headers.origin;
-    const verdict = checkUpgradeOrigin(principal, origin, req.headers.host, config);
-    if (verdict === 'refuse') {
-      metrics.authFailures.inc(AuthFailure.Origin);
-      refuse(req, socket, head, CloseCode.Unauthorized, AuthFailure.Origin);
-      return;
-    }
-    const { admit } = options;
-    const checkCompany = verdict === 'check-company' && allowedOrigins !== undefined;
-    if (admit === undefined && access === undefined && !checkCompany) {
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
-      return;
-    }
-    const notAdmitted: Refusal = { code: CloseCode.Forbidden, reason: ForbiddenReason.NotAdmitted };
-    // A change read while this upgrade was being checked may have passed it by: see below.
-    const seqAtCheck = access?.seq;
-    Promise.resolve()
-      .then(async (): Promise<Refusal | undefined> => {
-        const revoked = access === undefined ? undefined : refusalOf(await access.check(principal));
-        if (revoked !== undefined) return revoked;
-        if (admit !== undefined && !(await admit(principal))) return notAdmitted;
-        if (checkCompany && !originListed(await allowedOrigins(principal.companyId), origin!)) {
-          return { code: CloseCode.Unauthorized, reason: AuthFailure.Origin };
-        }
-        return undefined;
-      })
-      .catch((err: unknown) => {
-        log.error({ err, companyId: principal.companyId }, 'admission check failed');
-        return notAdmitted;
-      })
-      .then((refusal) => {
-        if (shuttingDown || socket.destroyed) {
-          socket.destroy();
-          return;
-        }
-        if (refusal === undefined) {
-          wss.handleUpgrade(req, socket, head, (ws) => {
-            const conn = onConnection(ws, principal, address);
-            // Refused by a limit: nothing to check again.
-            if (conn === undefined) return;
-            if (access !== undefined && access.seq !== seqAtCheck) revocation?.recheck(conn);
-          });
-          return;
-        }
-        if (refusal.code === CloseCode.Unauthorized) metrics.authFailures.inc(refusal.reason);
-        refuse(req, socket, head, refusal.code, refusal.reason);
-      });
-  }
-
-  /**
-   * Completes the upgrade only to close with `code`: browsers cannot read an HTTP status from
-   * a failed upgrade, but they do get a close code and reason.
-   */
-  function refuse(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    code: number,
-    reason: string,
-  ) {
-    wss.handleUpgrade(req, socket, head, (ws) => closeRefused(ws, code, reason));
-  }
-
-  /** Closes a socket refused once upgraded, destroying it if the client does not finish. */
-  function closeRefused(ws: WebSocket, code: number, reason: string): void {
-    ws.on('error', () => undefined);
-    metrics.closes.inc(String(code));
-    ws.close(code, reason);
-    setTimeout(() => ws.terminate(), 1000).unref();
   }
 
   /** What every connection shares, once per server rather than once per connection. */
@@ -332,7 +224,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     // Counted once the socket exists, so that its close, which always comes, releases it; and
     // refused before the connection costs any room, presence or queue work.
     if (!limits.connectionOpened(principal, address)) {
-      closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections);
+      closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections, metrics);
       return undefined;
     }
     const conn = new Connection({
