@@ -19,6 +19,7 @@ import type { SignalingConfig } from './config.js';
 import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
 import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
 import { CloseCode, PolicyReason, SignalingError } from './errors.js';
+import { socketOnPong, startHeartbeat } from './heartbeat.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { iceServersFor } from './ice-servers.js';
@@ -154,8 +155,12 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     }),
   );
 
-  const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
-  heartbeat.unref();
+  const heartbeat = startHeartbeat({
+    intervalMs: config.heartbeatIntervalMs,
+    connections: () => hub.all(),
+    metrics,
+    onSweep: () => limits.sweep(),
+  });
 
   // -------------------------------------------------------------------------------------------
 
@@ -196,11 +201,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     (this as ConnectionSocket).connection?.debug({ err }, 'socket error');
   }
 
-  function wsOnPong(this: WebSocket): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn !== undefined) conn.isAlive = true;
-  }
-
   function wsOnMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
     const conn = (this as ConnectionSocket).connection;
     if (conn !== undefined) socketOnMessage(conn, data, isBinary);
@@ -236,7 +236,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     });
     ws.connection = conn;
     ws.on('error', wsOnError);
-    ws.on('pong', wsOnPong);
+    ws.on('pong', socketOnPong);
     ws.on('message', wsOnMessage);
     ws.on('close', wsOnClose);
     hub.add(conn);
@@ -390,21 +390,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     );
   }
 
-  function sweep(): void {
-    limits.sweep();
-    for (const conn of hub.all()) {
-      if (!conn.isAlive) {
-        conn.log.info('heartbeat missed; terminating');
-        metrics.heartbeatTerminations.inc();
-        conn.closing = true;
-        conn.socket.terminate();
-        continue;
-      }
-      conn.isAlive = false;
-      conn.socket.ping();
-    }
-  }
-
   return {
     config,
     httpServer,
@@ -425,7 +410,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     close() {
       closePromise ??= (async () => {
         shuttingDown = true;
-        clearInterval(heartbeat);
+        heartbeat.stop();
         revocation?.close();
         calls.stop();
         coalescer.stop();
