@@ -213,7 +213,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     hub.remove(conn);
     limits.connectionClosed(conn.principal, conn.address);
     conn.debug({ code }, 'connection closed');
-    schedule(conn, () => cleanUp(conn));
+    conn.schedule(() => cleanUp(conn));
   }
 
   function onConnection(
@@ -241,7 +241,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     ws.on('close', wsOnClose);
     hub.add(conn);
     metrics.connectionsOpened.inc(principal.role);
-    schedule(conn, () => setUp(conn));
+    conn.schedule(() => setUp(conn));
     return conn;
   }
 
@@ -290,47 +290,18 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
   }
 
-  /** Runs `task` now, or after the connection's current async work, keeping order. */
-  function schedule(conn: Connection, task: () => unknown): void {
-    if (conn.busy) conn.backlog.push(task);
-    else settle(conn, runTask(conn, task));
-  }
-
-  function runTask(conn: Connection, task: () => unknown): unknown {
-    try {
-      return task();
-    } catch (err) {
-      conn.log.error({ err }, 'task failed');
-      return undefined;
-    }
-  }
-
-  /** If `result` is a promise, holds the connection's later work until it settles. */
-  function settle(conn: Connection, result: unknown): void {
-    if (!(result instanceof Promise)) return;
-    conn.busy = true;
-    result
-      .catch((err: unknown) => conn.log.error({ err }, 'task failed'))
-      .finally(() => {
-        conn.busy = false;
-        while (!conn.busy) {
-          const next = conn.backlog.shift();
-          if (next === undefined) return;
-          settle(conn, runTask(conn, next));
-        }
-      });
-  }
-
   function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
     // One monotonic clock serves the rate limiter and the relay latency histogram.
     const receivedAt = performance.now();
     if (conn.closing) return;
-    if (!conn.allowMessage(receivedAt)) {
-      rateLimited(conn, data, isBinary, receivedAt);
+    const verdict = conn.rateLimit(receivedAt);
+    if (verdict !== 'allow') {
+      if (verdict === 'drop') rateLimited(conn, data, isBinary);
       return;
     }
+    // Run inline when nothing is queued, sparing each frame a closure.
     if (conn.busy) conn.backlog.push(() => handle(conn, data, isBinary, receivedAt));
-    else settle(conn, handle(conn, data, isBinary, receivedAt));
+    else conn.settle(handle(conn, data, isBinary, receivedAt));
   }
 
   function handle(conn: Connection, data: Buffer, isBinary: boolean, receivedAt: number): unknown {
@@ -365,17 +336,8 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     answerError(conn, id, new SignalingError('internal', 'internal error'), metrics);
   }
 
-  function rateLimited(conn: Connection, data: Buffer, isBinary: boolean, now: number): void {
-    if (now - conn.windowStartedAt >= 1000) {
-      conn.windowStartedAt = now;
-      conn.droppedInWindow = 0;
-    }
-    conn.droppedInWindow++;
-    if (conn.droppedInWindow > config.rateLimitMsgsPerSec) {
-      conn.log.warn({ dropped: conn.droppedInWindow }, 'flooding connection closed');
-      conn.close(CloseCode.Policy, PolicyReason.Flooding);
-      return;
-    }
+  /** Answers a frame the rate limiter dropped. */
+  function rateLimited(conn: Connection, data: Buffer, isBinary: boolean): void {
     // The id is worth a parse: the contract promises every message with an id one answer.
     let id: string | undefined;
     if (!isBinary && data.length <= 4096) {
