@@ -17,8 +17,8 @@ import type { Principal } from './auth.js';
 import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
 import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
-import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
-import { CloseCode, PolicyReason, SignalingError } from './errors.js';
+import { answerDropped, handleFrame, type DispatchContext } from './dispatch.js';
+import { CloseCode, PolicyReason } from './errors.js';
 import { socketOnPong, startHeartbeat } from './heartbeat.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
@@ -296,60 +296,12 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     if (conn.closing) return;
     const verdict = conn.rateLimit(receivedAt);
     if (verdict !== 'allow') {
-      if (verdict === 'drop') rateLimited(conn, data, isBinary);
+      if (verdict === 'drop') answerDropped(conn, data, isBinary, metrics);
       return;
     }
     // Run inline when nothing is queued, sparing each frame a closure.
-    if (conn.busy) conn.backlog.push(() => handle(conn, data, isBinary, receivedAt));
-    else conn.settle(handle(conn, data, isBinary, receivedAt));
-  }
-
-  function handle(conn: Connection, data: Buffer, isBinary: boolean, receivedAt: number): unknown {
-    if (conn.closing) return undefined;
-    const parsed = parseFrame(data, isBinary, metrics);
-    if (!parsed.ok) {
-      answerError(conn, parsed.id, parsed.error, metrics);
-      return undefined;
-    }
-    const { msg } = parsed;
-    try {
-      const result = dispatch(ctx, conn, msg, receivedAt);
-      if (result instanceof Promise) {
-        return result.then(
-          (value) => answer(conn, msg.id, value),
-          (err: unknown) => fail(conn, msg.id, err),
-        );
-      }
-      answer(conn, msg.id, result);
-    } catch (err) {
-      fail(conn, msg.id, err);
-    }
-    return undefined;
-  }
-
-  function fail(conn: Connection, id: string | undefined, err: unknown): void {
-    if (err instanceof SignalingError) {
-      answerError(conn, id, err, metrics);
-      return;
-    }
-    conn.log.error({ err }, 'handler failed');
-    answerError(conn, id, new SignalingError('internal', 'internal error'), metrics);
-  }
-
-  /** Answers a frame the rate limiter dropped. */
-  function rateLimited(conn: Connection, data: Buffer, isBinary: boolean): void {
-    // The id is worth a parse: the contract promises every message with an id one answer.
-    let id: string | undefined;
-    if (!isBinary && data.length <= 4096) {
-      const parsed = parseFrame(data, false, metrics);
-      id = parsed.ok ? parsed.msg.id : parsed.id;
-    }
-    answerError(
-      conn,
-      id,
-      SignalingError.rateLimited('rate limit exceeded; message dropped'),
-      metrics,
-    );
+    if (conn.busy) conn.backlog.push(() => handleFrame(ctx, conn, data, isBinary, receivedAt));
+    else conn.settle(handleFrame(ctx, conn, data, isBinary, receivedAt));
   }
 
   return {
