@@ -2,27 +2,31 @@
  * Builds the signaling server without starting it. `server/index.ts` reads the configuration
  * and listens; tests build their own instance on port 0.
  *
- * Flow of one frame: socket `message` -> rate limit -> parse + validate (dispatch.ts) ->
- * exhaustive switch -> relay (synchronous) or a service (async, serialised per connection)
- * -> exactly one ack or error when the message carried an id.
+ * The composition root: it makes the store, the hub, the metrics and the services, and wires
+ * the pieces that each own one concern onto one HTTP server:
+ *
+ * - `http-endpoints.ts`: `/healthz`, `/readyz`, `/metrics`;
+ * - `upgrade.ts`: who may open a WebSocket, decided before one exists;
+ * - `connection-lifecycle.ts`: a connection's set-up, its frames and its clean-up;
+ * - `connection.ts`: per connection, the rate limiter and the serial task queue;
+ * - `dispatch.ts`: parse, validate, route, and exactly one ack or error per message with an id;
+ * - `heartbeat.ts`: the ping sweep that terminates dead connections.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
+import { WebSocketServer } from 'ws';
 import type { AccessGuard } from './access.js';
 import type { Principal } from './auth.js';
 import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
-import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
-import { answerDropped, handleFrame, type DispatchContext } from './dispatch.js';
-import { CloseCode, PolicyReason } from './errors.js';
-import { socketOnPong, startHeartbeat } from './heartbeat.js';
+import { createConnectionLifecycle } from './connection-lifecycle.js';
+import { ConnectionSocket } from './connection.js';
+import type { DispatchContext } from './dispatch.js';
+import { CloseCode } from './errors.js';
+import { startHeartbeat } from './heartbeat.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
-import { iceServersFor } from './ice-servers.js';
 import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
@@ -30,7 +34,7 @@ import { RoomService } from './services/rooms.js';
 import { RevocationWatcher } from './revocation.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
-import { closeRefused, createUpgradeHandler } from './upgrade.js';
+import { createUpgradeHandler } from './upgrade.js';
 import { VisitorLimits } from './visitor-limits.js';
 
 /** Options of {@link buildSignalingServer}. */
@@ -129,6 +133,8 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       ? undefined
       : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
 
+  const accept = createConnectionLifecycle({ config, store, log, services: ctx });
+
   const httpServer = createServer(
     createHttpHandler({
       config,
@@ -151,7 +157,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       allowedOrigins: options.allowedOrigins,
       access,
       revocation,
-      accept: onConnection,
+      accept,
     }),
   );
 
@@ -179,129 +185,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       'Presence and queue announcements waiting for the end of their tick',
       () => [[{}, coalescer.size]],
     );
-  }
-
-  /** What every connection shares, once per server rather than once per connection. */
-  const connShared: ConnectionShared = {
-    log,
-    metrics,
-    rateLimitMsgsPerSec: config.rateLimitMsgsPerSec,
-    rateLimitBurst: config.rateLimitBurst,
-    sendHighWaterBytes: config.sendHighWaterBytes,
-  };
-
-  // One set of socket listeners for every connection, each finding its own through the
-  // socket (`wss` makes ConnectionSockets): four closures per connection would outweigh the
-  // connection itself.
-  function wsOnError(this: WebSocket, err: Error & { code?: string }): void {
-    // ws closes an oversized frame's connection with 1009 itself; count it like our closes.
-    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      metrics.closes.inc(String(CloseCode.MessageTooBig));
-    }
-    (this as ConnectionSocket).connection?.debug({ err }, 'socket error');
-  }
-
-  function wsOnMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn !== undefined) socketOnMessage(conn, data, isBinary);
-  }
-
-  function wsOnClose(this: WebSocket, code: number): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn === undefined) return;
-    conn.closing = true;
-    hub.remove(conn);
-    limits.connectionClosed(conn.principal, conn.address);
-    conn.debug({ code }, 'connection closed');
-    conn.schedule(() => cleanUp(conn));
-  }
-
-  function onConnection(
-    ws: ConnectionSocket,
-    principal: Principal,
-    address: string,
-  ): Connection | undefined {
-    // Counted once the socket exists, so that its close, which always comes, releases it; and
-    // refused before the connection costs any room, presence or queue work.
-    if (!limits.connectionOpened(principal, address)) {
-      closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections, metrics);
-      return undefined;
-    }
-    const conn = new Connection({
-      id: randomUUID(),
-      principal,
-      socket: ws,
-      shared: connShared,
-      address,
-    });
-    ws.connection = conn;
-    ws.on('error', wsOnError);
-    ws.on('pong', socketOnPong);
-    ws.on('message', wsOnMessage);
-    ws.on('close', wsOnClose);
-    hub.add(conn);
-    metrics.connectionsOpened.inc(principal.role);
-    conn.schedule(() => setUp(conn));
-    return conn;
-  }
-
-  async function setUp(conn: Connection): Promise<void> {
-    const { principal } = conn;
-    const count = await store.addConnection(principal.companyId, principal.userId, conn.id);
-    if (conn.closing) return;
-    if (count > config.maxConnectionsPerUser) {
-      conn.log.info({ count }, 'too many connections');
-      conn.close(CloseCode.Policy, PolicyReason.TooManyConnections);
-      return;
-    }
-    const room = conn.isAgent ? AGENT_ROOM : PUBLIC_ROOM;
-    conn.send({
-      type: 'connection_established',
-      connectionId: conn.id,
-      protocolVersion: PROTOCOL_VERSION,
-      user: {
-        id: principal.userId,
-        role: principal.role,
-        companyId: principal.companyId,
-        name: principal.name,
-      },
-      rooms: [room],
-      iceServers: iceServersFor(config, principal.userId),
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-    });
-    if (conn.isAgent) {
-      await rooms.join(conn, room, false);
-      await presence.agentConnected(conn);
-      // The team as it is now (extension of v1): agent_status_changed only tells what changes.
-      await presence.sendAgentList(conn);
-    } else {
-      await presence.sendAgentList(conn);
-      await rooms.join(conn, room, false);
-    }
-    await calls.connectionOpened(conn);
-    conn.debug('connection established');
-  }
-
-  async function cleanUp(conn: Connection): Promise<void> {
-    await rooms.leaveAll(conn);
-    await calls.connectionClosed(conn);
-    const { companyId, userId } = conn.principal;
-    const remaining = await store.removeConnection(companyId, userId, conn.id);
-    if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
-  }
-
-  function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
-    // One monotonic clock serves the rate limiter and the relay latency histogram.
-    const receivedAt = performance.now();
-    if (conn.closing) return;
-    const verdict = conn.rateLimit(receivedAt);
-    if (verdict !== 'allow') {
-      if (verdict === 'drop') answerDropped(conn, data, isBinary, metrics);
-      return;
-    }
-    // Run inline when nothing is queued, sparing each frame a closure.
-    if (conn.busy) conn.backlog.push(() => handleFrame(ctx, conn, data, isBinary, receivedAt));
-    else conn.settle(handleFrame(ctx, conn, data, isBinary, receivedAt));
   }
 
   return {
