@@ -2,43 +2,39 @@
  * Builds the signaling server without starting it. `server/index.ts` reads the configuration
  * and listens; tests build their own instance on port 0.
  *
- * Flow of one frame: socket `message` -> rate limit -> parse + validate (dispatch.ts) ->
- * exhaustive switch -> relay (synchronous) or a service (async, serialised per connection)
- * -> exactly one ack or error when the message carried an id.
+ * The composition root: it makes the store, the hub, the metrics and the services, and wires
+ * the pieces that each own one concern onto one HTTP server:
+ *
+ * - `http-endpoints.ts`: `/healthz`, `/readyz`, `/metrics`;
+ * - `upgrade.ts`: who may open a WebSocket, decided before one exists;
+ * - `connection-lifecycle.ts`: a connection's set-up, its frames and its clean-up;
+ * - `connection.ts`: per connection, the rate limiter and the serial task queue;
+ * - `dispatch.ts`: parse, validate, route, and exactly one ack or error per message with an id;
+ * - `heartbeat.ts`: the ping sweep that terminates dead connections.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
+import { WebSocketServer } from 'ws';
 import type { AccessGuard } from './access.js';
-import { verifyToken, type Principal } from './auth.js';
-import { compileTrust, requestAddressKey } from './client-address.js';
+import type { Principal } from './auth.js';
 import { Coalescer } from './coalescer.js';
 import type { SignalingConfig } from './config.js';
-import { Connection, ConnectionSocket, type ConnectionShared } from './connection.js';
-import { answer, answerError, dispatch, parseFrame, type DispatchContext } from './dispatch.js';
-import {
-  AuthError,
-  AuthFailure,
-  CloseCode,
-  ForbiddenReason,
-  PolicyReason,
-  SignalingError,
-} from './errors.js';
+import { createConnectionLifecycle } from './connection-lifecycle.js';
+import { ConnectionSocket } from './connection.js';
+import type { DispatchContext } from './dispatch.js';
+import { CloseCode } from './errors.js';
+import { startHeartbeat } from './heartbeat.js';
+import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
-import { iceServersFor } from './ice-servers.js';
-import { createSignalingMetrics, METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
-import { metricsVerdict, refuseMetrics } from './metrics-access.js';
+import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
-import { RevocationWatcher, refusalOf, type Refusal } from './revocation.js';
+import { RevocationWatcher } from './revocation.js';
 import { MemoryStore } from './state/memory-store.js';
 import type { StateStore } from './state/store.js';
-import { checkUpgradeOrigin, originListed } from './upgrade-origin.js';
+import { createUpgradeHandler } from './upgrade.js';
 import { VisitorLimits } from './visitor-limits.js';
 
 /** Options of {@link buildSignalingServer}. */
@@ -96,19 +92,6 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
-function readToken(req: IncomingMessage, url: URL): string | null {
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery !== null && fromQuery !== '') return fromQuery;
-  // Non-browser clients may prefer a header, which keeps the token out of access logs.
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ') === true) return header.slice(7).trim();
-  return null;
-}
-
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 /** Builds a signaling server from its configuration. Nothing listens until `listen()`. */
 export function buildSignalingServer(options: SignalingServerOptions): SignalingServer {
   const { config } = options;
@@ -129,7 +112,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const limits = new VisitorLimits(config, metrics);
-  const proxyTrust = compileTrust(config.trustProxy);
   const ctx: DispatchContext = { hub, metrics, presence, rooms, calls, limits };
 
   let shuttingDown = false;
@@ -145,20 +127,46 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     WebSocket: ConnectionSocket,
   });
 
-  const httpServer = createServer(httpOnRequest);
-  httpServer.on('upgrade', httpOnUpgrade);
-
-  const heartbeat = setInterval(sweep, config.heartbeatIntervalMs);
-  heartbeat.unref();
-
   const { access } = options;
   const revocation =
     access === undefined
       ? undefined
       : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
-  const allowedOrigins =
-    options.allowedOrigins ??
-    (access === undefined ? undefined : (companyId: string) => access.allowedOrigins(companyId));
+
+  const accept = createConnectionLifecycle({ config, store, log, services: ctx });
+
+  const httpServer = createServer(
+    createHttpHandler({
+      config,
+      metrics,
+      store,
+      log,
+      ready: (): boolean => !shuttingDown && httpServer.listening,
+      connectionCount: () => hub.size,
+    }),
+  );
+  httpServer.on(
+    'upgrade',
+    createUpgradeHandler({
+      config,
+      wss,
+      metrics,
+      log,
+      shuttingDown: () => shuttingDown,
+      admit: options.admit,
+      allowedOrigins: options.allowedOrigins,
+      access,
+      revocation,
+      accept,
+    }),
+  );
+
+  const heartbeat = startHeartbeat({
+    intervalMs: config.heartbeatIntervalMs,
+    connections: () => hub.all(),
+    metrics,
+    onSweep: () => limits.sweep(),
+  });
 
   // -------------------------------------------------------------------------------------------
 
@@ -177,377 +185,6 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       'Presence and queue announcements waiting for the end of their tick',
       () => [[{}, coalescer.size]],
     );
-  }
-
-  async function renderMetrics(): Promise<string> {
-    const stats = await store.stats();
-    let text = metrics.registry.render();
-    text +=
-      '# HELP calldocker_rooms Rooms with at least one member\n# TYPE calldocker_rooms gauge\n';
-    text += `calldocker_rooms ${stats.rooms}\n`;
-    text += '# HELP calldocker_calls Live calls, by state\n# TYPE calldocker_calls gauge\n';
-    for (const state of ['queued', 'ringing', 'answered']) {
-      text += `calldocker_calls{state="${state}"} ${stats.callsByState[state] ?? 0}\n`;
-    }
-    return text;
-  }
-
-  function httpOnRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      json(405, { error: 'method_not_allowed' });
-    } else if (path === '/healthz') {
-      json(200, { status: 'ok' });
-    } else if (path === '/readyz') {
-      if (shuttingDown || !httpServer.listening) json(503, { status: 'shutting_down' });
-      else json(200, { status: 'ready', connections: hub.size });
-    } else if (path === '/metrics') {
-      const verdict = metricsVerdict(config, req.headers.authorization, req.socket.remoteAddress);
-      if (verdict !== 'allow') {
-        refuseMetrics(res, verdict);
-        return;
-      }
-      renderMetrics().then(
-        (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
-        (err: unknown) => {
-          log.error({ err }, 'metrics failed');
-          json(500, { error: 'internal' });
-        },
-      );
-    } else {
-      json(426, {
-        error: 'upgrade_required',
-        message: 'connect with a WebSocket: ws://host:port/?token=<JWT>',
-      });
-    }
-  }
-
-  /**
-   * Outside `httpOnUpgrade` on purpose: a closure made there would share its scope, and the
-   * socket would keep the upgrade request and its first bytes alive for the connection's life.
-   */
-  function upgradeSocketOnError(err: Error): void {
-    log.debug({ err }, 'upgrade socket error');
-  }
-
-  function httpOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', upgradeSocketOnError);
-    if (shuttingDown) {
-      rejectUpgrade(socket, 503, 'Service Unavailable');
-      return;
-    }
-    let principal: Principal;
-    try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      principal = verifyToken(readToken(req, url), config.jwt);
-    } catch (err) {
-      const reason = err instanceof AuthError ? err.reason : 'token malformed';
-      metrics.authFailures.inc(reason);
-      refuse(req, socket, head, CloseCode.Unauthorized, reason);
-      return;
-    }
-    const address = requestAddressKey(req, proxyTrust);
-    const origin = req.headers.origin;
-    const verdict = checkUpgradeOrigin(principal, origin, req.headers.host, config);
-    if (verdict === 'refuse') {
-      metrics.authFailures.inc(AuthFailure.Origin);
-      refuse(req, socket, head, CloseCode.Unauthorized, AuthFailure.Origin);
-      return;
-    }
-    const { admit } = options;
-    const checkCompany = verdict === 'check-company' && allowedOrigins !== undefined;
-    if (admit === undefined && access === undefined && !checkCompany) {
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, address));
-      return;
-    }
-    const notAdmitted: Refusal = { code: CloseCode.Forbidden, reason: ForbiddenReason.NotAdmitted };
-    // A change read while this upgrade was being checked may have passed it by: see below.
-    const seqAtCheck = access?.seq;
-    Promise.resolve()
-      .then(async (): Promise<Refusal | undefined> => {
-        const revoked = access === undefined ? undefined : refusalOf(await access.check(principal));
-        if (revoked !== undefined) return revoked;
-        if (admit !== undefined && !(await admit(principal))) return notAdmitted;
-        if (checkCompany && !originListed(await allowedOrigins(principal.companyId), origin!)) {
-          return { code: CloseCode.Unauthorized, reason: AuthFailure.Origin };
-        }
-        return undefined;
-      })
-      .catch((err: unknown) => {
-        log.error({ err, companyId: principal.companyId }, 'admission check failed');
-        return notAdmitted;
-      })
-      .then((refusal) => {
-        if (shuttingDown || socket.destroyed) {
-          socket.destroy();
-          return;
-        }
-        if (refusal === undefined) {
-          wss.handleUpgrade(req, socket, head, (ws) => {
-            const conn = onConnection(ws, principal, address);
-            // Refused by a limit: nothing to check again.
-            if (conn === undefined) return;
-            if (access !== undefined && access.seq !== seqAtCheck) revocation?.recheck(conn);
-          });
-          return;
-        }
-        if (refusal.code === CloseCode.Unauthorized) metrics.authFailures.inc(refusal.reason);
-        refuse(req, socket, head, refusal.code, refusal.reason);
-      });
-  }
-
-  /**
-   * Completes the upgrade only to close with `code`: browsers cannot read an HTTP status from
-   * a failed upgrade, but they do get a close code and reason.
-   */
-  function refuse(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    code: number,
-    reason: string,
-  ) {
-    wss.handleUpgrade(req, socket, head, (ws) => closeRefused(ws, code, reason));
-  }
-
-  /** Closes a socket refused once upgraded, destroying it if the client does not finish. */
-  function closeRefused(ws: WebSocket, code: number, reason: string): void {
-    ws.on('error', () => undefined);
-    metrics.closes.inc(String(code));
-    ws.close(code, reason);
-    setTimeout(() => ws.terminate(), 1000).unref();
-  }
-
-  /** What every connection shares, once per server rather than once per connection. */
-  const connShared: ConnectionShared = {
-    log,
-    metrics,
-    rateLimitMsgsPerSec: config.rateLimitMsgsPerSec,
-    rateLimitBurst: config.rateLimitBurst,
-    sendHighWaterBytes: config.sendHighWaterBytes,
-  };
-
-  // One set of socket listeners for every connection, each finding its own through the
-  // socket (`wss` makes ConnectionSockets): four closures per connection would outweigh the
-  // connection itself.
-  function wsOnError(this: WebSocket, err: Error & { code?: string }): void {
-    // ws closes an oversized frame's connection with 1009 itself; count it like our closes.
-    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      metrics.closes.inc(String(CloseCode.MessageTooBig));
-    }
-    (this as ConnectionSocket).connection?.debug({ err }, 'socket error');
-  }
-
-  function wsOnPong(this: WebSocket): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn !== undefined) conn.isAlive = true;
-  }
-
-  function wsOnMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn !== undefined) socketOnMessage(conn, data, isBinary);
-  }
-
-  function wsOnClose(this: WebSocket, code: number): void {
-    const conn = (this as ConnectionSocket).connection;
-    if (conn === undefined) return;
-    conn.closing = true;
-    hub.remove(conn);
-    limits.connectionClosed(conn.principal, conn.address);
-    conn.debug({ code }, 'connection closed');
-    schedule(conn, () => cleanUp(conn));
-  }
-
-  function onConnection(
-    ws: ConnectionSocket,
-    principal: Principal,
-    address: string,
-  ): Connection | undefined {
-    // Counted once the socket exists, so that its close, which always comes, releases it; and
-    // refused before the connection costs any room, presence or queue work.
-    if (!limits.connectionOpened(principal, address)) {
-      closeRefused(ws, CloseCode.Policy, PolicyReason.TooManyConnections);
-      return undefined;
-    }
-    const conn = new Connection({
-      id: randomUUID(),
-      principal,
-      socket: ws,
-      shared: connShared,
-      address,
-    });
-    ws.connection = conn;
-    ws.on('error', wsOnError);
-    ws.on('pong', wsOnPong);
-    ws.on('message', wsOnMessage);
-    ws.on('close', wsOnClose);
-    hub.add(conn);
-    metrics.connectionsOpened.inc(principal.role);
-    schedule(conn, () => setUp(conn));
-    return conn;
-  }
-
-  async function setUp(conn: Connection): Promise<void> {
-    const { principal } = conn;
-    const count = await store.addConnection(principal.companyId, principal.userId, conn.id);
-    if (conn.closing) return;
-    if (count > config.maxConnectionsPerUser) {
-      conn.log.info({ count }, 'too many connections');
-      conn.close(CloseCode.Policy, PolicyReason.TooManyConnections);
-      return;
-    }
-    const room = conn.isAgent ? AGENT_ROOM : PUBLIC_ROOM;
-    conn.send({
-      type: 'connection_established',
-      connectionId: conn.id,
-      protocolVersion: PROTOCOL_VERSION,
-      user: {
-        id: principal.userId,
-        role: principal.role,
-        companyId: principal.companyId,
-        name: principal.name,
-      },
-      rooms: [room],
-      iceServers: iceServersFor(config, principal.userId),
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-    });
-    if (conn.isAgent) {
-      await rooms.join(conn, room, false);
-      await presence.agentConnected(conn);
-      // The team as it is now (extension of v1): agent_status_changed only tells what changes.
-      await presence.sendAgentList(conn);
-    } else {
-      await presence.sendAgentList(conn);
-      await rooms.join(conn, room, false);
-    }
-    await calls.connectionOpened(conn);
-    conn.debug('connection established');
-  }
-
-  async function cleanUp(conn: Connection): Promise<void> {
-    await rooms.leaveAll(conn);
-    await calls.connectionClosed(conn);
-    const { companyId, userId } = conn.principal;
-    const remaining = await store.removeConnection(companyId, userId, conn.id);
-    if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
-  }
-
-  /** Runs `task` now, or after the connection's current async work, keeping order. */
-  function schedule(conn: Connection, task: () => unknown): void {
-    if (conn.busy) conn.backlog.push(task);
-    else settle(conn, runTask(conn, task));
-  }
-
-  function runTask(conn: Connection, task: () => unknown): unknown {
-    try {
-      return task();
-    } catch (err) {
-      conn.log.error({ err }, 'task failed');
-      return undefined;
-    }
-  }
-
-  /** If `result` is a promise, holds the connection's later work until it settles. */
-  function settle(conn: Connection, result: unknown): void {
-    if (!(result instanceof Promise)) return;
-    conn.busy = true;
-    result
-      .catch((err: unknown) => conn.log.error({ err }, 'task failed'))
-      .finally(() => {
-        conn.busy = false;
-        while (!conn.busy) {
-          const next = conn.backlog.shift();
-          if (next === undefined) return;
-          settle(conn, runTask(conn, next));
-        }
-      });
-  }
-
-  function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
-    // One monotonic clock serves the rate limiter and the relay latency histogram.
-    const receivedAt = performance.now();
-    if (conn.closing) return;
-    if (!conn.allowMessage(receivedAt)) {
-      rateLimited(conn, data, isBinary, receivedAt);
-      return;
-    }
-    if (conn.busy) conn.backlog.push(() => handle(conn, data, isBinary, receivedAt));
-    else settle(conn, handle(conn, data, isBinary, receivedAt));
-  }
-
-  function handle(conn: Connection, data: Buffer, isBinary: boolean, receivedAt: number): unknown {
-    if (conn.closing) return undefined;
-    const parsed = parseFrame(data, isBinary, metrics);
-    if (!parsed.ok) {
-      answerError(conn, parsed.id, parsed.error, metrics);
-      return undefined;
-    }
-    const { msg } = parsed;
-    try {
-      const result = dispatch(ctx, conn, msg, receivedAt);
-      if (result instanceof Promise) {
-        return result.then(
-          (value) => answer(conn, msg.id, value),
-          (err: unknown) => fail(conn, msg.id, err),
-        );
-      }
-      answer(conn, msg.id, result);
-    } catch (err) {
-      fail(conn, msg.id, err);
-    }
-    return undefined;
-  }
-
-  function fail(conn: Connection, id: string | undefined, err: unknown): void {
-    if (err instanceof SignalingError) {
-      answerError(conn, id, err, metrics);
-      return;
-    }
-    conn.log.error({ err }, 'handler failed');
-    answerError(conn, id, new SignalingError('internal', 'internal error'), metrics);
-  }
-
-  function rateLimited(conn: Connection, data: Buffer, isBinary: boolean, now: number): void {
-    if (now - conn.windowStartedAt >= 1000) {
-      conn.windowStartedAt = now;
-      conn.droppedInWindow = 0;
-    }
-    conn.droppedInWindow++;
-    if (conn.droppedInWindow > config.rateLimitMsgsPerSec) {
-      conn.log.warn({ dropped: conn.droppedInWindow }, 'flooding connection closed');
-      conn.close(CloseCode.Policy, PolicyReason.Flooding);
-      return;
-    }
-    // The id is worth a parse: the contract promises every message with an id one answer.
-    let id: string | undefined;
-    if (!isBinary && data.length <= 4096) {
-      const parsed = parseFrame(data, false, metrics);
-      id = parsed.ok ? parsed.msg.id : parsed.id;
-    }
-    answerError(
-      conn,
-      id,
-      SignalingError.rateLimited('rate limit exceeded; message dropped'),
-      metrics,
-    );
-  }
-
-  function sweep(): void {
-    limits.sweep();
-    for (const conn of hub.all()) {
-      if (!conn.isAlive) {
-        conn.log.info('heartbeat missed; terminating');
-        metrics.heartbeatTerminations.inc();
-        conn.closing = true;
-        conn.socket.terminate();
-        continue;
-      }
-      conn.isAlive = false;
-      conn.socket.ping();
-    }
   }
 
   return {
@@ -570,7 +207,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     close() {
       closePromise ??= (async () => {
         shuttingDown = true;
-        clearInterval(heartbeat);
+        heartbeat.stop();
         revocation?.close();
         calls.stop();
         coalescer.stop();

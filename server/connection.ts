@@ -1,6 +1,7 @@
 /**
- * One authenticated WebSocket: who it speaks for, its rooms and calls, its rate limit, and a
- * send path that refuses to buffer without bound.
+ * One authenticated WebSocket: who it speaks for, its rooms and calls, its rate limiter, the
+ * serial queue that keeps its work in order, and a send path that refuses to buffer without
+ * bound.
  *
  * Kept small, because a server holds tens of thousands of mostly idle connections: what most
  * connections never need (a logger of their own, a calls map, rate-limit state) is made on
@@ -71,11 +72,33 @@ class RateState extends TokenBucket {
     burst: number,
     now: number,
     /** Start of the current drop-counting window, on the `performance.now()` clock. */
-    public windowStartedAt: number,
+    private windowStartedAt: number,
   ) {
     super(ratePerSec, burst, now);
   }
+
+  /**
+   * Counts a message dropped at monotonic time `now`; true once the drops of the current
+   * one-second window number more than `limit`.
+   */
+  drop(now: number, limit: number): boolean {
+    if (now - this.windowStartedAt >= 1000) {
+      this.windowStartedAt = now;
+      this.droppedInWindow = 0;
+    }
+    this.droppedInWindow++;
+    return this.droppedInWindow > limit;
+  }
 }
+
+/** What the rate limiter made of one message (see {@link Connection.rateLimit}). */
+export type RateVerdict =
+  /** Handle it. */
+  | 'allow'
+  /** Drop it, answering `rate_limited`. */
+  | 'drop'
+  /** Drop it: the connection was closed for flooding (4008), so nothing answers. */
+  | 'closed';
 
 /**
  * The server's WebSocket class (ws's `WebSocket` option): one field more, the connection it
@@ -111,7 +134,7 @@ export interface ConnectionOptions {
 
 /** What a connection makes only when it first needs it. */
 interface OnDemand {
-  /** Made by the first message (see {@link Connection.allowMessage}). */
+  /** Made by the first message (see {@link Connection.rateLimit}). */
   rate: RateState | undefined;
   /** Made by the first call (see {@link Connection.calls}). */
   calls: Map<string, CallLink> | undefined;
@@ -242,30 +265,57 @@ export class Connection {
   }
 
   /**
-   * Takes a rate-limit token at monotonic time `now` (`performance.now()`). The bucket is made,
-   * full, by the first message: the same state a bucket made at connection time would have
-   * refilled to by then.
+   * The rate limiter, run on each message at its arrival, monotonic time `now`
+   * (`performance.now()`). A token from the bucket lets the message through; without one it is
+   * dropped, and a connection dropping more messages within a second than
+   * `RATE_LIMIT_MSGS_PER_SEC` is closed for flooding (4008). The bucket is made, full, by the
+   * first message: the same state a bucket made at connection time would have refilled to by
+   * then.
    */
-  allowMessage(now: number): boolean {
-    return this.rateState(now).take(now);
+  rateLimit(now: number): RateVerdict {
+    const onDemand = this.made();
+    onDemand.rate ??= new RateState(
+      this.shared.rateLimitMsgsPerSec,
+      this.shared.rateLimitBurst,
+      now,
+      this.openedAt,
+    );
+    const rate = onDemand.rate;
+    if (rate.take(now)) return 'allow';
+    if (!rate.drop(now, this.shared.rateLimitMsgsPerSec)) return 'drop';
+    this.log.warn({ dropped: rate.droppedInWindow }, 'flooding connection closed');
+    this.close(CloseCode.Policy, PolicyReason.Flooding);
+    return 'closed';
   }
 
-  /** Messages dropped by the rate limiter in the current one-second window. */
-  get droppedInWindow(): number {
-    return this.onDemand?.rate?.droppedInWindow ?? 0;
+  /**
+   * Runs `task` now, or after the connection's current async work, keeping order: set-up, each
+   * message, then clean-up. A task that returns a promise holds the connection's later work
+   * until it settles; one that throws or rejects is logged, and the queue goes on.
+   */
+  schedule(task: () => unknown): void {
+    if (this.busy) this.backlog.push(task);
+    else this.settle(this.runTask(task));
   }
 
-  set droppedInWindow(count: number) {
-    this.rateState(performance.now()).droppedInWindow = count;
-  }
-
-  /** Start of the current drop-counting window (`performance.now()`); first, the connection's. */
-  get windowStartedAt(): number {
-    return this.onDemand?.rate?.windowStartedAt ?? this.openedAt;
-  }
-
-  set windowStartedAt(at: number) {
-    this.rateState(performance.now()).windowStartedAt = at;
+  /**
+   * If `result` is a promise, holds the connection's later work (the {@link backlog}) until it
+   * settles. For the message path, which runs a handler inline when the connection is not
+   * {@link busy} and hands its result here, sparing each frame a closure.
+   */
+  settle(result: unknown): void {
+    if (!(result instanceof Promise)) return;
+    this.busy = true;
+    result
+      .catch((err: unknown) => this.log.error({ err }, 'task failed'))
+      .finally(() => {
+        this.busy = false;
+        while (!this.busy) {
+          const next = this.backlog.shift();
+          if (next === undefined) return;
+          this.settle(this.runTask(next));
+        }
+      });
   }
 
   /**
@@ -309,14 +359,12 @@ export class Connection {
     return this.onDemand;
   }
 
-  private rateState(now: number): RateState {
-    const onDemand = this.made();
-    onDemand.rate ??= new RateState(
-      this.shared.rateLimitMsgsPerSec,
-      this.shared.rateLimitBurst,
-      now,
-      this.openedAt,
-    );
-    return onDemand.rate;
+  private runTask(task: () => unknown): unknown {
+    try {
+      return task();
+    } catch (err) {
+      this.log.error({ err }, 'task failed');
+      return undefined;
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Validate, then dispatch: every inbound frame is parsed, checked against its compiled TypeBox
- * schema, and routed by an exhaustive switch on its `type`. Relay messages are handled
- * synchronously (the hot path); everything else may await the state store.
+ * Validate, then dispatch, then answer: every inbound frame is parsed, checked against its
+ * compiled TypeBox schema, routed by an exhaustive switch on its `type`, and answered with
+ * exactly one ack or error when it carried an id ({@link handleFrame}). Relay messages are
+ * handled synchronously (the hot path); everything else may await the state store.
  */
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
@@ -252,6 +253,82 @@ export function dispatch(
       throw SignalingError.badRequest(`unhandled type ${(unreachable as { type: string }).type}`);
     }
   }
+}
+
+/**
+ * Parses, dispatches and answers one frame the rate limiter let through: exactly one ack or
+ * error when it carried an id. Returns the handler's promise when it went async (the
+ * connection's later work waits for it), else undefined.
+ */
+export function handleFrame(
+  ctx: DispatchContext,
+  conn: Connection,
+  data: Buffer,
+  isBinary: boolean,
+  receivedAt: number,
+): Promise<void> | undefined {
+  if (conn.closing) return undefined;
+  const parsed = parseFrame(data, isBinary, ctx.metrics);
+  if (!parsed.ok) {
+    answerError(conn, parsed.id, parsed.error, ctx.metrics);
+    return undefined;
+  }
+  const { msg } = parsed;
+  try {
+    const result = dispatch(ctx, conn, msg, receivedAt);
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => answer(conn, msg.id, value),
+        (err: unknown) => fail(conn, msg.id, err, ctx.metrics),
+      );
+    }
+    answer(conn, msg.id, result);
+  } catch (err) {
+    fail(conn, msg.id, err, ctx.metrics);
+  }
+  return undefined;
+}
+
+/** Answers a failed handler: a {@link SignalingError} keeps its code; anything else is internal. */
+function fail(
+  conn: Connection,
+  id: string | undefined,
+  err: unknown,
+  metrics: SignalingMetrics,
+): void {
+  if (err instanceof SignalingError) {
+    answerError(conn, id, err, metrics);
+    return;
+  }
+  conn.log.error({ err }, 'handler failed');
+  answerError(conn, id, new SignalingError('internal', 'internal error'), metrics);
+}
+
+/** Frames the rate limiter dropped are parsed for their id only up to this size. */
+const DROPPED_ID_MAX_BYTES = 4096;
+
+/**
+ * Answers a frame the rate limiter dropped (see `Connection.rateLimit`) with `rate_limited`,
+ * under the frame's id when it has one.
+ */
+export function answerDropped(
+  conn: Connection,
+  data: Buffer,
+  isBinary: boolean,
+  metrics: SignalingMetrics,
+): void {
+  // The id is worth a parse: the contract promises every message with an id one answer.
+  let id: string | undefined;
+  if (!isBinary && data.length <= DROPPED_ID_MAX_BYTES) {
+    const parsed = parseFrame(data, false, metrics);
+    id = parsed.ok ? parsed.msg.id : parsed.id;
+  }
+  answerError(
+    conn,
+    id,
+    SignalingError.rateLimited('rate limit exceeded; message dropped'),
+    metrics,
+  );
 }
 
 /** Every client message type the dispatcher handles (for docs and tests). */
