@@ -25,7 +25,14 @@ export default tseslint.config(
   },
   {
     // House style: no console in the servers; they log through pino.
-    files: ['server/**/*.ts', 'web/**/*.ts'],
+    files: [
+      'server/**/*.ts',
+      'web/**/*.ts',
+      'auth/**/*.ts',
+      'config/**/*.ts',
+      'db/**/*.ts',
+      'common/**/*.ts',
+    ],
     rules: { 'no-console': 'error' },
   },
 );

@@ -8,22 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, readEnvironment, type Config } from '../server/config.js';
-import {
-  resetPassword,
-  setAgentDisabled,
-  setAgentRole,
-  setCompanyDisabled,
-} from '../server/db/access.js';
-import { listCalls } from '../server/db/calls.js';
-import { AccountError, createAgent, createCompany, getCompany } from '../server/db/companies.js';
+import { ConfigError, loadConfig, readEnvironment, type Config } from '../config/config.js';
+import { resetPassword, setAgentDisabled, setAgentRole, setCompanyDisabled } from '../db/access.js';
+import { listCalls } from '../db/calls.js';
+import { AccountError, createAgent, createCompany, getCompany } from '../db/companies.js';
 import {
   companySettings,
   normaliseAllowedOrigins,
   setAllowedOrigins,
-} from '../server/db/company-settings.js';
-import { openDatabase, type Database } from '../server/db/database.js';
-import type { CallRow } from '../server/db/schema.js';
+} from '../db/company-settings.js';
+import { openDatabase, type Database } from '../db/database.js';
+import type { CallRow } from '../db/schema.js';
 
 const USAGE = `usage: npm run admin -- <command> [arguments]
 

@@ -24,7 +24,7 @@ import {
   type ServerMessageType,
 } from '../client-lib/protocol.js';
 import { buildSignalingServer, type SignalingServer } from '../server/app.js';
-import { signalingDefaults } from '../server/config.js';
+import { signalingDefaults } from '../config/config.js';
 
 /** How long any one step may take, unless `--step-timeout-ms` says otherwise. */
 const DEFAULT_STEP_TIMEOUT_MS = 5000;

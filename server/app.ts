@@ -16,10 +16,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import type { AccessGuard } from './access.js';
-import type { Principal } from './auth.js';
+import type { AccessGuard } from '../auth/access.js';
+import type { Principal } from '../auth/verify.js';
 import { Coalescer } from './coalescer.js';
-import type { SignalingConfig } from './config.js';
+import type { SignalingConfig } from '../config/config.js';
 import { createConnectionLifecycle } from './connection-lifecycle.js';
 import { ConnectionSocket } from './connection.js';
 import type { DispatchContext } from './dispatch.js';
@@ -69,7 +69,7 @@ export interface SignalingServerOptions {
    */
   readonly allowedOrigins?: (companyId: string) => readonly string[] | Promise<readonly string[]>;
   /**
-   * Revocation (see `server/access.ts`): every upgrade is checked against the database (4003
+   * Revocation (see `auth/access.ts`): every upgrade is checked against the database (4003
    * `not admitted` for a disabled company or agent, 4001 `revoked` for changed credentials or
    * role), live connections are closed the same way when the access journal names them, and,
    * unless `allowedOrigins` is given, the company's allowed origins come from it. The server

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { CallLogSink } from './call-log.js';
-import type { DatabaseConfig } from './config.js';
-import type { NewCallRow } from './db/schema.js';
+import type { DatabaseConfig } from '../config/config.js';
+import type { NewCallRow } from '../db/schema.js';
 
 /** What the worker is started with. */
 export interface CallLogWorkerData {

@@ -6,8 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CallLogWorkerData, FromCallLogWorker, ToCallLogWorker } from './call-log-thread.js';
-import { upsertCalls } from './db/calls.js';
-import { openDatabase } from './db/database.js';
+import { upsertCalls } from '../db/calls.js';
+import { openDatabase } from '../db/database.js';
 
 if (parentPort === null) throw new Error('call-log-worker runs as a worker thread');
 const port = parentPort;

@@ -14,8 +14,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { rowOf, upsertCalls } from './db/calls.js';
-import type { NewCallRow, Schema } from './db/schema.js';
+import { rowOf, upsertCalls } from '../db/calls.js';
+import type { NewCallRow, Schema } from '../db/schema.js';
 import type { Counter, Registry } from './metrics.js';
 import type { CallRecord } from './state/store.js';
 

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../auth/verify.js';
 import { CompactSetOf } from './compact-set.js';
 import { CloseCode, PolicyReason } from './errors.js';
 import type { SignalingMetrics } from './metrics.js';

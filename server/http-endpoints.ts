@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { SignalingConfig } from './config.js';
+import type { SignalingConfig } from '../config/config.js';
 import { METRICS_CONTENT_TYPE, type SignalingMetrics } from './metrics.js';
 import { metricsVerdict, refuseMetrics } from './metrics-access.js';
 import type { StateStore } from './state/store.js';

@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { IceServer } from '../client-lib/protocol.js';
-import type { SignalingConfig } from './config.js';
+import type { SignalingConfig } from '../config/config.js';
 
 /** ICE servers for `userId`, with TURN credentials valid for `turnTtlS` from `nowMs`. */
 export function iceServersFor(

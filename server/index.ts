@@ -2,8 +2,8 @@
  * Entry point of the signaling server: reads the configuration, opens the call log, listens,
  * and shuts down gracefully on SIGTERM/SIGINT. The only module with side effects at import.
  */
-import { bootConfig, stopOnSignals } from './boot.js';
-import { DEVELOPMENT_JWT_SECRET } from './config.js';
+import { bootConfig, stopOnSignals } from '../config/boot.js';
+import { DEVELOPMENT_JWT_SECRET } from '../config/config.js';
 import { buildLoggedSignalingServer, type LoggedSignalingServer } from './logged-server.js';
 
 const { config, log } = bootConfig('signaling');

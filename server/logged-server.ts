@@ -7,13 +7,13 @@
  * same server.
  */
 import type { Logger } from 'pino';
-import { AccessGuard } from './access.js';
+import { AccessGuard } from '../auth/access.js';
 import { buildSignalingServer, type SignalingServer } from './app.js';
 import { CallLogThread } from './call-log-thread.js';
 import { CallLogWriter } from './call-log.js';
-import type { DatabaseConfig, SignalingConfig } from './config.js';
-import { closeInterruptedCalls } from './db/calls.js';
-import { openDatabase, type Database } from './db/database.js';
+import type { DatabaseConfig, SignalingConfig } from '../config/config.js';
+import { closeInterruptedCalls } from '../db/calls.js';
+import { openDatabase, type Database } from '../db/database.js';
 
 /**
  * How long a call-log write waits for another process's lock (the web host, the admin script)

@@ -10,7 +10,7 @@
  * once instead of waiting out the reconnect grace for a client that cannot come back.
  */
 import type { Logger } from 'pino';
-import { AccessVerdict, type AccessChange, type AccessGuard } from './access.js';
+import { AccessVerdict, type AccessChange, type AccessGuard } from '../auth/access.js';
 import type { Connection } from './connection.js';
 import { AuthFailure, CloseCode, ForbiddenReason } from './errors.js';
 import type { SignalingMetrics } from './metrics.js';

@@ -7,9 +7,9 @@
  * Agent and admin tokens are not checked here: the agent dashboard is the web host's own page,
  * and deployments embed it in their own tools.
  */
-import type { Principal } from './auth.js';
-import type { SignalingConfig } from './config.js';
-import { normaliseOrigin } from './origin.js';
+import type { Principal } from '../auth/verify.js';
+import type { SignalingConfig } from '../config/config.js';
+import { normaliseOrigin } from '../common/origin.js';
 
 /** What {@link checkUpgradeOrigin} decided. */
 export type OriginVerdict =

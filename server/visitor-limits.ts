@@ -11,8 +11,8 @@
  * The queue's own cap is the store's (`MAX_QUEUED_CALLS_PER_COMPANY`, see `services/calls.ts`).
  * These counts are this node's: with several nodes each allows its own share.
  */
-import type { Principal } from './auth.js';
-import type { SignalingConfig } from './config.js';
+import type { Principal } from '../auth/verify.js';
+import type { SignalingConfig } from '../config/config.js';
 import type { Connection } from './connection.js';
 import { SignalingError } from './errors.js';
 import type { SignalingMetrics } from './metrics.js';

@@ -5,13 +5,13 @@
 import jwt from 'jsonwebtoken';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
-import { AccessGuard, type AccessGuardOptions } from '../server/access.js';
+import { AccessGuard, type AccessGuardOptions } from '../auth/access.js';
 import {
   buildSignalingServer,
   type SignalingServer,
   type SignalingServerOptions,
 } from '../server/app.js';
-import { signalingDefaults, type SignalingConfig } from '../server/config.js';
+import { signalingDefaults, type SignalingConfig } from '../config/config.js';
 
 /** The secret every test server verifies with. */
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -64,7 +64,7 @@ export async function buildServer(
   };
 }
 
-/** An access guard (see `server/access.ts`) on `db`, closed at teardown. */
+/** An access guard (see `auth/access.ts`) on `db`, closed at teardown. */
 export function accessGuard(
   t: Teardown,
   db: AccessGuardOptions['db'],

@@ -15,9 +15,9 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { LogController, type FastifyError, type HTTPMethods } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { PROTOCOL_VERSION } from '../client-lib/constants.js';
-import { AccessGuard } from '../server/access.js';
-import { signalingDefaults, type Config, type JwtConfig } from '../server/config.js';
-import type { Database } from '../server/db/database.js';
+import { AccessGuard } from '../auth/access.js';
+import { signalingDefaults, type Config, type JwtConfig } from '../config/config.js';
+import type { Database } from '../db/database.js';
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -59,7 +59,7 @@ export interface WebAppOptions {
    */
   readonly jwt: JwtConfig;
   /**
-   * Checks every bearer token against the database (revocation, see `server/access.ts`). The
+   * Checks every bearer token against the database (revocation, see `auth/access.ts`). The
    * app does not close one it is given; without one it makes its own on `database` (polling the
    * access journal at the default interval) and closes it with the app.
    */

@@ -1,14 +1,14 @@
 /**
  * Authenticates API requests by their `Authorization: Bearer <token>` header, with the same
  * verification (claims and rules) as the signaling server's upgrade, and the same revocation
- * check (`server/access.ts`): a token whose company or account was disabled, whose password was
+ * check (`auth/access.ts`): a token whose company or account was disabled, whose password was
  * reset or whose role changed since it was issued is refused with 401 `token_revoked`.
  */
 import type { FastifyRequest } from 'fastify';
-import { AccessVerdict, type AccessGuard } from '../server/access.js';
-import { verifyToken, type Principal } from '../server/auth.js';
-import type { JwtConfig } from '../server/config.js';
-import { AuthError } from '../server/errors.js';
+import { AccessVerdict, type AccessGuard } from '../auth/access.js';
+import { verifyToken, type Principal } from '../auth/verify.js';
+import type { JwtConfig } from '../config/config.js';
+import { AuthError } from '../auth/errors.js';
 import { ForbiddenError, TokenRevokedError, UnauthorizedError } from './errors.js';
 
 /** An agent or admin, as the call-log queries see it. */

@@ -4,7 +4,7 @@
  * cross-origin request and on same-origin POSTs; server-side callers usually send none.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OPAQUE_ORIGIN, normaliseOrigin } from '../server/origin.js';
+import { OPAQUE_ORIGIN, normaliseOrigin } from '../common/origin.js';
 import { BadRequestError } from './errors.js';
 
 /** How long a browser may reuse a preflight's answer (Chromium caps it at two hours). */

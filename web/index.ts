@@ -3,9 +3,9 @@
  * listens, and shuts down gracefully on SIGTERM/SIGINT. The only module of `web/` with side
  * effects at import.
  */
-import { bootConfig, stopOnSignals } from '../server/boot.js';
-import { AccessGuard } from '../server/access.js';
-import { openDatabase } from '../server/db/database.js';
+import { bootConfig, stopOnSignals } from '../config/boot.js';
+import { AccessGuard } from '../auth/access.js';
+import { openDatabase } from '../db/database.js';
 import { buildWebApp } from './app.js';
 
 const { config, log } = bootConfig('web');

@@ -8,7 +8,7 @@
  * the connection (see `framework-errors.ts` for the body); it closes a keep-alive connection
  * idle for `keepAliveTimeout`, and any connection without traffic for `connectionTimeout`.
  */
-import type { WebConfig } from '../server/config.js';
+import type { WebConfig } from '../config/config.js';
 
 /** The timeouts of {@link WebConfig}. */
 export type WebTimeouts = Pick<

@@ -19,7 +19,7 @@ import type {
   ServerMessageOf,
 } from '../../client-lib/protocol.js';
 import type { Coalescer } from '../coalescer.js';
-import type { SignalingConfig } from '../config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -33,7 +33,7 @@ import {
   type StateStore,
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
-import { normalisePurpose } from '../text.js';
+import { normalisePurpose } from '../../common/text.js';
 import { dropLinks, mirrorCall } from './call-links.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
@@ -120,7 +120,7 @@ export class CallService {
         callId: uuidv7(),
         companyId: conn.companyId,
         callType: msg.callType,
-        // What agents, the queue and the call log see: never the raw text (server/text.ts).
+        // What agents, the queue and the call log see: never the raw text (common/text.ts).
         purpose: normalisePurpose(msg.purpose),
         visitor,
         agent: undefined,

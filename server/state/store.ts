@@ -39,7 +39,7 @@ export interface AgentRecord {
  * once toward setting an agent away.
  */
 export interface MissedRing {
-  /** The caller's address key (`server/client-address.ts`). */
+  /** The caller's address key (`common/client-address.ts`). */
   readonly address: string;
   /** When it rang out, ms since the epoch. */
   readonly at: number;
@@ -76,27 +76,13 @@ export interface CallRecord {
   /** Connections of the target agent that were rung (so each learns how the ring ended). */
   readonly rungConnIds: readonly string[];
   /**
-   * The visitor's client address key (`server/client-address.ts`), so that a burst of rings from
+   * The visitor's client address key (`common/client-address.ts`), so that a burst of rings from
    * one address counts once toward setting an agent away. Server-side only: never sent.
    */
   readonly callerAddress?: string;
 }
 
-/** States in which a call is still going on; every other state is final. */
-export const LIVE_CALL_STATES: readonly CallState[] = ['queued', 'ringing', 'answered'];
-
-/** Whether a call in `state` is over. */
-export function isFinalCallState(state: CallState): boolean {
-  return !LIVE_CALL_STATES.includes(state);
-}
-
-/** Whole seconds from answer to end; undefined until an answered call has ended. */
-export function callDurationSec(
-  call: Pick<CallRecord, 'answeredAt' | 'endedAt'>,
-): number | undefined {
-  if (call.answeredAt === undefined || call.endedAt === undefined) return undefined;
-  return Math.max(0, Math.round((call.endedAt - call.answeredAt) / 1000));
-}
+export { callDurationSec, isFinalCallState, LIVE_CALL_STATES } from '../../common/call-state.js';
 
 /**
  * The bounds of each company's queue-wait history (see {@link StateStore.recordQueueWait}): the

@@ -22,7 +22,7 @@ import {
 } from '@calldocker/client';
 import { ServerMessages } from '../../client-lib/protocol.js';
 import { buildSignalingServer } from '../../server/app.js';
-import { signalingDefaults, type SignalingConfig } from '../../server/config.js';
+import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
 import {
   connectAgent,
   signToken,

@@ -14,11 +14,11 @@ import {
   setAgentDisabled,
   setAgentRole,
   setCompanyDisabled,
-} from '../../server/db/access.js';
-import { createAgent, createCompany } from '../../server/db/companies.js';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
-import type { Database } from '../../server/db/database.js';
-import { verifyPassword } from '../../server/db/passwords.js';
+} from '../../db/access.js';
+import { createAgent, createCompany } from '../../db/companies.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
+import type { Database } from '../../db/database.js';
+import { verifyPassword } from '../../db/passwords.js';
 import { openTestDatabase } from './helpers.js';
 
 interface Teardown {

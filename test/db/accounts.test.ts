@@ -10,10 +10,10 @@ import {
   findAgent,
   getAgent,
   getCompany,
-} from '../../server/db/companies.js';
-import { resetPassword, setAgentDisabled, setCompanyDisabled } from '../../server/db/access.js';
-import { openDatabase } from '../../server/db/database.js';
-import { dummyHash, hashPassword, verifyPassword } from '../../server/db/passwords.js';
+} from '../../db/companies.js';
+import { resetPassword, setAgentDisabled, setCompanyDisabled } from '../../db/access.js';
+import { openDatabase } from '../../db/database.js';
+import { dummyHash, hashPassword, verifyPassword } from '../../db/passwords.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;

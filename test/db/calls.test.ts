@@ -11,9 +11,9 @@ import {
   rowOf,
   upsertCall,
   upsertCalls,
-} from '../../server/db/calls.js';
-import type { Database } from '../../server/db/database.js';
-import type { CallRow } from '../../server/db/schema.js';
+} from '../../db/calls.js';
+import type { Database } from '../../db/database.js';
+import type { CallRow } from '../../db/schema.js';
 import { ALICE, callRecord, openTestDatabase } from './helpers.js';
 
 const T0 = 1_700_000_000_000;

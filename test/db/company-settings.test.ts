@@ -4,7 +4,7 @@
  * `frame-ancestors` list the visitor page is served with.
  */
 import t from 'tap';
-import { AccountError, createCompany, getCompany } from '../../server/db/companies.js';
+import { AccountError, createCompany, getCompany } from '../../db/companies.js';
 import {
   companySettings,
   frameAncestorsFor,
@@ -12,8 +12,8 @@ import {
   MAX_ALLOWED_ORIGINS,
   normaliseAllowedOrigins,
   setAllowedOrigins,
-} from '../../server/db/company-settings.js';
-import { normaliseOrigin, parseOrigin } from '../../server/origin.js';
+} from '../../db/company-settings.js';
+import { normaliseOrigin, parseOrigin } from '../../common/origin.js';
 import { openTestDatabase } from './helpers.js';
 
 /** A logger that remembers what it was told. */

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDatabaseUrl, type DatabaseConfig } from '../../server/config.js';
-import { openDatabase, type Database, type OpenOptions } from '../../server/db/database.js';
+import { parseDatabaseUrl, type DatabaseConfig } from '../../config/config.js';
+import { openDatabase, type Database, type OpenOptions } from '../../db/database.js';
 import type { CallRecord } from '../../server/state/store.js';
 
 /** The subset of tap's Test the helpers use. */

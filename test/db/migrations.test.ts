@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import SQLite from 'better-sqlite3';
 import t from 'tap';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { openDatabase } from '../../server/db/database.js';
-import { rowOf } from '../../server/db/calls.js';
-import { MIGRATION_NAMES } from '../../server/db/migrations.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { openDatabase } from '../../db/database.js';
+import { rowOf } from '../../db/calls.js';
+import { MIGRATION_NAMES } from '../../db/migrations.js';
 import { callRecord, openTestDatabase, tempDatabaseConfig, tempDir } from './helpers.js';
 
 /** Tables and indexes of a database file, as `type name` lines, sorted (SQLite's own left out). */
@@ -126,7 +126,7 @@ t.test('two connections of one process migrating one new file at once both succe
 });
 
 const DATABASE_MODULE = pathToFileURL(
-  fileURLToPath(new URL('../../server/db/database.ts', import.meta.url)),
+  fileURLToPath(new URL('../../db/database.ts', import.meta.url)),
 ).href;
 const TSX_LOADER = import.meta.resolve('tsx');
 
@@ -138,7 +138,7 @@ function migratingProcess(url: string) {
   const source = `
     const { openDatabase } = await import(${JSON.stringify(DATABASE_MODULE)});
     const { parseDatabaseUrl } = await import(${JSON.stringify(
-      pathToFileURL(fileURLToPath(new URL('../../server/config.ts', import.meta.url))).href,
+      pathToFileURL(fileURLToPath(new URL('../../config/config.ts', import.meta.url))).href,
     )});
     const database = openDatabase(parseDatabaseUrl(${JSON.stringify(url)}));
     process.send('ready');

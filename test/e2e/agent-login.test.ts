@@ -4,9 +4,9 @@
  * the tab lands on the login with a message, and the chosen status survives a reload.
  */
 import t from 'tap';
-import { setCompanyDisabled } from '../../server/db/access.js';
-import { openDatabase } from '../../server/db/database.js';
-import { parseDatabaseUrl } from '../../server/config.js';
+import { setCompanyDisabled } from '../../db/access.js';
+import { openDatabase } from '../../db/database.js';
+import { parseDatabaseUrl } from '../../config/config.js';
 import { agentsOf, fillLogin, Visitor } from './agent-helpers.js';
 import {
   chromiumOrSkip,

@@ -13,8 +13,8 @@ import {
   startStack,
   until,
 } from './harness.js';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { openDatabase } from '../../server/db/database.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { openDatabase } from '../../db/database.js';
 import { checkA11y, openAgentPage, openVisitor } from './visitor-helpers.js';
 
 /** The ratings stored in the stack's call log, read from its SQLite file. */

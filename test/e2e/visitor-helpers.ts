@@ -9,9 +9,9 @@ import type { Test } from 'tap';
 import { WebSocket } from 'ws';
 import { WebSocketClient } from '@calldocker/client';
 import { serveCallPage } from '../browser/call-page-server.js';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { setCompanyDisabled } from '../../server/db/access.js';
-import { openDatabase } from '../../server/db/database.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { setCompanyDisabled } from '../../db/access.js';
+import { openDatabase } from '../../db/database.js';
 import {
   newPage,
   recordPeerConnections,

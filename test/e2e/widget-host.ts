@@ -8,9 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Frame, Page } from 'playwright-core';
 import type { Test } from 'tap';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
-import { openDatabase } from '../../server/db/database.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
+import { openDatabase } from '../../db/database.js';
 import { until } from './harness.js';
 
 /**

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { COMPANY_ID_PATTERN } from '../../server/db/companies.js';
+import { COMPANY_ID_PATTERN } from '../../db/companies.js';
 import { COMPANY_ID } from '../../web/pages/widget/options.js';
 import { PAGES_DIR } from '../../scripts/build-pages.mjs';
 import { chromiumOrSkip, launchBrowser, newPage, startStack, until } from './harness.js';

@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import t from 'tap';
 import type { WebSocket } from 'ws';
-import { signalingDefaults } from '../../server/config.js';
+import { signalingDefaults } from '../../config/config.js';
 import { PolicyReason } from '../../server/errors.js';
 import {
   delay,

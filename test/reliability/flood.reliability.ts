@@ -17,7 +17,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import t from 'tap';
 import { ServerMessages } from '../../client-lib/protocol.js';
-import { signalingDefaults } from '../../server/config.js';
+import { signalingDefaults } from '../../config/config.js';
 import { PolicyReason } from '../../server/errors.js';
 import { LimitName } from '../../server/visitor-limits.js';
 import { DEFAULT_RATE_LIMITS } from '../../web/rate-limit.js';

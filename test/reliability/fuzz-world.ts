@@ -12,7 +12,7 @@
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import type { Role } from '../../client-lib/protocol.js';
-import type { SignalingConfig } from '../../server/config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import { buildServer, httpGet, signToken, type TestServer } from '../helpers.js';
 import {
   expectFrame,

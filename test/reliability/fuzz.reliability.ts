@@ -23,7 +23,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { RELAY_TYPES, type AgentStatus, type RelayType } from '../../client-lib/protocol.js';
-import type { SignalingConfig } from '../../server/config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { delay } from '../helpers.js';
 import {

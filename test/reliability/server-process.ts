@@ -10,7 +10,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { SignalingConfig } from '../../server/config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { metricValue, TEST_SECRET } from '../helpers.js';
 

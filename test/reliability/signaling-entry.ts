@@ -8,7 +8,7 @@
  * It exits when told to, when its parent goes away, or at the latest after its lifetime.
  */
 import { buildSignalingServer } from '../../server/app.js';
-import { signalingDefaults, type SignalingConfig } from '../../server/config.js';
+import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
 import {
   CONFIG_ENV,
   LIFETIME_ENV,

@@ -19,7 +19,7 @@ import jwt from 'jsonwebtoken';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { CloseCode } from '../../client-lib/constants.js';
-import type { SignalingConfig } from '../../server/config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import { AuthFailure } from '../../server/errors.js';
 import {
   TEST_SECRET,

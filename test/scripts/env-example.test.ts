@@ -8,11 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'dotenv';
 import t from 'tap';
-import { loadConfig } from '../../server/config.js';
+import { loadConfig } from '../../config/config.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const example = parse(readFileSync(join(REPO, 'env.example')));
-const configSource = readFileSync(join(REPO, 'server', 'config.ts'), 'utf8');
+const configSource = readFileSync(join(REPO, 'config', 'config.ts'), 'utf8');
 // Read through the typed helpers (`int(env, 'X', ...)`) or directly (`env['X']`).
 const readByConfig = new Set(
   [
@@ -22,7 +22,7 @@ const readByConfig = new Set(
 );
 
 t.test('env.example lists exactly the variables the config module reads', async (t) => {
-  t.ok(readByConfig.size >= 20, `found the variables in server/config.ts (${readByConfig.size})`);
+  t.ok(readByConfig.size >= 20, `found the variables in config/config.ts (${readByConfig.size})`);
   t.same(
     [...readByConfig].filter((name) => !(name in example)),
     [],

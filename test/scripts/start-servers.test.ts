@@ -25,9 +25,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { freePort } from '../../scripts/bench/lib/stack.js';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { openDatabase } from '../../server/db/database.js';
-import { verifyPassword } from '../../server/db/passwords.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { openDatabase } from '../../db/database.js';
+import { verifyPassword } from '../../db/passwords.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /**

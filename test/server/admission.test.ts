@@ -4,8 +4,8 @@
  * know connect.
  */
 import t from 'tap';
-import { setCompanyDisabled } from '../../server/db/access.js';
-import { createCompany } from '../../server/db/companies.js';
+import { setCompanyDisabled } from '../../db/access.js';
+import { createCompany } from '../../db/companies.js';
 import { openTestDatabase } from '../db/helpers.js';
 import { accessGuard, buildServer, connectVisitor, openClient, signToken } from '../helpers.js';
 

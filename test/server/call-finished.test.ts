@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
-import { signalingDefaults } from '../../server/config.js';
+import { signalingDefaults } from '../../config/config.js';
 import { buildLoggedSignalingServer } from '../../server/logged-server.js';
 import { bearer, buildTestApp, tokenFor } from '../web/helpers.js';
 import {

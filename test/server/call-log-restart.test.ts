@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { parseDatabaseUrl } from '../../server/config.js';
-import { openDatabase, type Database } from '../../server/db/database.js';
-import type { CallRow } from '../../server/db/schema.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { openDatabase, type Database } from '../../db/database.js';
+import type { CallRow } from '../../db/schema.js';
 import { delay, openClient, signToken, type TestClaims, type TestClient } from '../helpers.js';
 
 /** The subset of tap's Test the helpers use. */

@@ -8,9 +8,9 @@ import { pino } from 'pino';
 import t from 'tap';
 import { CallLogThread } from '../../server/call-log-thread.js';
 import { CallLogWriter, type CallLogOptions } from '../../server/call-log.js';
-import type { SignalingConfig } from '../../server/config.js';
-import type { Database } from '../../server/db/database.js';
-import type { CallRow } from '../../server/db/schema.js';
+import type { SignalingConfig } from '../../config/config.js';
+import type { Database } from '../../db/database.js';
+import type { CallRow } from '../../db/schema.js';
 import { openTestDatabase } from '../db/helpers.js';
 import {
   buildServer,

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import t from 'tap';
-import { loadConfig, signalingDefaults } from '../../server/config.js';
+import { loadConfig, signalingDefaults } from '../../config/config.js';
 import { iceServersFor } from '../../server/ice-servers.js';
 import { buildServer, connectAgent, connectVisitor } from '../helpers.js';
 

@@ -6,7 +6,7 @@
 import { networkInterfaces } from 'node:os';
 import t from 'tap';
 import { buildSignalingServer } from '../../server/app.js';
-import { signalingDefaults, type SignalingConfig } from '../../server/config.js';
+import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
 import { isLoopback, metricsVerdict } from '../../server/metrics-access.js';
 import { buildServer, metricValue } from '../helpers.js';
 

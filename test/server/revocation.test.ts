@@ -11,9 +11,9 @@ import {
   setAgentDisabled,
   setAgentRole,
   setCompanyDisabled,
-} from '../../server/db/access.js';
-import { createAgent, createCompany } from '../../server/db/companies.js';
-import type { Agent } from '../../server/db/schema.js';
+} from '../../db/access.js';
+import { createAgent, createCompany } from '../../db/companies.js';
+import type { Agent } from '../../db/schema.js';
 import { openTestDatabase, tempDatabaseConfig } from '../db/helpers.js';
 import {
   accessGuard,

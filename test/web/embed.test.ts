@@ -3,9 +3,9 @@
  * site may read the answer (CORS `*`), no cache may keep it, and every bad input has its code.
  */
 import t from 'tap';
-import { setCompanyDisabled } from '../../server/db/access.js';
-import { createCompany } from '../../server/db/companies.js';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
+import { setCompanyDisabled } from '../../db/access.js';
+import { createCompany } from '../../db/companies.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
 import { buildTestApp, errorOf } from './helpers.js';
 
 async function setup(t: Parameters<typeof buildTestApp>[0]) {

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { v7 as uuidv7 } from 'uuid';
 import type { CallState } from '../../client-lib/protocol.js';
-import { loadConfig, type JwtConfig } from '../../server/config.js';
-import { rowOf, upsertCall } from '../../server/db/calls.js';
-import { createAgent, createCompany } from '../../server/db/companies.js';
-import { openDatabase, type Database } from '../../server/db/database.js';
-import type { Agent } from '../../server/db/schema.js';
+import { loadConfig, type JwtConfig } from '../../config/config.js';
+import { rowOf, upsertCall } from '../../db/calls.js';
+import { createAgent, createCompany } from '../../db/companies.js';
+import { openDatabase, type Database } from '../../db/database.js';
+import type { Agent } from '../../db/schema.js';
 import { buildWebApp, type WebApp, type WebAppOptions } from '../../web/app.js';
 
 /** What the tests need of tap's `t`. */
@@ -206,18 +206,14 @@ export async function insertCall(database: Database, spec: CallSpec): Promise<st
       callType: spec.callType ?? 'audio',
       purpose: spec.purpose,
       state: spec.state,
-      visitor: { ...visitor, role: 'visitor', connId: null },
+      visitor,
       targetAgentId: target,
-      agent:
-        spec.agent === undefined
-          ? undefined
-          : { id: spec.agent.id, name: spec.agent.name, role: 'agent', connId: null },
+      agent: spec.agent === undefined ? undefined : { id: spec.agent.id, name: spec.agent.name },
       queuedAt: target === undefined ? spec.createdAt : undefined,
       ringingAt: target === undefined ? undefined : spec.createdAt,
       answeredAt: at(spec.answeredAfterS),
       endedAt: at(spec.endedAfterS),
       endReason: spec.endReason,
-      rungConnIds: [],
     },
     spec.createdAt,
   );

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { verifyToken } from '../../server/auth.js';
-import { setAgentDisabled, setCompanyDisabled } from '../../server/db/access.js';
+import { verifyToken } from '../../auth/verify.js';
+import { setAgentDisabled, setCompanyDisabled } from '../../db/access.js';
 import { BODY_LIMIT_BYTES } from '../../web/app.js';
 import { PASSWORD, TEST_JWT, claimsOf, errorOf } from './helpers.js';
 import { AGENT_TTL_S, login, nowS, setup } from './accounts.js';

@@ -4,8 +4,8 @@
  * `GET /api/calls` and `GET /api/calls/stats`, and survive a late call-log row.
  */
 import t from 'tap';
-import { upsertCall } from '../../server/db/calls.js';
-import type { Database } from '../../server/db/database.js';
+import { upsertCall } from '../../db/calls.js';
+import type { Database } from '../../db/database.js';
 import {
   bearer,
   buildTestApp,

@@ -10,8 +10,8 @@ import {
   setAgentDisabled,
   setAgentRole,
   setCompanyDisabled,
-} from '../../server/db/access.js';
-import { openDatabase } from '../../server/db/database.js';
+} from '../../db/access.js';
+import { openDatabase } from '../../db/database.js';
 import { until } from '../helpers.js';
 import { refresh, setup, visitorToken, type App } from './accounts.js';
 import { bearer, claimsOf, errorOf, PASSWORD, tokenOf, type Teardown } from './helpers.js';

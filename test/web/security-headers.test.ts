@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
 import { defaultPagesDir } from '../../web/routes/pages.js';
 import { EMBED_DEMO_CSP } from '../../web/routes/embed-demo.js';
 import { STATUS_PAGE_CSP, STRICT_CSP, frameOptionsFor } from '../../web/security-headers.js';

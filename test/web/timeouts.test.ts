@@ -5,7 +5,7 @@
  * one whose answer stalls. Each is checked just inside its timeout as well as past it.
  */
 import t from 'tap';
-import { ConfigError, loadConfig } from '../../server/config.js';
+import { ConfigError, loadConfig } from '../../config/config.js';
 import { timeoutCheckIntervalMs } from '../../web/timeouts.js';
 import { errorOf, listenTestApp } from './helpers.js';
 import { openRaw } from './raw-http.js';

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import t from 'tap';
-import { verifyToken } from '../../server/auth.js';
-import { setAgentDisabled, setCompanyDisabled } from '../../server/db/access.js';
+import { verifyToken } from '../../auth/verify.js';
+import { setAgentDisabled, setCompanyDisabled } from '../../db/access.js';
 import { PASSWORD, TEST_JWT, bearer, claimsOf, errorOf, tokenFor, tokenOf } from './helpers.js';
 import {
   AGENT_TTL_S,

@@ -1,7 +1,7 @@
 /**
  * Names and purposes from visitors, over the real servers: what agents receive (the queue and
  * the ring) and what the call log keeps is the normalised text, never what the visitor typed
- * (server/text.ts). Bidi overrides, zero-width and control characters go; whitespace collapses.
+ * (common/text.ts). Bidi overrides, zero-width and control characters go; whitespace collapses.
  */
 import { pino } from 'pino';
 import t from 'tap';

@@ -4,9 +4,9 @@
  * `origin` claim every visitor token carries when its request had an `Origin`.
  */
 import t from 'tap';
-import { verifyToken } from '../../server/auth.js';
+import { verifyToken } from '../../auth/verify.js';
 import { AuthError, AuthFailure } from '../../server/errors.js';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
 import { PREFLIGHT_MAX_AGE_S } from '../../web/cors.js';
 import { TEST_JWT, bearer, claimsOf, errorOf, tokenFor, tokenOf } from './helpers.js';
 import { setup, type App } from './accounts.js';

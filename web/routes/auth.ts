@@ -5,13 +5,13 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AccessVerdict, type AccessGuard } from '../../server/access.js';
-import type { JwtConfig, WebConfig } from '../../server/config.js';
-import { activeCompany, findAgent, getAgent, getCompany } from '../../server/db/companies.js';
-import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
-import type { Database } from '../../server/db/database.js';
-import { dummyHash, verifyPassword } from '../../server/db/passwords.js';
-import { normaliseName } from '../../server/text.js';
+import { AccessVerdict, type AccessGuard } from '../../auth/access.js';
+import type { JwtConfig, WebConfig } from '../../config/config.js';
+import { activeCompany, findAgent, getAgent, getCompany } from '../../db/companies.js';
+import { companySettings, isOriginAllowed } from '../../db/company-settings.js';
+import type { Database } from '../../db/database.js';
+import { dummyHash, verifyPassword } from '../../db/passwords.js';
+import { normaliseName } from '../../common/text.js';
 import { revokedError, verifyBearer } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
 import {
@@ -25,7 +25,7 @@ import {
   rateLimited,
 } from '../errors.js';
 import { FixedWindowLimiter, type RateLimits } from '../rate-limit.js';
-import { canIssueTokens, issueToken, newVisitorId, type TokenSubject } from '../tokens.js';
+import { canIssueTokens, issueToken, newVisitorId, type TokenSubject } from '../../auth/sign.js';
 
 /** Longest visitor name a token carries (the signaling server's own limit). */
 export const MAX_VISITOR_NAME_LENGTH = 100;
@@ -105,7 +105,7 @@ export interface AuthRoutesOptions {
   readonly jwt: JwtConfig;
   readonly web: Pick<WebConfig, 'visitorTokenTtlS' | 'agentTokenTtlS'>;
   readonly rateLimits: RateLimits;
-  /** Refuses to renew revoked tokens (see `server/access.ts`). */
+  /** Refuses to renew revoked tokens (see `auth/access.ts`). */
   readonly access: AccessGuard;
 }
 

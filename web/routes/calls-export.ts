@@ -10,11 +10,11 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CallState } from '../../client-lib/protocol.js';
-import type { AccessGuard } from '../../server/access.js';
-import type { JwtConfig } from '../../server/config.js';
-import { listCalls, type CallFilter, type Viewer } from '../../server/db/calls.js';
-import type { Database } from '../../server/db/database.js';
-import type { CallRow } from '../../server/db/schema.js';
+import type { AccessGuard } from '../../auth/access.js';
+import type { JwtConfig } from '../../config/config.js';
+import { listCalls, type CallFilter, type Viewer } from '../../db/calls.js';
+import type { Database } from '../../db/database.js';
+import type { CallRow } from '../../db/schema.js';
 import { authenticateStaff } from '../bearer.js';
 import { csvRecord, type CsvValue } from '../csv.js';
 import { ErrorBody } from '../errors.js';
@@ -94,7 +94,7 @@ async function* exportRecords(database: Database, viewer: Viewer, filter: CallFi
 export interface CallExportRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
-  /** Refuses revoked tokens (see `server/access.ts`). */
+  /** Refuses revoked tokens (see `auth/access.ts`). */
   readonly access: AccessGuard;
 }
 

@@ -6,11 +6,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import { CallState, CallType } from '../../client-lib/protocol.js';
-import type { AccessGuard } from '../../server/access.js';
-import type { JwtConfig } from '../../server/config.js';
-import { callStats, listCalls, type CallFilter, type Viewer } from '../../server/db/calls.js';
-import type { Database } from '../../server/db/database.js';
-import type { CallRow } from '../../server/db/schema.js';
+import type { AccessGuard } from '../../auth/access.js';
+import type { JwtConfig } from '../../config/config.js';
+import { callStats, listCalls, type CallFilter, type Viewer } from '../../db/calls.js';
+import type { Database } from '../../db/database.js';
+import type { CallRow } from '../../db/schema.js';
 import { authenticateStaff, type StaffPrincipal } from '../bearer.js';
 import { BadRequestError, ErrorBody, ForbiddenError } from '../errors.js';
 import '../formats.js';
@@ -135,7 +135,7 @@ export const StatsReply = Type.Object(
 export interface CallRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
-  /** Refuses revoked tokens (see `server/access.ts`). */
+  /** Refuses revoked tokens (see `auth/access.ts`). */
   readonly access: AccessGuard;
   readonly serviceLevelS: number;
 }

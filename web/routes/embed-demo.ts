@@ -8,7 +8,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { COMPANY_ID_PATTERN } from '../../server/db/companies.js';
+import { COMPANY_ID_PATTERN } from '../../db/companies.js';
 import { DEMO_COMPANY_ID, escapeHtml } from './pages.js';
 
 /**

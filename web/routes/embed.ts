@@ -5,10 +5,10 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { getCompany } from '../../server/db/companies.js';
-import { companySettings, isOriginAllowed } from '../../server/db/company-settings.js';
-import type { Database } from '../../server/db/database.js';
-import { MAX_ORIGIN_LENGTH, OPAQUE_ORIGIN, parseOrigin } from '../../server/origin.js';
+import { getCompany } from '../../db/companies.js';
+import { companySettings, isOriginAllowed } from '../../db/company-settings.js';
+import type { Database } from '../../db/database.js';
+import { MAX_ORIGIN_LENGTH, OPAQUE_ORIGIN, parseOrigin } from '../../common/origin.js';
 import {
   BadRequestError,
   CompanyDisabledError,

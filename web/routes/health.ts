@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import type { Database } from '../../server/db/database.js';
+import type { Database } from '../../db/database.js';
 
 /** Body of `GET /api/health`, healthy (200) or not (503). */
 export const HealthBody = Type.Object(

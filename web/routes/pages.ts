@@ -19,10 +19,10 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import { getCompany } from '../../server/db/companies.js';
-import type { Database } from '../../server/db/database.js';
-import { COMPANY_ID_PATTERN } from '../../server/db/companies.js';
-import { frameAncestorsFor } from '../../server/db/company-settings.js';
+import { getCompany } from '../../db/companies.js';
+import type { Database } from '../../db/database.js';
+import { COMPANY_ID_PATTERN } from '../../db/companies.js';
+import { frameAncestorsFor } from '../../db/company-settings.js';
 import { PROTOCOL_VERSION } from '../../client-lib/constants.js';
 import type { PageBootData } from '../pages/shared/boot-data.js';
 

@@ -5,11 +5,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { AccessGuard } from '../../server/access.js';
-import type { JwtConfig } from '../../server/config.js';
-import type { Database } from '../../server/db/database.js';
-import { rateCall, type RatingRefusal } from '../../server/db/ratings.js';
-import { normaliseComment } from '../../server/text.js';
+import type { AccessGuard } from '../../auth/access.js';
+import type { JwtConfig } from '../../config/config.js';
+import type { Database } from '../../db/database.js';
+import { rateCall, type RatingRefusal } from '../../db/ratings.js';
+import { normaliseComment } from '../../common/text.js';
 import { authenticateVisitor } from '../bearer.js';
 import {
   AlreadyRatedError,
@@ -60,7 +60,7 @@ export const RatingReply = Type.Object(
 export interface RatingRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
-  /** Refuses revoked tokens (see `server/access.ts`). */
+  /** Refuses revoked tokens (see `auth/access.ts`). */
   readonly access: AccessGuard;
   /** The clock, ms since the epoch; defaults to `Date.now`. */
   readonly now?: () => number;

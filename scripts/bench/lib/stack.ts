@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDatabaseUrl } from '../../../server/config.js';
-import { createAgent, createCompany } from '../../../server/db/companies.js';
-import { openDatabase } from '../../../server/db/database.js';
+import { parseDatabaseUrl } from '../../../config/config.js';
+import { createAgent, createCompany } from '../../../db/companies.js';
+import { openDatabase } from '../../../db/database.js';
 import { ROOT } from './build.js';
 
 const TSX_LOADER = import.meta.resolve('tsx');

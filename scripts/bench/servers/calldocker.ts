@@ -9,7 +9,7 @@
  * builder's default, which is silent.
  */
 import { buildSignalingServer } from '../../../server/app.js';
-import { signalingDefaults } from '../../../server/config.js';
+import { signalingDefaults } from '../../../config/config.js';
 import { UNLIMITED_ANONYMOUS_LOAD } from '../../../server/visitor-limits.js';
 import { serveBenchmark } from './ipc.js';
 

@@ -33,7 +33,7 @@ export const DEFAULT_Z_INDEX = 2147483000;
 /** Longest label kept: the button is a pill, not a banner. */
 export const MAX_LABEL_LENGTH = 40;
 
-/** The web host's company id pattern (`server/db/companies.ts`; a test keeps them equal). */
+/** The web host's company id pattern (`db/companies.ts`; a test keeps them equal). */
 export const COMPANY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**

@@ -9,7 +9,7 @@ import {
   compileTrust,
   plainAddress,
   UNKNOWN_ADDRESS,
-} from '../../server/client-address.js';
+} from '../../common/client-address.js';
 
 t.test('an IPv4 address is its own key', async (t) => {
   t.equal(addressKey('203.0.113.7'), '203.0.113.7');

@@ -1,14 +1,14 @@
 /**
  * Issues the tokens the signaling server accepts: HS256 with `JWT_SECRET`, carrying the claims
- * `server/auth.ts` reads (`sub`, `role`, `company_id`, `name`, `exp`, for visitors asking from a
+ * `auth/verify.ts` reads (`auth/claims.ts`) (`sub`, `role`, `company_id`, `name`, `exp`, for visitors asking from a
  * browser `origin`, for agents and admins `ver`) plus `iss`/`aud` when the deployment requires
  * them, so a token from this host always passes `verifyToken`.
  */
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Role } from '../client-lib/protocol.js';
-import type { JwtConfig } from '../server/config.js';
-import { TokenSigningUnavailableError } from './errors.js';
+import type { TokenClaims } from './claims.js';
+import type { JwtConfig } from '../config/config.js';
 
 /** Who a token speaks for. */
 export interface TokenSubject {
@@ -44,7 +44,7 @@ export function canIssueTokens(config: JwtConfig): boolean {
 
 /**
  * Signs a token for `subject` valid for `ttlS` seconds from `nowMs`.
- * @throws TokenSigningUnavailableError (503) when the deployment has no `JWT_SECRET`.
+ * @throws Error when the deployment has no `JWT_SECRET` (check {@link canIssueTokens} first).
  */
 export function issueToken(
   config: JwtConfig,
@@ -52,21 +52,22 @@ export function issueToken(
   ttlS: number,
   nowMs = Date.now(),
 ): IssuedToken {
-  if (config.secret === undefined) throw new TokenSigningUnavailableError();
+  // The web host refuses token requests before this on a deployment without a secret.
+  if (config.secret === undefined) throw new Error('cannot sign tokens: JWT_SECRET is not set');
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ttlS;
-  const payload: Record<string, string | number> = {
+  const payload: TokenClaims = {
     sub: subject.userId,
     role: subject.role,
     company_id: subject.companyId,
     iat,
     exp,
+    ...(subject.name !== undefined && { name: subject.name }),
+    ...(subject.origin !== undefined && { origin: subject.origin }),
+    ...(subject.credentialsVersion !== undefined && { ver: subject.credentialsVersion }),
+    ...(config.issuer !== undefined && { iss: config.issuer }),
+    ...(config.audience !== undefined && { aud: config.audience }),
   };
-  if (subject.name !== undefined) payload.name = subject.name;
-  if (subject.origin !== undefined) payload.origin = subject.origin;
-  if (subject.credentialsVersion !== undefined) payload.ver = subject.credentialsVersion;
-  if (config.issuer !== undefined) payload.iss = config.issuer;
-  if (config.audience !== undefined) payload.aud = config.audience;
   // `iat` is in the payload, so jsonwebtoken keeps it rather than reading the clock again.
   const token = jwt.sign(payload, config.secret, { algorithm: 'HS256' });
   return { token, expiresAt: new Date(exp * 1000).toISOString() };

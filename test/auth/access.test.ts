@@ -8,16 +8,16 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import t from 'tap';
-import { ACCESS_CACHE_ENTRIES, AccessGuard, type AccessChange } from '../../server/access.js';
-import type { Principal } from '../../server/auth.js';
+import { ACCESS_CACHE_ENTRIES, AccessGuard, type AccessChange } from '../../auth/access.js';
+import type { Principal } from '../../auth/verify.js';
 import {
   resetPassword,
   setAgentDisabled,
   setAgentRole,
   setCompanyDisabled,
-} from '../../server/db/access.js';
-import { createAgent, createCompany } from '../../server/db/companies.js';
-import type { Database } from '../../server/db/database.js';
+} from '../../db/access.js';
+import { createAgent, createCompany } from '../../db/companies.js';
+import type { Database } from '../../db/database.js';
 import { openTestDatabase, tempDatabaseConfig } from '../db/helpers.js';
 import { accessGuard, until } from '../helpers.js';
 
@@ -256,8 +256,8 @@ t.test('a guard left open does not keep its process alive', async (t) => {
   t.ok(database);
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const script = `
-    const { AccessGuard } = await import('./server/access.ts');
-    const { openDatabase } = await import('./server/db/database.ts');
+    const { AccessGuard } = await import('./auth/access.ts');
+    const { openDatabase } = await import('./db/database.ts');
     const database = openDatabase(${JSON.stringify(config)});
     const guard = new AccessGuard({ db: database.db, pollMs: 10 });
     await guard.poll();

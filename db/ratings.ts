@@ -4,8 +4,8 @@
  * transition row of its call.
  */
 import type { Kysely } from 'kysely';
-import type { CallState } from '../../client-lib/protocol.js';
-import { isFinalCallState } from '../state/store.js';
+import type { CallState } from '../client-lib/protocol.js';
+import { isFinalCallState } from '../common/call-state.js';
 import type { Schema } from './schema.js';
 
 /** How long after a call ended its visitor may rate it. */

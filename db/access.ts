@@ -5,7 +5,7 @@
  * its role set; a company's allowed origins, in `company-settings.ts`) writes one
  * `access_changes` row in the change's own transaction: a reader that sees the row sees the
  * change, and no change commits without its row. The signaling server and the web host poll the
- * journal (`server/access.ts`) and drop what they cached of the company or agent it names.
+ * journal (`auth/access.ts`) and drop what they cached of the company or agent it names.
  */
 import type { Kysely } from 'kysely';
 import { AccountError, MIN_PASSWORD_LENGTH, normaliseEmail } from './companies.js';

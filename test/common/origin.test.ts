@@ -5,8 +5,8 @@
  * and agent tokens are not checked. A token without the claim is held to its company's list.
  */
 import t, { type Test } from 'tap';
-import { createCompany } from '../../server/db/companies.js';
-import { setAllowedOrigins } from '../../server/db/company-settings.js';
+import { createCompany } from '../../db/companies.js';
+import { setAllowedOrigins } from '../../db/company-settings.js';
 import { webOriginsFor } from '../../server/upgrade-origin.js';
 import { openTestDatabase } from '../db/helpers.js';
 import {

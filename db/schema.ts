@@ -29,7 +29,7 @@ export interface AgentsTable {
   created_at: number;
   /**
    * Bumped by a password reset and by disabling: tokens carry it as `ver`, and a token whose
-   * `ver` differs is refused (see `server/access.ts`).
+   * `ver` differs is refused (see `auth/access.ts`).
    */
   credentials_version: Generated<number>;
 }

@@ -9,8 +9,8 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { QUEUE_PAGE_MAX } from '../client-lib/constants.js';
-import { compileTrust } from './client-address.js';
-import { parseOrigin } from './origin.js';
+import { compileTrust } from '../common/client-address.js';
+import { parseOrigin } from '../common/origin.js';
 
 /** Thrown for a missing or invalid setting; `variable` names the environment variable. */
 export class ConfigError extends Error {
@@ -49,7 +49,7 @@ export interface SignalingConfig {
   readonly maxConnectionsPerUser: number;
   /**
    * Whom to believe about a client's address (`TRUST_PROXY`, as {@link WebConfig.trustProxy}):
-   * the per-address limits below key on it (see `server/client-address.ts`).
+   * the per-address limits below key on it (see `common/client-address.ts`).
    */
   readonly trustProxy: boolean | number | string;
   /** Live visitor connections per client address on this node; one more is closed with 4008. */

@@ -1,7 +1,7 @@
 /** Companies and their agents: the accounts behind logins and visitor tokens. */
 import { v7 as uuidv7 } from 'uuid';
 import type { Kysely } from 'kysely';
-import { normaliseName } from '../text.js';
+import { normaliseName } from '../common/text.js';
 import { hashPassword } from './passwords.js';
 import type { Agent, Company, Schema } from './schema.js';
 
@@ -31,7 +31,7 @@ export async function createCompany(
   if (!COMPANY_ID_PATTERN.test(id)) {
     throw new AccountError('invalid', `company id "${id}" must match ${COMPANY_ID_PATTERN.source}`);
   }
-  // Names are shown on visitors' and agents' screens: normalised like a visitor's (server/text.ts).
+  // Names are shown on visitors' and agents' screens: normalised like a visitor's (common/text.ts).
   const shown = normaliseName(name);
   if (shown === '') throw new AccountError('invalid', 'company name is empty');
   if ((await getCompany(db, id)) !== undefined)

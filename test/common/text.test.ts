@@ -1,5 +1,5 @@
 /**
- * The normaliser of names and purposes from strangers (server/text.ts), over a table of the
+ * The normaliser of names and purposes from strangers (common/text.ts), over a table of the
  * inputs people use to spoof, hide or break what an agent reads.
  */
 import t from 'tap';
@@ -9,7 +9,7 @@ import {
   normaliseName,
   normalisePurpose,
   normaliseText,
-} from '../../server/text.js';
+} from '../../common/text.js';
 
 const codePoints = (s: string) => Array.from(s).length;
 /** Whether `s` holds a lone surrogate (a pair split by a cut). */

@@ -17,7 +17,7 @@ import {
   DEVELOPMENT_JWT_SECRET,
   loadConfig,
   readEnvironment,
-} from '../../server/config.js';
+} from '../../config/config.js';
 import { openClient } from '../helpers.js';
 
 /** The test object tap hands to a subtest callback. */

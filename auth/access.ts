@@ -5,7 +5,7 @@
  * A token is a claim made at login; the database says what holds now. The guard compares the two
  * (company enabled, agent enabled, the agent's credentials version and role) through a short
  * cache, and learns of changes made by any process from the access journal
- * (`server/db/access.ts`), which it reads every `ACCESS_POLL_MS`: the rows it finds drop the
+ * (`db/access.ts`), which it reads every `ACCESS_POLL_MS`: the rows it finds drop the
  * cached answers they name and go to {@link AccessGuard.onChange}'s listeners (the signaling
  * server closes the live connections they refuse, see `revocation.ts`). A cached answer may
  * admit, but a refusal is always read afresh, so what is given back counts at once.
@@ -17,10 +17,10 @@
  */
 import type { Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
-import type { Principal } from './auth.js';
-import { accessChangesAfter, latestAccessSeq, type AccessChange } from './db/access.js';
-import { companySettings } from './db/company-settings.js';
-import type { Schema } from './db/schema.js';
+import type { Principal } from './verify.js';
+import { accessChangesAfter, latestAccessSeq, type AccessChange } from '../db/access.js';
+import { companySettings } from '../db/company-settings.js';
+import type { Schema } from '../db/schema.js';
 
 export type { AccessChange };
 

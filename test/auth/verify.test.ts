@@ -8,7 +8,7 @@ import jwt from 'jsonwebtoken';
 import t from 'tap';
 import type { ClientOptions } from 'ws';
 import { PROTOCOL_VERSION } from '../../client-lib/constants.js';
-import type { SignalingConfig } from '../../server/config.js';
+import type { SignalingConfig } from '../../config/config.js';
 import { AuthFailure, CloseCode } from '../../server/errors.js';
 import {
   TEST_SECRET,

@@ -5,10 +5,11 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Role } from '../client-lib/protocol.js';
-import type { JwtConfig } from './config.js';
+import type { UncheckedClaims } from './claims.js';
+import type { JwtConfig } from '../config/config.js';
 import { AuthError, AuthFailure } from './errors.js';
-import { OPAQUE_ORIGIN, normaliseOrigin } from './origin.js';
-import { normaliseName } from './text.js';
+import { OPAQUE_ORIGIN, normaliseOrigin } from '../common/origin.js';
+import { normaliseName } from '../common/text.js';
 
 /** Who a connection speaks for, taken from a verified token. */
 export interface Principal {
@@ -26,7 +27,7 @@ export interface Principal {
   readonly origin?: string | undefined;
   /**
    * The `ver` claim: the agent's credentials version when the web host issued the token. A
-   * password reset or disabling bumps the version in the database, and `server/access.ts`
+   * password reset or disabling bumps the version in the database, and `auth/access.ts`
    * refuses a token whose version differs; a token without the claim counts as version 0.
    */
   readonly credentialsVersion?: number | undefined;
@@ -42,8 +43,6 @@ const PUBLIC_KEY_ALGORITHMS = new Map([
   ['RS256', 'rsa'],
   ['ES256', 'ec'],
 ]);
-
-type Claims = Record<string, unknown>;
 
 function idClaim(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
@@ -128,36 +127,36 @@ export function verifyToken(token: string | null | undefined, config: JwtConfig)
     throw new AuthError(AuthFailure.Malformed);
   }
   const { key, alg } = keyFor(decoded.header.alg, config);
-  let claims: Claims;
+  let claims: UncheckedClaims;
   try {
     claims = jwt.verify(token, key, {
       algorithms: [alg],
       ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
       ...(config.audience !== undefined ? { audience: config.audience } : {}),
-    }) as Claims;
+    }) as UncheckedClaims;
   } catch (err) {
     throw verifyFailure(err);
   }
   if (typeof claims !== 'object' || claims === null) throw new AuthError(AuthFailure.Malformed);
-  const exp = claims['exp'];
+  const exp = claims.exp;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new AuthError(AuthFailure.MissingExp);
-  const userId = idClaim(claims['sub'] ?? claims['id']);
+  const userId = idClaim(claims.sub ?? claims.id);
   if (userId === undefined) throw new AuthError(AuthFailure.MissingSub);
-  const companyRaw = claims['company_id'];
+  const companyRaw = claims.company_id;
   if (companyRaw === undefined || companyRaw === null || companyRaw === '') {
     throw new AuthError(AuthFailure.MissingCompany);
   }
   const companyId = idClaim(companyRaw);
   if (companyId === undefined) throw new AuthError(AuthFailure.BadClaim);
-  const role = roleClaim(claims['role']);
+  const role = roleClaim(claims.role);
   if (role === undefined) throw new AuthError(AuthFailure.BadRole);
-  const rawName = claims['name'];
+  const rawName = claims.name;
   if (rawName !== undefined && typeof rawName !== 'string')
     throw new AuthError(AuthFailure.BadClaim);
-  // Whoever issued the token, the name is shown to agents as normalised text (server/text.ts).
+  // Whoever issued the token, the name is shown to agents as normalised text (common/text.ts).
   const cleaned = rawName === undefined ? '' : normaliseName(rawName);
   const name = cleaned !== '' ? cleaned : role === 'visitor' ? 'Visitor' : userId;
-  const rawOrigin = claims['origin'];
+  const rawOrigin = claims.origin;
   let origin: string | undefined;
   if (rawOrigin !== undefined) {
     origin =
@@ -169,6 +168,6 @@ export function verifyToken(token: string | null | undefined, config: JwtConfig)
     // A claim that cannot be compared cannot be enforced: refused rather than ignored.
     if (origin === undefined) throw new AuthError(AuthFailure.BadClaim);
   }
-  const credentialsVersion = versionClaim(claims['ver']);
+  const credentialsVersion = versionClaim(claims.ver);
   return { userId, role, companyId, name, exp, origin, credentialsVersion };
 }

@@ -1,11 +1,28 @@
 /** The call log: one row per call, rewritten at every transition; queries for the REST API. */
 import { sql, type Expression, type Kysely } from 'kysely';
-import type { CallState } from '../../client-lib/protocol.js';
-import { callDurationSec, LIVE_CALL_STATES, type CallRecord } from '../state/store.js';
+import type { CallState } from '../client-lib/protocol.js';
+import { callDurationSec, LIVE_CALL_STATES } from '../common/call-state.js';
 import type { CallRow, NewCallRow, Schema } from './schema.js';
 
+/** A call as the signaling server knows it: the fields of its state record that the log keeps. */
+export interface LoggedCall {
+  readonly callId: string;
+  readonly companyId: string;
+  readonly callType: NewCallRow['call_type'];
+  readonly purpose: string | undefined;
+  readonly state: CallState;
+  readonly visitor: { readonly id: string; readonly name: string };
+  readonly targetAgentId: string | undefined;
+  readonly agent: { readonly id: string; readonly name: string } | undefined;
+  readonly queuedAt: number | undefined;
+  readonly ringingAt: number | undefined;
+  readonly answeredAt: number | undefined;
+  readonly endedAt: number | undefined;
+  readonly endReason: string | undefined;
+}
+
 /** The row for a call as the signaling server knows it now. */
-export function rowOf(call: CallRecord, now = Date.now()): NewCallRow {
+export function rowOf(call: LoggedCall, now = Date.now()): NewCallRow {
   return {
     id: call.callId,
     company_id: call.companyId,

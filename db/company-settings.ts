@@ -8,7 +8,7 @@
  * the problem is logged.
  */
 import type { Kysely } from 'kysely';
-import { parseOrigin } from '../origin.js';
+import { parseOrigin } from '../common/origin.js';
 import { recordAccessChange } from './access.js';
 import { AccountError } from './companies.js';
 import type { Company, Schema } from './schema.js';
@@ -18,7 +18,7 @@ export const MAX_ALLOWED_ORIGINS = 100;
 
 /** A company's settings, validated. */
 export interface CompanySettings {
-  /** Normalised origins (see `server/origin.ts`); empty: any site may embed the company. */
+  /** Normalised origins (see `common/origin.ts`); empty: any site may embed the company. */
   readonly allowedOrigins: readonly string[];
 }
 
