@@ -165,6 +165,42 @@ export interface Config {
   readonly signaling: SignalingConfig;
   readonly web: WebConfig;
   readonly database: DatabaseConfig;
+  /** Cluster mode: set when `REDIS_URL` is; undefined runs one node on its own memory. */
+  readonly redis: RedisConfig | undefined;
+}
+
+/** Where the nodes of a cluster share their state (`REDIS_URL`). */
+export interface RedisConfig {
+  /** `redis://` or `rediss://`, as ioredis takes it. */
+  readonly url: string;
+  /** Every key and channel starts with it (`REDIS_PREFIX`): deployments may share a Redis. */
+  readonly prefix: string;
+  /** This node's id (`NODE_ID`), unique in the cluster; undefined: a random one at start. */
+  readonly nodeId: string | undefined;
+}
+
+/** Node ids and key prefixes: short, and never holding a connection id's separator. */
+const REDIS_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Parses `REDIS_URL`, `REDIS_PREFIX` and `NODE_ID`; undefined without `REDIS_URL`. */
+export function parseRedisConfig(env: Env): RedisConfig | undefined {
+  const url = str(env, 'REDIS_URL');
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(url)) {
+    throw new ConfigError(
+      'REDIS_URL',
+      `expected redis://host:port[/db] or rediss://..., got "${url}"`,
+    );
+  }
+  const prefix = str(env, 'REDIS_PREFIX') ?? 'calldocker:';
+  if (!REDIS_NAME.test(prefix)) {
+    throw new ConfigError('REDIS_PREFIX', 'expected 1 to 64 letters, digits, or _ . : -');
+  }
+  const nodeId = str(env, 'NODE_ID');
+  if (nodeId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(nodeId)) {
+    throw new ConfigError('NODE_ID', 'expected 1 to 32 letters, digits, _ or -');
+  }
+  return { url, prefix, nodeId };
 }
 
 /** The database used when `DATABASE_URL` is unset. */
@@ -449,6 +485,7 @@ export function loadConfig(env: Env): Config {
       hstsMaxAgeS: int(env, 'HSTS_MAX_AGE_S', 31_536_000, 0, 2 * 31_536_000),
     }),
     database: Object.freeze(parseDatabaseUrl(env['DATABASE_URL'])),
+    redis: parseRedisConfig(env),
   });
 }
 

@@ -28,7 +28,10 @@ import { startHeartbeat } from './heartbeat.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
+import { mirrorLocal } from './services/call-links.js';
+import type { TimerFired } from './services/call-timers.js';
 import { CallService, type CallObserver } from './services/calls.js';
+import type { ClusterNode } from './cluster/node.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
 import { RevocationWatcher } from './revocation.js';
@@ -76,6 +79,12 @@ export interface SignalingServerOptions {
    * does not close the guard.
    */
   readonly access?: AccessGuard;
+  /**
+   * Cluster mode (`REDIS_URL`, see `server/cluster/`): this node's link to the other nodes. The
+   * `store` must then be the cluster's shared one. Connection ids name this node, frames for
+   * other nodes' connections go to them, and call timers live in Redis.
+   */
+  readonly cluster?: ClusterNode;
 }
 
 /** A built, not yet listening, signaling server. */
@@ -99,6 +108,8 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   const store = options.store ?? new MemoryStore();
   const metrics = createSignalingMetrics();
   const hub = new Hub(store);
+  const { cluster } = options;
+  if (cluster !== undefined) hub.attachRemote(cluster);
   const superseded = metrics.registry.counter(
     'calldocker_announcements_coalesced_total',
     'Presence and queue announcements replaced by a later one within the same tick',
@@ -109,6 +120,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     observer: options.onCallTransition,
     now: options.now ?? Date.now,
     logged: options.callLogged,
+    ...(cluster !== undefined && { timers: (fired: TimerFired) => cluster.sharedTimers(fired) }),
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const limits = new VisitorLimits(config, metrics);
@@ -141,7 +153,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       metrics,
       store,
       log,
-      ready: (): boolean => !shuttingDown && httpServer.listening,
+      ready: (): boolean => !shuttingDown && httpServer.listening && (cluster?.ready ?? true),
       connectionCount: () => hub.size,
     }),
   );
@@ -195,7 +207,21 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     get connectionCount() {
       return hub.size;
     },
-    listen(port = config.port, host = config.host) {
+    async listen(port = config.port, host = config.host) {
+      await cluster?.start({
+        deliver: (connIds, type, data) => hub.deliverLocal(connIds, type, data),
+        mirror: (call) => mirrorLocal(hub, call),
+        position: (connId, message) => calls.positionFromAnotherNode(connId, message),
+        lost: async (lost, deadNode) => {
+          await rooms.leaveLost(lost);
+          await calls.connectionLost(lost, deadNode);
+          const { companyId, userId } = lost;
+          const remaining = await store.removeConnection(companyId, userId, lost.connId);
+          if (lost.role !== 'visitor') {
+            await presence.agentDisconnected(companyId, userId, remaining);
+          }
+        },
+      });
       return new Promise<AddressInfo>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen({ port, host, backlog: config.listenBacklog }, () => {
@@ -209,7 +235,9 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
         shuttingDown = true;
         heartbeat.stop();
         revocation?.close();
-        calls.stop();
+        // A cluster's calls outlive this node: the clean-up of its connections below arms their
+        // reconnect graces in Redis, for another node to end them if no one comes back.
+        if (cluster === undefined) calls.stop();
         coalescer.stop();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const conn of hub.all()) conn.close(CloseCode.GoingAway, 'server shutting down');
@@ -219,6 +247,8 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
         httpServer.closeAllConnections();
         if (httpServer.listening) await closed;
         wss.close();
+        calls.stop();
+        await cluster?.stop();
       })();
       return closePromise;
     },

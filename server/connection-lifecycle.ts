@@ -5,7 +5,6 @@
  * rate limiter and the connection's serial queue to `dispatch.ts`, and, once the socket
  * closes, cleaned up behind whatever the connection still has queued.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { AGENT_ROOM, PROTOCOL_VERSION, PUBLIC_ROOM } from '../client-lib/constants.js';
@@ -119,6 +118,7 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
       await rooms.join(conn, room, false);
     }
     await calls.connectionOpened(conn);
+    hub.recordConnection(conn);
     conn.debug('connection established');
   }
 
@@ -127,6 +127,7 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
     await calls.connectionClosed(conn);
     const { companyId, userId } = conn.principal;
     const remaining = await store.removeConnection(companyId, userId, conn.id);
+    hub.forgetConnection(conn);
     if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
   }
 
@@ -142,7 +143,7 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
       return undefined;
     }
     const conn = new Connection({
-      id: randomUUID(),
+      id: hub.newConnectionId(),
       principal,
       socket: ws,
       shared: connShared,

@@ -149,8 +149,9 @@ function relay(
   if (msg.targetUserId !== undefined && msg.targetUserId !== link.peerUserId) {
     throw SignalingError.forbidden('targetUserId is not the other participant');
   }
+  // A peer of this node must be open; one on another node is handed its frame there.
   const peer = ctx.hub.get(link.peerConnId);
-  if (peer === undefined || peer.closing) {
+  if (peer === undefined ? !ctx.hub.reachable(link.peerConnId) : peer.closing) {
     throw SignalingError.unavailable('the other participant is disconnected');
   }
   let data: string;
@@ -203,7 +204,11 @@ function relay(
     }
   }
   // A peer cut off as a slow consumer by this very send never got it: no ack for that.
-  if (!peer.sendRaw(msg.type, data)) {
+  if (
+    !(peer !== undefined
+      ? peer.sendRaw(msg.type, data)
+      : ctx.hub.sendRawTo(link.peerConnId, msg.type, data))
+  ) {
     throw SignalingError.unavailable('the other participant is disconnected');
   }
   ctx.metrics.relayLatency.observe((performance.now() - receivedAt) / 1000);

@@ -16,10 +16,11 @@ try {
   built = await buildLoggedSignalingServer({
     signaling: config.signaling,
     database: config.database,
+    redis: config.redis,
     log,
   });
 } catch (err) {
-  log.fatal({ err, database: config.database.url }, 'cannot open the database');
+  log.fatal({ err, database: config.database.url }, 'cannot open the database or Redis');
   process.exit(1);
 }
 if (built.migrations.length > 0) log.info({ migrations: built.migrations }, 'database migrated');

@@ -11,7 +11,8 @@ import { AccessGuard } from '../auth/access.js';
 import { buildSignalingServer, type SignalingServer } from './app.js';
 import { CallLogThread } from './call-log-thread.js';
 import { CallLogWriter } from './call-log.js';
-import type { DatabaseConfig, SignalingConfig } from '../config/config.js';
+import type { DatabaseConfig, RedisConfig, SignalingConfig } from '../config/config.js';
+import { openCluster } from './cluster/open.js';
 import { closeInterruptedCalls } from '../db/calls.js';
 import { openDatabase, type Database } from '../db/database.js';
 
@@ -44,12 +45,20 @@ export interface LoggedSignalingServer {
 export async function buildLoggedSignalingServer(options: {
   readonly signaling: SignalingConfig;
   readonly database: DatabaseConfig;
+  /** Cluster mode (`REDIS_URL`); unset, one node on its own memory. */
+  readonly redis?: RedisConfig | undefined;
   readonly log: Logger;
 }): Promise<LoggedSignalingServer> {
   const { log } = options;
+  const cluster =
+    options.redis === undefined
+      ? undefined
+      : await openCluster(options.redis, options.signaling, log.child({ component: 'cluster' }));
   const database = openDatabase(options.database);
   const migrations = await database.migrate();
-  const interruptedCalls = await closeInterruptedCalls(database.db);
+  // A node of a cluster starting is no sign that the calls in the log were cut off: the other
+  // nodes may be carrying them.
+  const interruptedCalls = cluster === undefined ? await closeInterruptedCalls(database.db) : 0;
   const callLogLog = log.child({ component: 'call-log' });
   const callLog = new CallLogWriter(
     new CallLogThread({
@@ -70,6 +79,7 @@ export async function buildLoggedSignalingServer(options: {
     onCallTransition: (call) => callLog.record(call),
     callLogged: (callId) => callLog.committed(callId),
     access,
+    ...(cluster !== undefined && { store: cluster.store, cluster: cluster.node }),
   });
   callLog.registerMetrics(server.metrics.registry);
   return {
@@ -84,6 +94,7 @@ export async function buildLoggedSignalingServer(options: {
       // Live calls stay live in the log: the next start closes them as failed (server_restart).
       await callLog.close();
       await database.close();
+      await cluster?.close();
     },
   };
 }

@@ -27,8 +27,8 @@ function linkOf(call: CallRecord, side: (typeof SIDES)[number]): CallLink {
 
 /**
  * Brings this node's links of `call` into line with the record: each party whose connection is
- * on this node gets its link derived afresh, or loses it once the call is final. Parties on other
- * nodes are theirs to mirror.
+ * on this node gets its link derived afresh, or loses it once the call is final. The nodes of
+ * parties on other nodes are sent the record to mirror there.
  *
  * `held` is the connection the caller's handler runs for. A connection leaves the hub as soon as
  * its socket closes, but its clean-up waits for the handler under way; a call bound to it in the
@@ -39,6 +39,15 @@ function linkOf(call: CallRecord, side: (typeof SIDES)[number]): CallLink {
  * what this node sent on this socket, not call state, so it stays node-local.
  */
 export function mirrorCall(hub: Hub, call: CallRecord, held?: Connection): void {
+  mirrorLocal(hub, call, held);
+  hub.mirrorRemote(call);
+}
+
+/**
+ * {@link mirrorCall} for this node's parties only: what a node does with a record another node
+ * sent it (sending it on would echo it back).
+ */
+export function mirrorLocal(hub: Hub, call: CallRecord, held?: Connection): void {
   const final = isFinalCallState(call.state);
   for (const side of SIDES) {
     const connId = call[side]?.connId;

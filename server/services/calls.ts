@@ -22,7 +22,8 @@ import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../../config/config.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
-import type { Hub } from '../hub.js';
+import { nodeOfConnId, type Hub } from '../hub.js';
+import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
 import {
   callDurationSec,
@@ -35,6 +36,14 @@ import {
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../../common/text.js';
 import { dropLinks, mirrorCall } from './call-links.js';
+import {
+  ALL_TIMERS,
+  LocalCallTimers,
+  WAIT_TIMERS,
+  type CallTimers,
+  type TimerFired,
+  type TimerKind,
+} from './call-timers.js';
 import type { PresenceService } from './presence.js';
 import { estimateField, waitEstimator } from './wait-estimate.js';
 
@@ -52,6 +61,8 @@ export interface CallServiceHooks {
    * commit); `call_finished` waits for it. Without it, `call_finished` goes out at once.
    */
   readonly logged?: (callId: string) => Promise<void>;
+  /** Makes the call timers from what fires them; defaults to this process's own. */
+  readonly timers?: (fired: TimerFired) => CallTimers;
 }
 
 const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
@@ -67,14 +78,10 @@ function withConn(call: CallRecord, side: Side, connId: string | null): CallPatc
 }
 
 export class CallService {
-  /** Ring and queue timeouts, by call id. */
-  private readonly waitTimers = new Map<string, NodeJS.Timeout>();
-  /** Reconnect-grace timers, by `callId:side`. */
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Ring and queue timeouts and reconnect graces: this node's, or the cluster's. */
+  private readonly timers: CallTimers;
   /** Visitors with a call_request under way, so two tabs cannot both pass the conflict check. */
   private readonly requesting = new Set<string>();
-  /** Set by {@link stop}: no timer is armed after shutdown began. */
-  private stopped = false;
 
   constructor(
     private readonly store: StateStore,
@@ -85,15 +92,18 @@ export class CallService {
     private readonly metrics: SignalingMetrics,
     private readonly log: Logger,
     private readonly hooks: CallServiceHooks,
-  ) {}
+  ) {
+    const fired: TimerFired = (kind, callId) => this.timerFired(kind, callId);
+    this.timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
+  }
 
   private now(): number {
     return this.hooks.now();
   }
 
-  /** Timers currently armed (for `/metrics` and leak checks). */
+  /** Timers this node armed that are still pending (for `/metrics` and leak checks). */
   get timerCount(): number {
-    return this.waitTimers.size + this.graceTimers.size;
+    return this.timers.count;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -152,9 +162,7 @@ export class CallService {
       mirrorCall(this.hub, call, conn);
       // What this socket was told, not call state: node-local (see call-links.ts).
       conn.calls.get(call.callId)!.lastPosition = position;
-      this.armWaitTimer(call.callId, this.config.queueTimeoutMs, () =>
-        this.queueTimedOut(call.callId),
-      );
+      this.timers.arm('queue', call.callId, this.config.queueTimeoutMs);
       await this.queueChanged(conn.companyId);
       const estimate = await this.estimator(conn.companyId);
       return {
@@ -200,7 +208,7 @@ export class CallService {
     }
     this.transitioned(call);
     mirrorCall(this.hub, call, conn);
-    this.armWaitTimer(call.callId, this.config.ringTimeoutMs, () => this.ringTimedOut(call.callId));
+    this.timers.arm('ring', call.callId, this.config.ringTimeoutMs);
     this.hub.sendToMany(rungConnIds, {
       type: 'call_incoming',
       callId: call.callId,
@@ -242,13 +250,12 @@ export class CallService {
         waitMs: Math.max(0, answeredAt - call.queuedAt),
       });
     }
-    this.clearWaitTimer(callId);
+    this.timers.clear(WAIT_TIMERS, callId);
     this.transitioned(answered);
 
     mirrorCall(this.hub, answered, conn);
-    const visitorConn = this.hub.get(answered.visitor.connId);
     const { callType } = answered;
-    visitorConn?.send({
+    this.hub.sendTo(answered.visitor.connId, {
       type: 'call_started',
       callId,
       callType,
@@ -260,7 +267,9 @@ export class CallService {
       callType,
       peer: { id: answered.visitor.id, role: 'visitor', name: answered.visitor.name },
     });
-    if (visitorConn === undefined) conn.send({ type: 'peer_disconnected', callId });
+    if (!this.hub.reachable(answered.visitor.connId)) {
+      conn.send({ type: 'peer_disconnected', callId });
+    }
 
     if (call.state === 'queued') {
       await this.store.dequeue(conn.companyId, callId);
@@ -334,27 +343,58 @@ export class CallService {
       if (call === undefined) continue;
       const side = this.sideOf(call, conn.userId);
       if (side === undefined || call[side]?.connId !== conn.id) continue;
-      const updated = await this.store.updateCall(
-        call.callId,
-        [call.state],
-        withConn(call, side, null),
-      );
-      if (updated === undefined) continue;
-      mirrorCall(this.hub, updated);
-      const peerConn = this.hub.get(
-        side === 'visitor' ? updated.agent?.connId : updated.visitor.connId,
-      );
-      if (updated.state === 'answered' && peerConn !== undefined) {
-        peerConn.send({ type: 'peer_disconnected', callId: call.callId });
-      }
-      const successor = await this.newerConnection(conn);
-      if (successor === undefined || !(await this.resume(successor, updated, side))) {
-        // A barred connection's user cannot come back (disabled): no grace to wait out.
-        if (conn.barred) await this.graceExpired(call.callId, side);
-        else this.armGrace(call.callId, side);
-      }
+      await this.unbind(call, side, () => this.newerConnection(conn), conn.barred);
     }
     dropLinks(conn);
+  }
+
+  /**
+   * A connection of a node that died (see `cluster/reaper.ts`): each call it carried is handed to
+   * the user's newer connection on a live node, or waits out its reconnect grace, as on a close.
+   */
+  async connectionLost(lost: LostConnection, deadNode: string): Promise<void> {
+    for (const call of await this.store.callsOf(lost.companyId, lost.userId)) {
+      const side = this.sideOf(call, lost.userId);
+      if (side === undefined || call[side]?.connId !== lost.connId) continue;
+      await this.unbind(call, side, async () => {
+        // Cluster ids are time-ordered: the greatest is the newest.
+        let newest: string | undefined;
+        for (const id of await this.store.connectionsOf(lost.companyId, lost.userId)) {
+          if (id <= lost.connId || nodeOfConnId(id) === deadNode) continue;
+          if (newest === undefined || id > newest) newest = id;
+        }
+        return this.hub.get(newest) ?? newest;
+      });
+    }
+  }
+
+  /**
+   * Unbinds `side` of `call` from its connection, which is gone: the peer hears so, and the call
+   * moves to the user's newer connection if `successor` finds one, else waits out the grace
+   * (ends at once for a barred user, who cannot come back).
+   */
+  private async unbind(
+    call: CallRecord,
+    side: Side,
+    successor: () => Promise<Connection | string | undefined>,
+    barred = false,
+  ): Promise<void> {
+    const updated = await this.store.updateCall(
+      call.callId,
+      [call.state],
+      withConn(call, side, null),
+    );
+    if (updated === undefined) return;
+    mirrorCall(this.hub, updated);
+    if (updated.state === 'answered') {
+      const peerConnId = side === 'visitor' ? updated.agent?.connId : updated.visitor.connId;
+      this.hub.sendTo(peerConnId, { type: 'peer_disconnected', callId: call.callId });
+    }
+    const next = await successor();
+    if (next === undefined || !(await this.resume(next, updated, side))) {
+      if (barred) await this.graceExpired(call.callId, side);
+      else this.timers.arm(`grace-${side}`, call.callId, this.config.callReconnectGraceMs);
+    }
   }
 
   /** A new connection: take over the user's calls whose side is disconnected. */
@@ -366,48 +406,71 @@ export class CallService {
     }
   }
 
-  /** The user's newest live connection on this node opened after `conn`, if any. */
-  private async newerConnection(conn: Connection): Promise<Connection | undefined> {
+  /**
+   * The user's newest live connection opened after `conn`, if any: on this node, or in a
+   * cluster on another (its id, whose time-ordered part tells when it opened).
+   */
+  private async newerConnection(conn: Connection): Promise<Connection | string | undefined> {
     let newest: Connection | undefined;
+    let newestRemote: string | undefined;
     for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
+      if (this.hub.remoteNodeOf(connId) !== undefined) {
+        if (connId > conn.id && (newestRemote === undefined || connId > newestRemote)) {
+          newestRemote = connId;
+        }
+        continue;
+      }
       const other = this.hub.get(connId);
       if (other === undefined || other === conn || other.closing) continue;
       if (other.openedAt <= conn.openedAt) continue;
       if (newest === undefined || other.openedAt > newest.openedAt) newest = other;
     }
-    return newest;
+    return newest ?? newestRemote;
   }
 
-  /** Binds a disconnected side of `call` to `conn` and tells both sides. */
-  private async resume(conn: Connection, call: CallRecord, side: Side): Promise<boolean> {
+  /**
+   * Binds a disconnected side of `call` to `successor` (a connection of this node, or the id of
+   * one on another node) and tells both sides.
+   */
+  private async resume(
+    successor: Connection | string,
+    call: CallRecord,
+    side: Side,
+  ): Promise<boolean> {
+    const conn = typeof successor === 'string' ? undefined : successor;
+    const connId = typeof successor === 'string' ? successor : successor.id;
     const updated = await this.store.updateCall(
       call.callId,
       [call.state],
-      withConn(call, side, conn.id),
+      withConn(call, side, connId),
     );
     if (updated === undefined) return false;
-    this.clearGrace(call.callId, side);
+    this.timers.clear([side === 'visitor' ? 'grace-visitor' : 'grace-agent'], call.callId);
     mirrorCall(this.hub, updated, conn);
+    const send = (message: ServerMessage) =>
+      conn !== undefined ? conn.send(message) : this.hub.sendTo(connId, message);
     const peer = side === 'visitor' ? updated.agent : updated.visitor;
-    const peerConn = this.hub.get(peer?.connId);
     if (updated.state === 'answered' && peer !== undefined) {
-      conn.send({
+      send({
         type: 'call_resumed',
         callId: call.callId,
         callType: updated.callType,
         peer: { id: peer.id, role: peer.role, name: peer.name },
         role: side === 'visitor' ? 'caller' : 'callee',
       });
-      peerConn?.send({ type: 'peer_reconnected', callId: call.callId });
-      if (peerConn === undefined) conn.send({ type: 'peer_disconnected', callId: call.callId });
+      if (this.hub.reachable(peer.connId)) {
+        this.hub.sendTo(peer.connId, { type: 'peer_reconnected', callId: call.callId });
+      } else {
+        send({ type: 'peer_disconnected', callId: call.callId });
+      }
     } else if (updated.state === 'queued' || updated.state === 'ringing') {
-      const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
+      const position = (await this.store.queue(call.companyId)).indexOf(call.callId) + 1;
       // What this socket was told, not call state: node-local (see call-links.ts). Looked up
       // after the await: the call may have moved on, and its link with it.
-      const link = conn.calls.get(call.callId);
+      const link = conn?.calls.get(call.callId);
       if (position > 0 && link !== undefined) link.lastPosition = position;
-      const estimate = position > 0 ? (await this.estimator(conn.companyId))(position) : undefined;
-      conn.send({
+      const estimate = position > 0 ? (await this.estimator(call.companyId))(position) : undefined;
+      send({
         type: 'call_waiting',
         callId: call.callId,
         callType: updated.callType,
@@ -445,16 +508,40 @@ export class CallService {
 
   /** Stops every timer (server shutdown). */
   stop(): void {
-    this.stopped = true;
-    for (const timer of this.waitTimers.values()) clearTimeout(timer);
-    for (const timer of this.graceTimers.values()) clearTimeout(timer);
-    this.waitTimers.clear();
-    this.graceTimers.clear();
+    this.timers.stop();
+  }
+
+  /**
+   * A visitor of this node whose queued call another node published: it is told its position
+   * unless this node told it that already (see {@link publishQueue}).
+   */
+  positionFromAnotherNode(connId: string, message: ServerMessageOf<'queue_position'>): void {
+    const link = this.hub.get(connId)?.calls.get(message.callId);
+    if (link === undefined || link.lastPosition === message.position) return;
+    link.lastPosition = message.position;
+    this.hub.sendTo(connId, message);
   }
 
   // -------------------------------------------------------------------------------------------
   // Timeouts
   // -------------------------------------------------------------------------------------------
+
+  private timerFired(kind: TimerKind, callId: string): Promise<void> {
+    switch (kind) {
+      case 'ring':
+        return this.ringTimedOut(callId);
+      case 'queue':
+        return this.queueTimedOut(callId);
+      case 'grace-visitor':
+        return this.graceExpired(callId, 'visitor');
+      case 'grace-agent':
+        return this.graceExpired(callId, 'agent');
+      default: {
+        const never: never = kind;
+        throw new Error(`unknown timer ${String(never)}`);
+      }
+    }
+  }
 
   private async ringTimedOut(callId: string): Promise<void> {
     const call = await this.store.getCall(callId);
@@ -528,9 +615,7 @@ export class CallService {
       endReason: reason,
     });
     if (done === undefined) return undefined;
-    this.clearWaitTimer(call.callId);
-    this.clearGrace(call.callId, 'visitor');
-    this.clearGrace(call.callId, 'agent');
+    this.timers.clear(ALL_TIMERS, call.callId);
     this.transitioned(done);
     this.announceFinished(done);
     mirrorCall(this.hub, done);
@@ -649,54 +734,32 @@ export class CallService {
     await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls, total });
     let estimate: ((position: number) => number | undefined) | undefined;
     for (const { entry, call } of snapshot) {
+      const { connId } = call.visitor;
+      if (this.hub.remoteNodeOf(connId) !== undefined) {
+        // Its node knows what it told the visitor, and decides (positionFromAnotherNode).
+        estimate ??= await this.estimator(companyId);
+        this.hub.positionRemote(connId!, positionMessage(entry, estimate));
+        continue;
+      }
       // Only a new position is news: a changed estimate alone is not worth a frame per visitor.
-      const link = this.hub.get(call.visitor.connId)?.calls.get(entry.callId);
+      const link = this.hub.get(connId)?.calls.get(entry.callId);
       if (link === undefined || link.lastPosition === entry.position) continue;
       link.lastPosition = entry.position;
       estimate ??= await this.estimator(companyId);
-      this.hub.sendTo(call.visitor.connId, {
-        type: 'queue_position',
-        callId: entry.callId,
-        position: entry.position,
-        ...estimateField(estimate(entry.position)),
-      });
+      this.hub.sendTo(connId, positionMessage(entry, estimate));
     }
   }
+}
 
-  private armWaitTimer(callId: string, ms: number, fire: () => Promise<void>): void {
-    this.clearWaitTimer(callId);
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.waitTimers.delete(callId);
-      fire().catch((err: unknown) => this.log.error({ err, callId }, 'call timeout failed'));
-    }, ms);
-    this.waitTimers.set(callId, timer);
-  }
-
-  private clearWaitTimer(callId: string): void {
-    const timer = this.waitTimers.get(callId);
-    if (timer !== undefined) clearTimeout(timer);
-    this.waitTimers.delete(callId);
-  }
-
-  private armGrace(callId: string, side: Side): void {
-    const key = `${callId}:${side}`;
-    const existing = this.graceTimers.get(key);
-    if (existing !== undefined) clearTimeout(existing);
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(key);
-      this.graceExpired(callId, side).catch((err: unknown) =>
-        this.log.error({ err, callId }, 'call grace expiry failed'),
-      );
-    }, this.config.callReconnectGraceMs);
-    this.graceTimers.set(key, timer);
-  }
-
-  private clearGrace(callId: string, side: Side): void {
-    const key = `${callId}:${side}`;
-    const timer = this.graceTimers.get(key);
-    if (timer !== undefined) clearTimeout(timer);
-    this.graceTimers.delete(key);
-  }
+/** A visitor's `queue_position` for its queue entry. */
+function positionMessage(
+  entry: QueueEntry,
+  estimate: (position: number) => number | undefined,
+): ServerMessageOf<'queue_position'> {
+  return {
+    type: 'queue_position',
+    callId: entry.callId,
+    position: entry.position,
+    ...estimateField(estimate(entry.position)),
+  };
 }

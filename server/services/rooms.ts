@@ -9,6 +9,7 @@ import { AGENT_ROOM } from '../../client-lib/constants.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
 import type { Hub } from '../hub.js';
+import type { LostConnection } from '../cluster/reaper.js';
 import type { RoomMember, StateStore } from '../state/store.js';
 
 /** Rooms one connection may be in at once, so a client cannot grow server state without bound. */
@@ -42,10 +43,19 @@ export class RoomService {
       role: principal.role,
       name: principal.name,
     };
-    const alreadyThere = await this.userInRoom(conn, roomId);
+    const alreadyThere = await this.userInRoom(
+      conn.companyId,
+      conn.userId,
+      conn.id,
+      conn.isAgent,
+      roomId,
+    );
     conn.rooms.add(roomId);
     await this.store.joinRoom(conn.companyId, roomId, member);
-    if (notifySelf) conn.send({ type: 'room_joined', roomId });
+    if (notifySelf) {
+      conn.send({ type: 'room_joined', roomId });
+      this.hub.recordConnection(conn);
+    }
     if (!alreadyThere) {
       await this.hub.broadcast(
         conn.companyId,
@@ -68,14 +78,40 @@ export class RoomService {
     if (!conn.rooms.has(roomId)) throw SignalingError.notFound(`not in room ${roomId}`);
     conn.rooms.delete(roomId);
     await this.store.leaveRoom(conn.companyId, roomId, conn.id);
-    if (notifySelf) conn.send({ type: 'room_left', roomId });
-    if (await this.userInRoom(conn, roomId)) return;
+    if (notifySelf) {
+      conn.send({ type: 'room_left', roomId });
+      this.hub.recordConnection(conn);
+    }
+    await this.announceLeft(conn.companyId, conn.userId, conn.id, conn.isAgent, roomId);
+  }
+
+  /**
+   * A connection of a node that died leaves its rooms (see `cluster/reaper.ts`): the same as a
+   * close on its own node, from what that node recorded of it.
+   */
+  async leaveLost(lost: LostConnection): Promise<void> {
+    const isAgent = lost.role !== 'visitor';
+    for (const roomId of lost.rooms) {
+      if (!(await this.store.leaveRoom(lost.companyId, roomId, lost.connId))) continue;
+      await this.announceLeft(lost.companyId, lost.userId, lost.connId, isAgent, roomId);
+    }
+  }
+
+  /** Tells the room a user left, unless another connection of the user is still in it. */
+  private async announceLeft(
+    companyId: string,
+    userId: string,
+    connId: string,
+    isAgent: boolean,
+    roomId: string,
+  ): Promise<void> {
+    if (await this.userInRoom(companyId, userId, connId, isAgent, roomId)) return;
     await this.hub.broadcast(
-      conn.companyId,
+      companyId,
       [roomId],
-      { type: 'user_left', roomId, userId: conn.userId },
+      { type: 'user_left', roomId, userId },
       undefined,
-      this.privateArrival(conn),
+      !isAgent,
     );
   }
 
@@ -89,12 +125,24 @@ export class RoomService {
     return !conn.isAgent;
   }
 
-  /** Whether another live connection of the same user is in the room. */
-  private async userInRoom(conn: Connection, roomId: string): Promise<boolean> {
-    for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
-      if (connId === conn.id) continue;
-      if (this.hub.get(connId)?.rooms.has(roomId) === true) return true;
+  /** Whether another live connection of the user than `connId` is in the room. */
+  private async userInRoom(
+    companyId: string,
+    userId: string,
+    connId: string,
+    isAgent: boolean,
+    roomId: string,
+  ): Promise<boolean> {
+    let remote = false;
+    for (const other of await this.store.connectionsOf(companyId, userId)) {
+      if (other === connId) continue;
+      if (this.hub.get(other)?.rooms.has(roomId) === true) return true;
+      if (this.hub.remoteNodeOf(other) !== undefined) remote = true;
     }
-    return false;
+    if (!remote) return false;
+    // Another node holds a connection of the user: the room's members say whether it is in the
+    // room (staff only when the user is staff, which skips a public room's visitors).
+    const members = await this.store.roomMembers(companyId, roomId, isAgent);
+    return members.some((m) => m.userId === userId && m.connId !== connId);
   }
 }

@@ -1,0 +1,198 @@
+/**
+ * This node's place in a cluster of signaling nodes sharing one Redis: its channel, on which the
+ * other nodes hand it frames and call records for the connections it holds, and its heartbeat.
+ *
+ * Delivery is addressed: a node publishes to the channel of the node that holds a connection
+ * (its id is the connection id's prefix, see `hub.ts`), never to every node. A frame goes as the
+ * string the sender serialised, behind a short header, and is written to the socket as is.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  ServerMessages,
+  type ServerMessageOf,
+  type ServerMessageType,
+} from '../../client-lib/protocol.js';
+import type { RemoteNodes } from '../hub.js';
+import type { CallRecord } from '../state/store.js';
+import type { CallTimers, TimerFired } from '../services/call-timers.js';
+import { SharedCallTimers } from './shared-timers.js';
+import { Reaper, type LostConnection } from './reaper.js';
+import { parseCallRecord, parseQueuePosition } from './records.js';
+
+/** How often a node renews its heartbeat key. */
+export const NODE_HEARTBEAT_MS = 1000;
+/**
+ * How long a heartbeat key lives: a node silent this long is dead to the others, who notice within
+ * one more heartbeat (5 s in all).
+ */
+export const NODE_TTL_MS = 4000;
+
+/** What a node does with what the others send it. */
+export interface NodeHandlers {
+  /** A frame for some of this node's connections. */
+  deliver(connIds: readonly string[], type: ServerMessageType, data: string): void;
+  /** A call record changed on another node: mirror it into this node's links. */
+  mirror(call: CallRecord): void;
+  /** Another node published its company's queue: tell this node's visitor its position. */
+  position(connId: string, message: ServerMessageOf<'queue_position'>): void;
+  /** A connection of `deadNode`, which died: clean up after it as after a close. */
+  lost(conn: LostConnection, deadNode: string): Promise<void>;
+}
+
+/** Options of {@link ClusterNode}. */
+export interface ClusterNodeOptions {
+  /** The connection for commands and publishing (shared with the store). */
+  readonly redis: Redis;
+  /** Every key and channel starts with it. */
+  readonly prefix: string;
+  readonly nodeId: string;
+  readonly log: Logger;
+}
+
+const FRAME = 'f';
+const MIRROR = 'm';
+const POSITION = 'p';
+
+function isServerMessageType(type: string): type is ServerMessageType {
+  return Object.hasOwn(ServerMessages, type);
+}
+
+/** A signaling node's link to the rest of its cluster. */
+export class ClusterNode implements RemoteNodes {
+  readonly nodeId: string;
+  private readonly subscriber: Redis;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private handlers: NodeHandlers | undefined;
+  private readonly reaper: Reaper;
+
+  constructor(private readonly options: ClusterNodeOptions) {
+    this.nodeId = options.nodeId;
+    // A connection in subscriber mode can run no other command: the channel gets its own.
+    this.subscriber = options.redis.duplicate();
+    this.subscriber.on('error', (err: Error) =>
+      options.log.warn({ err }, 'cluster subscriber error'),
+    );
+    this.reaper = new Reaper({
+      redis: options.redis,
+      prefix: options.prefix,
+      nodeId: options.nodeId,
+      log: options.log,
+      alive: async (nodeId) => (await options.redis.exists(this.aliveKeyOf(nodeId))) === 1,
+      lost: (conn, deadNode) => this.handlers?.lost(conn, deadNode) ?? Promise.resolve(),
+    });
+  }
+
+  record(connId: string, conn: Omit<LostConnection, 'connId'>): void {
+    this.reaper.record(connId, conn);
+  }
+
+  forget(connId: string): void {
+    this.reaper.forget(connId);
+  }
+
+  /** The channel on which `nodeId` hears what other nodes send it. */
+  channelOf(nodeId: string): string {
+    return `${this.options.prefix}node:${nodeId}`;
+  }
+
+  /** The key whose presence says `nodeId` is alive. */
+  aliveKeyOf(nodeId: string): string {
+    return `${this.options.prefix}alive:${nodeId}`;
+  }
+
+  /** Subscribes to this node's channel and starts the heartbeat. */
+  async start(handlers: NodeHandlers): Promise<void> {
+    this.handlers = handlers;
+    this.subscriber.on('message', (_channel: string, payload: string) => this.received(payload));
+    await this.subscriber.subscribe(this.channelOf(this.nodeId));
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), NODE_HEARTBEAT_MS);
+    this.heartbeat.unref();
+    await this.reaper.start();
+  }
+
+  /** Whether both Redis connections are up: the node can reach shared state and its peers. */
+  get ready(): boolean {
+    return this.options.redis.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
+  deliver(nodeId: string, connIds: readonly string[], type: ServerMessageType, data: string): void {
+    this.publish(nodeId, `${FRAME}\n${type}\n${connIds.join(',')}\n${data}`);
+  }
+
+  mirror(nodeId: string, call: CallRecord): void {
+    this.publish(nodeId, `${MIRROR}\n${JSON.stringify(call)}`);
+  }
+
+  position(nodeId: string, connId: string, message: ServerMessageOf<'queue_position'>): void {
+    this.publish(nodeId, `${POSITION}\n${connId}\n${JSON.stringify(message)}`);
+  }
+
+  /** The call timers of this node, kept with the cluster's in Redis. */
+  sharedTimers(fired: TimerFired): CallTimers {
+    return new SharedCallTimers({
+      redis: this.options.redis,
+      key: `${this.options.prefix}timers`,
+      fired,
+      log: this.options.log,
+    });
+  }
+
+  /** Leaves the cluster: no more deliveries, and the heartbeat key goes at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.handlers = undefined;
+    await this.reaper.stop();
+    try {
+      await this.options.redis.del(this.aliveKeyOf(this.nodeId));
+    } catch (err) {
+      this.options.log.warn({ err }, 'cluster heartbeat key not removed');
+    }
+    this.subscriber.disconnect();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.options.redis.set(this.aliveKeyOf(this.nodeId), '1', 'PX', NODE_TTL_MS);
+    } catch (err) {
+      this.options.log.warn({ err }, 'cluster heartbeat failed');
+    }
+  }
+
+  private publish(nodeId: string, payload: string): void {
+    this.options.redis
+      .publish(this.channelOf(nodeId), payload)
+      .catch((err: unknown) => this.options.log.warn({ err, nodeId }, 'cluster publish failed'));
+  }
+
+  /** Parses what another node sent; anything malformed is logged and dropped. */
+  private received(payload: string): void {
+    const handlers = this.handlers;
+    if (handlers === undefined) return;
+    const kind = payload.slice(0, 1);
+    if (kind === FRAME) {
+      const typeEnd = payload.indexOf('\n', 2);
+      const idsEnd = typeEnd < 0 ? -1 : payload.indexOf('\n', typeEnd + 1);
+      const type = payload.slice(2, typeEnd);
+      if (idsEnd < 0 || !isServerMessageType(type)) return this.dropped(kind);
+      const connIds = payload.slice(typeEnd + 1, idsEnd).split(',');
+      handlers.deliver(connIds, type, payload.slice(idsEnd + 1));
+    } else if (kind === MIRROR) {
+      const call = parseCallRecord(payload.slice(2));
+      if (call === undefined) return this.dropped(kind);
+      handlers.mirror(call);
+    } else if (kind === POSITION) {
+      const idEnd = payload.indexOf('\n', 2);
+      const message = idEnd < 0 ? undefined : parseQueuePosition(payload.slice(idEnd + 1));
+      if (message === undefined) return this.dropped(kind);
+      handlers.position(payload.slice(2, idEnd), message);
+    } else {
+      this.dropped(kind);
+    }
+  }
+
+  private dropped(kind: string): void {
+    this.options.log.warn({ kind }, 'malformed cluster message dropped');
+  }
+}

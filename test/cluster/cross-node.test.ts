@@ -1,0 +1,161 @@
+/**
+ * Two signaling nodes on one Redis (issue 10): a visitor on one and an agent on the other see
+ * exactly what they would on one node, and the races that one node's event loop used to settle
+ * are settled by Redis.
+ */
+import t, { type Test } from 'tap';
+import type { RelayType } from '../../client-lib/protocol.js';
+import {
+  agentReady,
+  connectAgent,
+  connectVisitor,
+  outcome,
+  requestCall,
+  type TestClient,
+} from '../helpers.js';
+import { redisUrlOrSkip } from '../redis-helpers.js';
+import { buildCluster } from './helpers.js';
+
+const redisUrl = redisUrlOrSkip(t);
+
+const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+const CANDIDATE = 'candidate:842163049 1 udp 1677729535 192.0.2.7 54400 typ srflx';
+
+/** One payload of each relayed type (besides `type` and `callId`). */
+const PAYLOADS: ReadonlyArray<{ type: RelayType; fields: Record<string, unknown> }> = [
+  { type: 'webrtc_offer', fields: { offer: { type: 'offer', sdp: SDP } } },
+  { type: 'webrtc_answer', fields: { answer: { type: 'answer', sdp: SDP } } },
+  {
+    type: 'ice_candidate',
+    fields: { candidate: { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0 } },
+  },
+  { type: 'ice_candidate', fields: { candidate: null } },
+  { type: 'media_state', fields: { audio: true, video: false, screen: true } },
+  { type: 'chat_message', fields: { text: 'hello from the other node' } },
+];
+
+/** Sends each payload from `from` and checks that `to` receives it, as sent, from `fromUserId`. */
+async function relayAll(
+  t: Test,
+  from: TestClient,
+  to: TestClient,
+  callId: string,
+  fromUserId: string,
+) {
+  for (const { type, fields } of PAYLOADS) {
+    const res = await from.request({ type, callId, ...fields });
+    t.equal(outcome(res), 'ack', `${type} is acknowledged`);
+    const got = await to.next(type);
+    t.same(got, { type, callId, ...fields, fromUserId }, `${type} arrives whole on the other node`);
+  }
+}
+
+if (redisUrl !== undefined) {
+  t.test(
+    'a visitor on one node and an agent on another: a queued call from request to end',
+    async (t) => {
+      const [n1, n2] = await buildCluster(t, redisUrl, 2);
+      const agent = await agentReady(t, n2!, { sub: 'agent-1', name: 'Alice Agent' });
+      const visitor = await connectVisitor(t, n1!, { sub: 'visitor-1', name: 'Victor Visitor' });
+      t.match(
+        await visitor.next('agent_list'),
+        { agents: [{ id: 'agent-1', status: 'online' }] },
+        'the visitor sees the agent of the other node online',
+      );
+
+      const callId = await requestCall(visitor, { purpose: 'billing' });
+      const queued = await agent.next('queue_updated', 3000, (m) => m.calls.length === 1);
+      t.match(
+        queued,
+        { total: 1, calls: [{ callId, visitor: { id: 'visitor-1' }, purpose: 'billing' }] },
+        "the agent's queue shows the call made on the other node",
+      );
+
+      t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack', 'accepted');
+      t.match(
+        await visitor.next('call_started'),
+        { callId, peer: { id: 'agent-1', role: 'agent', name: 'Alice Agent' } },
+        'the visitor hears of the answer across nodes',
+      );
+      t.match(await agent.next('call_started'), { callId, peer: { id: 'visitor-1' } });
+      t.match(
+        await visitor.next('agent_status_changed', 3000, (m) => m.status === 'busy'),
+        { agentId: 'agent-1', status: 'busy' },
+        'the agent shows busy to the visitor',
+      );
+
+      await relayAll(t, visitor, agent, callId, 'visitor-1');
+      await relayAll(t, agent, visitor, callId, 'agent-1');
+
+      t.equal(outcome(await agent.request({ type: 'call_ended', callId })), 'ack');
+      t.match(await visitor.next('call_ended'), { callId, reason: 'hangup' });
+      t.match(await agent.next('call_ended'), { callId, reason: 'hangup' });
+      t.match(
+        await visitor.next('agent_status_changed', 3000, (m) => m.status === 'online'),
+        { agentId: 'agent-1', status: 'online' },
+        'the agent is online again',
+      );
+      const relay = await visitor.request({
+        type: 'chat_message',
+        callId,
+        text: 'still there?',
+      });
+      t.equal(outcome(relay), 'not_found', 'the ended call carries nothing more, on either node');
+    },
+  );
+
+  t.test('a direct ring crosses nodes, and a decline comes back', async (t) => {
+    const [n1, n2] = await buildCluster(t, redisUrl, 2);
+    const agent = await agentReady(t, n2!, { sub: 'agent-7' });
+    const visitor = await connectVisitor(t, n1!);
+    const callId = await requestCall(visitor, { agentId: 'agent-7' });
+    t.match(await agent.next('call_incoming'), { callId, visitor: { id: 'visitor-1' } });
+    t.equal(outcome(await agent.request({ type: 'call_decline', callId })), 'ack');
+    t.match(await visitor.next('call_declined'), { callId });
+  });
+
+  t.test('queue positions reach visitors on every node', async (t) => {
+    const [n1, n2] = await buildCluster(t, redisUrl, 2);
+    const agent = await agentReady(t, n1!);
+    const first = await connectVisitor(t, n1!, { sub: 'visitor-1' });
+    const second = await connectVisitor(t, n2!, { sub: 'visitor-2' });
+    const firstCall = await requestCall(first);
+    const secondAck = await second.request({ type: 'call_request', callType: 'audio' });
+    t.match(secondAck, { type: 'ack', position: 2 }, 'the second caller is second, across nodes');
+    t.equal(outcome(await agent.request({ type: 'call_accept', callId: firstCall })), 'ack');
+    t.match(
+      await second.next('queue_position'),
+      { callId: (secondAck as Record<string, unknown>)['callId'], position: 1 },
+      'the caller on the other node moves up',
+    );
+  });
+
+  t.test('the accept race across nodes has exactly one winner, 200 times', async (t) => {
+    const [n1, n2] = await buildCluster(t, redisUrl, 2);
+    const agents = [
+      await connectAgent(t, n1!, { sub: 'agent-1' }),
+      await connectAgent(t, n2!, { sub: 'agent-2' }),
+    ];
+    const visitor = await connectVisitor(t, n1!);
+    const winners = [0, 0];
+    let clean = 0;
+    for (let round = 0; round < 200; round++) {
+      const callId = await requestCall(visitor);
+      const answers = await Promise.all(
+        agents.map((agent) => agent.request({ type: 'call_accept', callId })),
+      );
+      const outcomes = answers.map(outcome);
+      const won = outcomes.indexOf('ack');
+      if (outcomes.filter((o) => o === 'ack').length === 1 && outcomes.includes('conflict')) {
+        clean++;
+      }
+      if (won >= 0) winners[won]!++;
+      await visitor.next('call_started', 3000, (m) => m.callId === callId);
+      const end = await agents[won >= 0 ? won : 0]!.request({ type: 'call_ended', callId });
+      if (outcome(end) !== 'ack') t.fail(`round ${round}: the winner could not end the call`);
+      await visitor.next('call_ended', 3000, (m) => m.callId === callId);
+    }
+    t.equal(clean, 200, 'every round: one accept wins, the other is a conflict');
+    t.ok(winners[0]! > 0 && winners[1]! > 0, `both nodes won some rounds (${winners.join('/')})`);
+  });
+}

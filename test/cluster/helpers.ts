@@ -1,0 +1,162 @@
+/**
+ * Clusters of signaling nodes for the cluster suites (issue 10): nodes built in this process
+ * that share nothing but a Redis (each with its own connections, store and channel), and nodes
+ * as real processes of the product's own entry, which a test can kill.
+ *
+ * Every cluster works under its own key prefix, deleted at teardown, so suites run in parallel
+ * on one Redis.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
+import { buildSignalingServer } from '../../server/app.js';
+import { openCluster, type OpenCluster } from '../../server/cluster/open.js';
+import { TEST_SECRET, until, type TestServer } from '../helpers.js';
+import { openRedis, prefixForTest } from '../redis-helpers.js';
+
+/** The subset of tap's Test the helpers use. */
+interface TapTest {
+  teardown(fn: () => unknown): void;
+  comment(...message: unknown[]): void;
+  plan(n: number, comment?: string): void;
+}
+
+/** A node built in this process, with its share of the cluster. */
+export interface TestNode extends TestServer {
+  readonly cluster: OpenCluster;
+}
+
+/**
+ * Builds `count` nodes in this process on one Redis under a fresh prefix, each listening on its
+ * own ephemeral port; all closed at teardown. Announcements go out at once, as in
+ * `buildServer`.
+ */
+export async function buildCluster(
+  t: TapTest,
+  redisUrl: string,
+  count: number,
+  overrides: Partial<SignalingConfig> = {},
+): Promise<TestNode[]> {
+  const admin = await openRedis(t, redisUrl);
+  const prefix = prefixForTest(t, admin);
+  const log = pino({ level: 'silent' });
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < count; i++) {
+    const config = signalingDefaults({
+      host: '127.0.0.1',
+      port: 0,
+      jwt: { secret: TEST_SECRET, publicKey: undefined, issuer: undefined, audience: undefined },
+      presenceTickMs: 0,
+      ...overrides,
+    });
+    const cluster = await openCluster({ url: redisUrl, prefix, nodeId: `n${i + 1}` }, config, log);
+    const server = buildSignalingServer({
+      config,
+      store: cluster.store,
+      cluster: cluster.node,
+      logger: log,
+    });
+    t.teardown(async () => {
+      await server.close();
+      await cluster.close();
+    });
+    const address = await server.listen(0, '127.0.0.1');
+    nodes.push({
+      server,
+      cluster,
+      port: address.port,
+      wsUrl: `ws://127.0.0.1:${address.port}/`,
+      httpUrl: `http://127.0.0.1:${address.port}`,
+      config,
+    });
+  }
+  return nodes;
+}
+
+const ENTRY = fileURLToPath(new URL('../../server/index.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+/** A node running as its own process: the product's entry, configured by environment. */
+export interface NodeProcess {
+  readonly nodeId: string;
+  readonly port: number;
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<void>;
+  /** SIGKILL: a crash, no close frames, nothing cleaned up. */
+  kill(): Promise<void>;
+}
+
+/** What every process of one cluster shares. */
+export interface ProcessCluster {
+  readonly prefix: string;
+  readonly redisUrl: string;
+  /** The call log all nodes write (SQLite, one file). */
+  readonly databaseUrl: string;
+  /** Starts a node with `env` on top of the cluster's (ports: pass `SIGNALING_PORT`). */
+  start(nodeId: string, port: number, env?: Record<string, string>): Promise<NodeProcess>;
+}
+
+/** A cluster of node processes on one Redis and one call-log file; all killed at teardown. */
+export async function processCluster(t: TapTest, redisUrl: string): Promise<ProcessCluster> {
+  const admin = await openRedis(t, redisUrl);
+  const prefix = prefixForTest(t, admin);
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-cluster-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const databaseUrl = `sqlite:${join(dir, 'calls.db')}`;
+  return {
+    prefix,
+    redisUrl,
+    databaseUrl,
+    async start(nodeId, port, env = {}) {
+      const child = spawn(process.execPath, ['--import', TSX, ENTRY], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'warn',
+          HOST: '127.0.0.1',
+          SIGNALING_PORT: String(port),
+          JWT_SECRET: TEST_SECRET,
+          DATABASE_URL: databaseUrl,
+          REDIS_URL: redisUrl,
+          REDIS_PREFIX: prefix,
+          NODE_ID: nodeId,
+          PRESENCE_TICK_MS: '0',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      t.teardown(async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+      });
+      const httpUrl = `http://127.0.0.1:${port}`;
+      await until(async () => {
+        if (child.exitCode !== null) throw new Error(`node ${nodeId} exited: ${stderr}`);
+        const res = await fetch(`${httpUrl}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      }, 30_000);
+      return {
+        nodeId,
+        port,
+        wsUrl: `ws://127.0.0.1:${port}/`,
+        httpUrl,
+        child,
+        exited,
+        async kill() {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    },
+  };
+}
