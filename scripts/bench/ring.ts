@@ -1,8 +1,8 @@
 /**
  * The click-to-ring benchmark: how long after a visitor clicks to place a call the agent's
  * dashboard shows the ring, with both real pages in Debian's Chromium against both real servers
- * (started as the browser tests start them: `lib/stack.ts`). One visitor calls one named agent
- * again and again; the agent declines each call, so every call is a fresh one.
+ * (started as the browser tests start them: `test/support/stack.ts`). One visitor calls one
+ * named agent again and again; the agent declines each call, so every call is a fresh one.
  *
  * t0 is taken in the visitor's page when the device check's "Start call" is clicked (the start
  * form's "Call" only opens the device check); t1 in the agent's page when the ring dialog with
@@ -13,7 +13,13 @@
 import { loadavg } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildPages } from '../build-pages.mjs';
-import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from './lib/chromium.js';
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_HOW,
+  findChromium,
+  GRANT_ARGS,
+} from '../../test/support/chromium.js';
+import { launchStack, type RunningStack, type StackAgent } from '../../test/support/stack.js';
 import {
   agentProbe,
   clockSkewMs,
@@ -21,7 +27,6 @@ import {
   resetProbe,
   visitorProbe,
 } from './lib/ring-probes.js';
-import { launchStack, type RunningStack, type StackAgent } from './lib/stack.js';
 import { median, percentile } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
