@@ -12,14 +12,9 @@
  */
 import { loadavg } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildPages } from '../build-pages.mjs';
-import {
-  CHROMIUM_ARGS,
-  CHROMIUM_HOW,
-  findChromium,
-  GRANT_ARGS,
-} from '../../test/support/chromium.js';
-import { launchStack, type RunningStack, type StackAgent } from '../../test/support/stack.js';
+import { buildPages } from '../scripts/build-pages.mjs';
+import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from '../test/support/chromium.js';
+import { launchStack, type RunningStack, type StackAgent } from '../test/support/stack.js';
 import {
   agentProbe,
   clockSkewMs,

@@ -574,7 +574,7 @@ export function stormDocSection(report: StormReport, machine: string, command: s
       '(`WebSocketClient` over `ws`, its default reconnect policy: full-jitter backoff from ' +
       '500 ms, the ceiling held at 2 s for the first 10 s of an outage and then doubling to ' +
       '15 s, never giving up, a 10 s connect timeout). The other ' +
-      `${number(o.clients - real)} are light clients (\`scripts/bench/lib/storm-light-client.ts\`): ` +
+      `${number(o.clients - real)} are light clients (\`bench/lib/storm-light-client.ts\`): ` +
       'a bare TCP socket writing a ready-made upgrade request with its token, checking the ' +
       '`101` and its `Sec-WebSocket-Accept`, reading frames only as far as ' +
       '`connection_established`, and answering pings. They decide when to retry with the ' +
@@ -617,7 +617,7 @@ export function stormDocSection(report: StormReport, machine: string, command: s
     "- **simulated**: the client library's reconnect policy run for as many clients as the " +
       "benchmark's, with the round's downtime, every attempt before the restart refused: when " +
       'the last client makes its first attempt after the restart. It is what independent ' +
-      "clients would see whatever the server's speed; `scripts/bench/lib/storm-policy.ts`. " +
+      "clients would see whatever the server's speed; `bench/lib/storm-policy.ts`. " +
       'The row below runs the same policy without its restart window (`restartWindowMs: 0`), ' +
       'where each refusal doubles the ceiling of the next delay (0.5, 1, 2, 4, 8 s).',
     '- The machine is shared: absolute times drift between runs.',

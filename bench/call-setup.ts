@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { signalingDefaults } from '../../config/config.js';
-import type { Schema } from '../../db/schema.js';
+import { signalingDefaults } from '../config/config.js';
+import type { Schema } from '../db/schema.js';
 import { connectCallPairs, settle, TokenIssuer, type Layout } from './lib/call-setup-clients.js';
 import {
   CallLoad,

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The repository root. */
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const SERVERS_SOURCE = join(ROOT, 'scripts/bench/servers');
+const SERVERS_SOURCE = join(ROOT, 'bench/servers');
 
 function newestSourceMs(dirs: readonly string[]): number {
   let newest = 0;
@@ -49,7 +49,7 @@ export function ensureBuild(log: (line: string) => void): void {
 }
 
 /**
- * Transpiles `scripts/bench/servers/*.ts` to `dist/scripts/bench/servers/*.js`, where their
+ * Transpiles `bench/servers/*.ts` to `dist/bench/servers/*.js`, where their
  * relative imports of `server/` land on the compiled server. Type-checking is `npm run
  * typecheck`'s job; this only strips types.
  * @returns the directory holding the compiled entries.

@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CallLogThread } from '../../server/call-log-thread.js';
-import { CallLogWriter, databaseSink } from '../../server/call-log.js';
-import { parseDatabaseUrl } from '../../config/config.js';
-import { openDatabase, type Database } from '../../db/database.js';
-import type { CallRecord } from '../../server/state/store.js';
+import { CallLogThread } from '../server/call-log-thread.js';
+import { CallLogWriter, databaseSink } from '../server/call-log.js';
+import { parseDatabaseUrl } from '../config/config.js';
+import { openDatabase, type Database } from '../db/database.js';
+import type { CallRecord } from '../server/state/store.js';
 import { runAtRate, TimedSink, TransitionSource, type RateRun } from './lib/call-log-load.js';
 import { median, Samples } from './lib/stats.js';
 

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
-import { CLIENT_BUNDLE, CLIENT_DIR } from '../build-client.mjs';
-import { buildPages } from '../build-pages.mjs';
+import { CLIENT_BUNDLE, CLIENT_DIR } from '../scripts/build-client.mjs';
+import { buildPages } from '../scripts/build-pages.mjs';
 import { ROOT } from './lib/build.js';
 
 /** The benchmark's heading in reports. */
