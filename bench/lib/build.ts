@@ -33,13 +33,26 @@ function builtAtMs(): number | undefined {
 }
 
 /**
- * Runs `npm run build` when `dist/` is missing or a file under server/ or client-lib/ is newer
- * than it (a stale build would benchmark old code).
+ * The folders `npm run build` compiles, as tsconfig.build.json lists them: read, not restated,
+ * so that a new top-level module (as auth/, config/, db/ and common/ were) is watched too.
+ */
+function builtFolders(): string[] {
+  const { config, error } = ts.readConfigFile(join(ROOT, 'tsconfig.build.json'), ts.sys.readFile);
+  const include: unknown = (config as { include?: unknown } | undefined)?.include;
+  if (error !== undefined || !Array.isArray(include)) {
+    throw new Error('tsconfig.build.json: cannot read its "include" list');
+  }
+  return include.filter((entry): entry is string => typeof entry === 'string');
+}
+
+/**
+ * Runs `npm run build` when `dist/` is missing or a file in a folder the build compiles is
+ * newer than it (a stale build would benchmark old code).
  * @throws Error when the build fails.
  */
 export function ensureBuild(log: (line: string) => void): void {
   const builtAt = builtAtMs();
-  if (builtAt !== undefined && builtAt >= newestSourceMs(['server', 'client-lib'])) return;
+  if (builtAt !== undefined && builtAt >= newestSourceMs(builtFolders())) return;
   log(builtAt === undefined ? 'dist/ is missing: building' : 'dist/ is stale: rebuilding');
   try {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
