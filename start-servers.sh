@@ -41,7 +41,7 @@ fi
 stamp=dist/.build-stamp
 if [ ! -f "${stamp}" ] || [ ! -f dist/server/index.js ] || [ ! -f dist/web/index.js ] ||
   [ ! -f dist/pages/manifest.json ] ||
-  [ -n "$(find server web client-lib scripts/build-pages.mjs scripts/build-client.mjs scripts/client-types.mjs tsconfig.json tsconfig.build.json package-lock.json \
+  [ -n "$(find server web auth config db common client-lib scripts/build-pages.mjs scripts/build-client.mjs scripts/client-types.mjs tsconfig.json tsconfig.build.json package-lock.json \
     -newer "${stamp}" -print -quit 2>/dev/null)" ]; then
   echo "start-servers: building..."
   npm run --silent build

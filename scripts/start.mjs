@@ -18,7 +18,7 @@ const READY_TIMEOUT_MS = 20_000;
 /** How long a server may take to stop once asked; it has its own shutdown timeout below this. */
 const STOP_GRACE_MS = 15_000;
 
-const configModule = join(ROOT, 'dist', 'server', 'config.js');
+const configModule = join(ROOT, 'dist', 'config', 'config.js');
 if (!existsSync(configModule) || !existsSync(join(ROOT, 'dist', 'web', 'index.js'))) {
   process.stderr.write('dist/ is missing or incomplete: run `npm run build` first.\n');
   process.exit(1);

@@ -12,18 +12,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Test } from 'tap';
-import {
-  CHROMIUM_ARGS,
-  CHROMIUM_HOW,
-  findChromium,
-  GRANT_ARGS,
-} from '../../scripts/bench/lib/chromium.js';
-import { launchStack, type Stack, type StackOptions } from '../../scripts/bench/lib/stack.js';
+import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from '../support/chromium.js';
+import { launchStack, type Stack, type StackOptions } from '../support/stack.js';
 
-// The browser benchmarks (`npm run bench -- --only ring`) run Chromium and the servers the same
-// way, so both live under scripts/bench/lib/; the tests keep importing them from here.
+// The browser benchmark (`npm run bench -- --only ring`) runs Chromium and the servers the same
+// way, so both live in test/support/; the suites keep importing them from here.
 export { CHROMIUM_ARGS, findChromium, GRANT_ARGS };
-export type { Stack, StackAgent, StackOptions } from '../../scripts/bench/lib/stack.js';
+export type { Stack, StackAgent, StackOptions } from '../support/stack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where the tests save screenshots when `SCREENSHOTS=1` (committed, shown in the README). */

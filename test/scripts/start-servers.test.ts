@@ -24,10 +24,10 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { freePort } from '../../scripts/bench/lib/stack.js';
 import { parseDatabaseUrl } from '../../config/config.js';
 import { openDatabase } from '../../db/database.js';
 import { verifyPassword } from '../../db/passwords.js';
+import { freePort } from '../support/stack.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /**

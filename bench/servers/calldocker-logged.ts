@@ -14,9 +14,9 @@
  * failing call-log write shows.
  */
 import { pino } from 'pino';
-import { loadConfig, signalingDefaults } from '../../../config/config.js';
-import { buildLoggedSignalingServer } from '../../../server/logged-server.js';
-import { UNLIMITED_ANONYMOUS_LOAD } from '../../../server/visitor-limits.js';
+import { loadConfig, signalingDefaults } from '../../config/config.js';
+import { buildLoggedSignalingServer } from '../../server/logged-server.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { serveBenchmark } from './ipc.js';
 
 const secret = process.env['BENCH_JWT_SECRET'];

@@ -1,8 +1,8 @@
 /**
  * The click-to-ring benchmark: how long after a visitor clicks to place a call the agent's
  * dashboard shows the ring, with both real pages in Debian's Chromium against both real servers
- * (started as the browser tests start them: `lib/stack.ts`). One visitor calls one named agent
- * again and again; the agent declines each call, so every call is a fresh one.
+ * (started as the browser tests start them: `test/support/stack.ts`). One visitor calls one
+ * named agent again and again; the agent declines each call, so every call is a fresh one.
  *
  * t0 is taken in the visitor's page when the device check's "Start call" is clicked (the start
  * form's "Call" only opens the device check); t1 in the agent's page when the ring dialog with
@@ -12,8 +12,11 @@
  */
 import { loadavg } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildPages } from '../build-pages.mjs';
-import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from './lib/chromium.js';
+import { buildPages } from '../scripts/build-pages.mjs';
+import { CHROMIUM_ARGS, CHROMIUM_HOW, findChromium, GRANT_ARGS } from '../test/support/chromium.js';
+import { launchStack, type RunningStack, type StackAgent } from '../test/support/stack.js';
+import { machineLine, type Benchmark } from './lib/benchmark.js';
+import { onAllCpus } from './lib/machine.js';
 import {
   agentProbe,
   clockSkewMs,
@@ -21,11 +24,10 @@ import {
   resetProbe,
   visitorProbe,
 } from './lib/ring-probes.js';
-import { launchStack, type RunningStack, type StackAgent } from './lib/stack.js';
 import { median, percentile } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const RING_TITLE = "Click to ring: from the visitor's click to the agent's ring";
+const RING_TITLE = "Click to ring: from the visitor's click to the agent's ring";
 
 /** How the ring benchmark runs. */
 export interface RingOptions {
@@ -36,7 +38,7 @@ export interface RingOptions {
 }
 
 /** The defaults: 20 measured calls. */
-export const RING_DEFAULTS = { calls: 20 } as const;
+const RING_DEFAULTS = { calls: 20 } as const;
 
 /** The visitor's name, typed into the start form; the ring dialog shows it. */
 const VISITOR_NAME = 'Bench Visitor';
@@ -182,7 +184,7 @@ const ms = (value: number) => value.toFixed(1);
  * @returns the figures, or why the benchmark was skipped (no Chromium).
  * @throws Error when a call does not go through, or a page reports an error.
  */
-export async function runRingBenchmark(options: RingOptions): Promise<RingReport | RingSkipped> {
+async function runRingBenchmark(options: RingOptions): Promise<RingReport | RingSkipped> {
   const executablePath = await findChromium();
   if (executablePath === undefined) {
     return { skipped: `it needs Chromium, which this machine lacks; ${CHROMIUM_HOW}` };
@@ -238,7 +240,7 @@ export async function runRingBenchmark(options: RingOptions): Promise<RingReport
 }
 
 /** The report as a Markdown table (for the terminal and the docs alike). */
-export function ringTable(report: RingReport): string {
+function ringTable(report: RingReport): string {
   const row = (what: string, s: Spread) =>
     `| ${what} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.min)} | ${ms(s.max)} | ${s.n} |`;
   return [
@@ -253,7 +255,7 @@ export function ringTable(report: RingReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function ringDocSection(report: RingReport, machine: string, command: string): string {
+function ringDocSection(report: RingReport, machine: string, command: string): string {
   const first = report.firstCall;
   return [
     `## ${RING_TITLE}`,
@@ -307,3 +309,26 @@ export function ringDocSection(report: RingReport, machine: string, command: str
       'the median is the figure to compare, the max is at the mercy of the machine.',
   ].join('\n');
 }
+
+/** The click-to-ring benchmark: `--only ring`. It skips, saying why, without Chromium. */
+export const ringBenchmark: Benchmark = {
+  id: 'ring',
+  title: RING_TITLE,
+  async run(ctx) {
+    // Not `ctx.servers()`: the pages load the built pages, not `dist/`, and the servers,
+    // Chromium and this process together are what is timed, on every CPU the machine has.
+    const { result: report, note } = await onAllCpus(ctx.machine, () =>
+      runRingBenchmark({
+        ...RING_DEFAULTS,
+        ...(ctx.rounds !== undefined ? { calls: ctx.rounds } : {}),
+        log: ctx.log,
+      }),
+    );
+    if ('skipped' in report) return report;
+    const machine = machineLine(ctx.machine, { serverCpu: undefined, note });
+    return {
+      figures: ringTable(report),
+      docSection: ringDocSection(report, machine, 'npm run bench -- --only ring --write'),
+    };
+  },
+};

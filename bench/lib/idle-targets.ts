@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 export interface IdleTarget {
   /** Name in the report (the same as in the relay benchmark). */
   readonly name: string;
-  /** File name of the compiled server entry (under `dist/scripts/bench/servers/`). */
+  /** File name of the compiled server entry (under `dist/bench/servers/`). */
   readonly script: string;
   /** Environment for the server process. */
   readonly env: Readonly<Record<string, string>>;

@@ -9,9 +9,9 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
-import type { CallLogSink } from '../../../server/call-log.js';
-import type { NewCallRow } from '../../../db/schema.js';
-import type { CallRecord } from '../../../server/state/store.js';
+import type { CallLogSink } from '../../server/call-log.js';
+import type { NewCallRow } from '../../db/schema.js';
+import type { CallRecord } from '../../server/state/store.js';
 import { Samples } from './stats.js';
 
 /** How often the generator wakes to issue the transitions that are due. */

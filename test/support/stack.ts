@@ -3,17 +3,22 @@
  * host from their real entries (`server/index.ts`, `web/index.ts`, under tsx), each in its own
  * process, on a fresh SQLite file with one company and its agents. Used by the browser tests'
  * harness (`test/e2e/harness.ts`, which ties {@link RunningStack.stop} to tap's teardown) and
- * by the browser benchmarks.
+ * by the browser benchmark (`bench/ring.ts`), which measures the stack the tests check. It
+ * lives with the tests, not the benchmarks, so that the tests need nothing of the `bench`
+ * workspace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDatabaseUrl } from '../../../config/config.js';
-import { createAgent, createCompany } from '../../../db/companies.js';
-import { openDatabase } from '../../../db/database.js';
-import { ROOT } from './build.js';
+import { fileURLToPath } from 'node:url';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { createAgent, createCompany } from '../../db/companies.js';
+import { openDatabase } from '../../db/database.js';
+
+/** The repository root, where the servers' entries are. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const TSX_LOADER = import.meta.resolve('tsx');
 const START_TIMEOUT_MS = 30_000;

@@ -8,9 +8,9 @@
  * limiter's refusals; the limiter itself still runs on every message. The logger is the
  * builder's default, which is silent.
  */
-import { buildSignalingServer } from '../../../server/app.js';
-import { signalingDefaults } from '../../../config/config.js';
-import { UNLIMITED_ANONYMOUS_LOAD } from '../../../server/visitor-limits.js';
+import { buildSignalingServer } from '../../server/app.js';
+import { signalingDefaults } from '../../config/config.js';
+import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { serveBenchmark } from './ipc.js';
 
 const secret = process.env['BENCH_JWT_SECRET'];

@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
-import { CLIENT_BUNDLE, CLIENT_DIR } from '../build-client.mjs';
-import { buildPages } from '../build-pages.mjs';
+import { CLIENT_BUNDLE, CLIENT_DIR } from '../scripts/build-client.mjs';
+import { buildPages } from '../scripts/build-pages.mjs';
+import { BENCH_COMMAND, machineLine, type Benchmark } from './lib/benchmark.js';
 import { ROOT } from './lib/build.js';
 
 /** The benchmark's heading in reports. */
-export const BUNDLE_TITLE = 'Client bundle size';
+const BUNDLE_TITLE = 'Client bundle size';
 
 /** One kilobyte, as the sizes are reported. */
 export const KB = 1000;
@@ -318,7 +319,7 @@ const describe = (f: { minBytes: number; gzipBytes: number }) =>
  * @throws Error when CallDocker's own bundle pulls in a package: the client must have no
  *   runtime dependency.
  */
-export async function runBundleBenchmark(options: BundleOptions): Promise<BundleReport> {
+async function runBundleBenchmark(options: BundleOptions): Promise<BundleReport> {
   const ours: BundleRow[] = [];
   for (const bundle of OURS) {
     const { inputs, ...figures } = await measure(bundle.entry, ROOT);
@@ -343,7 +344,7 @@ export async function runBundleBenchmark(options: BundleOptions): Promise<Bundle
 }
 
 /** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
-export function bundleTable(report: BundleReport): string {
+function bundleTable(report: BundleReport): string {
   const cell = (bytes: number | undefined) => (bytes === undefined ? '' : kb(bytes));
   const rows = [...report.ours, ...report.peers].map((row) => {
     let gzip = cell(row.gzipBytes);
@@ -387,7 +388,7 @@ export function bundleTable(report: BundleReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function bundleDocSection(report: BundleReport, machine: string, command: string): string {
+function bundleDocSection(report: BundleReport, machine: string, command: string): string {
   return [
     `## ${BUNDLE_TITLE}`,
     '',
@@ -417,3 +418,16 @@ export function bundleDocSection(report: BundleReport, machine: string, command:
       'its HTML with the script it loads.',
   ].join('\n');
 }
+
+/** The client bundle size benchmark: `--only bundle`. It runs no server. */
+export const bundleBenchmark: Benchmark = {
+  id: 'bundle',
+  title: BUNDLE_TITLE,
+  async run(ctx) {
+    const report = await runBundleBenchmark({ peers: true, log: ctx.log });
+    return {
+      figures: bundleTable(report),
+      docSection: bundleDocSection(report, machineLine(ctx.machine), BENCH_COMMAND),
+    };
+  },
+};

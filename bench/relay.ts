@@ -7,6 +7,14 @@
  * in context.
  */
 import { join } from 'node:path';
+import {
+  BENCH_COMMAND,
+  machineLine,
+  serverOptions,
+  type BenchContext,
+  type Benchmark,
+} from './lib/benchmark.js';
+import { profileInto } from './lib/cpuprofile.js';
 import { runRelayLoad, type LoadOptions } from './lib/relay-load.js';
 import {
   bareRelay,
@@ -19,7 +27,7 @@ import { ServerProcess } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const RELAY_TITLE = 'Relay: server CPU per relayed message';
+const RELAY_TITLE = 'Relay: server CPU per relayed message';
 
 /** CallDocker's CPU per relayed message may be at most this multiple of the bare relay's. */
 export const RELAY_TARGET_RATIO = 1.15;
@@ -39,7 +47,7 @@ export interface RelayOptions extends LoadOptions {
 }
 
 /** The defaults: about 7 s per round, 3 rounds of each of the four servers. */
-export const RELAY_DEFAULTS = {
+const RELAY_DEFAULTS = {
   rounds: 3,
   pairs: 50,
   window: 16,
@@ -137,7 +145,7 @@ function describeRound(target: string, round: number, figures: RelayFigures): st
 }
 
 /** Runs the interleaved rounds and returns the medians and the ratio. */
-export async function runRelayBenchmark(options: RelayOptions): Promise<RelayReport> {
+async function runRelayBenchmark(options: RelayOptions): Promise<RelayReport> {
   const targets = [bareRelay, callDocker(), peerJs, socketIoRelay];
   const rounds = new Map<RelayTarget, RelayFigures[]>(targets.map((t) => [t, []]));
   for (let round = 1; round <= options.rounds; round++) {
@@ -171,7 +179,7 @@ export async function runRelayBenchmark(options: RelayOptions): Promise<RelayRep
  * Runs one more CallDocker round under `node --cpu-prof`; the profile is written to
  * `profileDir` when the server exits.
  */
-export async function profileCallDockerRelay(
+async function profileCallDockerRelay(
   options: RelayOptions,
   profileDir: string,
 ): Promise<RelayFigures> {
@@ -182,7 +190,7 @@ const number = (value: number, digits = 0) =>
   value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
-export function relayTable(report: RelayReport): string {
+function relayTable(report: RelayReport): string {
   const bareUs = report.bare.median.cpuUsPerMessage;
   const row = (result: RelayResult) => {
     const m = result.median;
@@ -225,7 +233,7 @@ export function relayTable(report: RelayReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function relayDocSection(report: RelayReport, machine: string, command: string): string {
+function relayDocSection(report: RelayReport, machine: string, command: string): string {
   const o = report.options;
   const frames = [report.bare, report.callDocker, ...report.peers]
     .map((result) => `${result.target}: ${result.frame.note}, ${result.frame.bytes} bytes`)
@@ -268,3 +276,26 @@ export function relayDocSection(report: RelayReport, machine: string, command: s
       'runs, while all servers meet the same conditions within one run.',
   ].join('\n');
 }
+
+/** The relay options for `ctx`: the defaults, with the command line's rounds and seconds. */
+function relayOptions(ctx: BenchContext): RelayOptions {
+  return { ...RELAY_DEFAULTS, ...serverOptions(ctx, true) };
+}
+
+/** The relay benchmark: `--only relay`. */
+export const relayBenchmark: Benchmark = {
+  id: 'relay',
+  title: RELAY_TITLE,
+  async run(ctx) {
+    const report = await runRelayBenchmark(relayOptions(ctx));
+    const machine = machineLine(ctx.machine, ctx.servers().pinning);
+    return {
+      figures: relayTable(report),
+      docSection: relayDocSection(report, machine, BENCH_COMMAND),
+    };
+  },
+  profile(ctx) {
+    ctx.log('Profiling one CallDocker relay round under node --cpu-prof (start-up included)');
+    return profileInto((dir) => profileCallDockerRelay(relayOptions(ctx), dir));
+  },
+};

@@ -12,16 +12,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CallLogThread } from '../../server/call-log-thread.js';
-import { CallLogWriter, databaseSink } from '../../server/call-log.js';
-import { parseDatabaseUrl } from '../../config/config.js';
-import { openDatabase, type Database } from '../../db/database.js';
-import type { CallRecord } from '../../server/state/store.js';
+import { CallLogThread } from '../server/call-log-thread.js';
+import { CallLogWriter, databaseSink } from '../server/call-log.js';
+import { parseDatabaseUrl } from '../config/config.js';
+import { openDatabase, type Database } from '../db/database.js';
+import type { CallRecord } from '../server/state/store.js';
+import { BENCH_COMMAND, machineLine, type Benchmark } from './lib/benchmark.js';
 import { runAtRate, TimedSink, TransitionSource, type RateRun } from './lib/call-log-load.js';
 import { median, Samples } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const CALL_LOG_TITLE = 'Call log: event-loop time per call transition';
+const CALL_LOG_TITLE = 'Call log: event-loop time per call transition';
 
 /** Each transition may cost the event loop at most this much at the target rate (p99). */
 export const CALL_LOG_TARGET_MS = 1;
@@ -42,7 +43,7 @@ export interface CallLogBenchOptions {
 }
 
 /** The defaults: about 70 s in all. */
-export const CALL_LOG_DEFAULTS = {
+const CALL_LOG_DEFAULTS = {
   rounds: 3,
   ratePerSec: 1000,
   warmupMs: 1000,
@@ -169,7 +170,7 @@ async function sustainedRate(mode: 'inline' | 'thread', options: CallLogBenchOpt
 }
 
 /** Runs the rounds and the throughput search. */
-export async function runCallLogBenchmark(options: CallLogBenchOptions): Promise<CallLogReport> {
+async function runCallLogBenchmark(options: CallLogBenchOptions): Promise<CallLogReport> {
   const rounds = new Map<Mode, Figures[]>(MODES.map((m) => [m, []]));
   const commitMs = new Samples();
   let batches = 0;
@@ -240,7 +241,7 @@ const number = (value: number, digits = 0) =>
   value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** The report as a Markdown table and a verdict (for the terminal and the docs alike). */
-export function callLogTable(report: CallLogReport): string {
+function callLogTable(report: CallLogReport): string {
   const { figures, sustained, commits } = report;
   const rate = number(report.options.ratePerSec);
   const row = (mode: Mode) => {
@@ -274,7 +275,7 @@ export function callLogTable(report: CallLogReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function callLogDocSection(report: CallLogReport, machine: string, command: string): string {
+function callLogDocSection(report: CallLogReport, machine: string, command: string): string {
   const o = report.options;
   return [
     `## ${CALL_LOG_TITLE}`,
@@ -316,3 +317,25 @@ export function callLogDocSection(report: CallLogReport, machine: string, comman
     '- The machine is shared: compare the rows of one run; the absolute times drift.',
   ].join('\n');
 }
+
+/** The call log benchmark: `--only call-log`. */
+export const callLogBenchmark: Benchmark = {
+  id: 'call-log',
+  title: CALL_LOG_TITLE,
+  async run(ctx) {
+    // Pinned like the relay's load generator: the writer's event loop and worker share a CPU.
+    const { pinning } = ctx.servers();
+    const report = await runCallLogBenchmark({
+      ...CALL_LOG_DEFAULTS,
+      ...(ctx.rounds !== undefined ? { rounds: ctx.rounds } : {}),
+      ...(ctx.seconds !== undefined
+        ? { measureMs: ctx.seconds * 1000, stepMs: Math.max(1000, ctx.seconds * 400) }
+        : {}),
+      log: ctx.log,
+    });
+    return {
+      figures: callLogTable(report),
+      docSection: callLogDocSection(report, machineLine(ctx.machine, pinning), BENCH_COMMAND),
+    };
+  },
+};

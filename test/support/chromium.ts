@@ -1,6 +1,8 @@
 /**
  * Debian's Chromium as the browser tests and the browser benchmarks run it: where it is, and
  * the flags for a headless run on a shared machine without a display, camera or microphone.
+ * Used by the browser tests' harness (`test/e2e/harness.ts`) and the browser benchmark
+ * (`bench/ring.ts`).
  */
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';

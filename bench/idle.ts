@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
+import { BENCH_COMMAND, machineLine, serverOptions, type Benchmark } from './lib/benchmark.js';
 import {
   bareIdle,
   callDockerIdle,
@@ -20,7 +21,7 @@ import { ServerProcess, type ServerMemory } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const IDLE_TITLE = 'Idle connections: server memory per connection';
+const IDLE_TITLE = 'Idle connections: server memory per connection';
 
 /** CallDocker's memory per idle connection may be at most this multiple of the bare relay's. */
 export const IDLE_TARGET_RATIO = 1.15;
@@ -44,7 +45,7 @@ export interface IdleOptions {
 }
 
 /** The defaults: 10,000 connections, 200 connecting at a time, 3 rounds. */
-export const IDLE_DEFAULTS = {
+const IDLE_DEFAULTS = {
   rounds: 3,
   connections: 10_000,
   concurrency: 200,
@@ -195,7 +196,7 @@ function describeRound(target: string, round: number, figures: IdleFigures): str
 }
 
 /** Runs the interleaved rounds and returns the medians and the ratios. */
-export async function runIdleBenchmark(options: IdleOptions): Promise<IdleReport> {
+async function runIdleBenchmark(options: IdleOptions): Promise<IdleReport> {
   const targets = [bareIdle, callDockerIdle(), peerJsIdle, socketIoIdle];
   const rounds = new Map<IdleTarget, IdleFigures[]>(targets.map((t) => [t, []]));
   for (let round = 1; round <= options.rounds; round++) {
@@ -224,7 +225,7 @@ export async function runIdleBenchmark(options: IdleOptions): Promise<IdleReport
 const ratio = (value: number) => `${value.toFixed(2)}x`;
 
 /** The report as a Markdown table and a verdict line (for the terminal and the docs alike). */
-export function idleTable(report: IdleReport): string {
+function idleTable(report: IdleReport): string {
   const bare = report.bare.median;
   const all = [report.bare, report.callDocker, ...report.peers];
   const row = (result: IdleResult) => {
@@ -255,7 +256,7 @@ export function idleTable(report: IdleReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function idleDocSection(report: IdleReport, machine: string, command: string): string {
+function idleDocSection(report: IdleReport, machine: string, command: string): string {
   const o = report.options;
   const n = o.connections.toLocaleString('en-US');
   const states = [report.bare, report.callDocker, ...report.peers]
@@ -291,3 +292,17 @@ export function idleDocSection(report: IdleReport, machine: string, command: str
       'conditions within one run.',
   ].join('\n');
 }
+
+/** The idle-connections benchmark: `--only idle`. */
+export const idleBenchmark: Benchmark = {
+  id: 'idle',
+  title: IDLE_TITLE,
+  async run(ctx) {
+    const report = await runIdleBenchmark({ ...IDLE_DEFAULTS, ...serverOptions(ctx, false) });
+    const machine = machineLine(ctx.machine, ctx.servers().pinning);
+    return {
+      figures: idleTable(report),
+      docSection: idleDocSection(report, machine, BENCH_COMMAND),
+    };
+  },
+};

@@ -12,7 +12,7 @@ export const BENCHMARKS_DOC = 'docs/BENCHMARKS.md';
 
 const PREAMBLE = `# Benchmarks
 
-Figures produced by \`npm run bench\` (see \`scripts/bench/\`), which runs each server in its
+Figures produced by \`npm run bench\` (see \`bench/\`), which runs each server in its
 own process pinned to one CPU, with the load generator on the other CPU, and prints a table.
 \`npm run bench -- --write\` rewrites the sections below; text outside their markers is kept.
 

@@ -26,7 +26,7 @@ export interface RelayPair {
 export interface RelayTarget {
   /** Name in the report. */
   readonly name: string;
-  /** File name of the compiled server entry (under `dist/scripts/bench/servers/`). */
+  /** File name of the compiled server entry (under `dist/bench/servers/`). */
   readonly script: string;
   /** Environment for the server process. */
   readonly env: Readonly<Record<string, string>>;

@@ -17,7 +17,7 @@ import { createSecretKey } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import { WebSocket } from 'ws';
-import { WebSocketClient, type WebSocketFactory } from '../../../client-lib/index.js';
+import { WebSocketClient, type WebSocketFactory } from '../../client-lib/index.js';
 import {
   LightClient,
   upgradeRequest,

@@ -6,7 +6,7 @@
  * when the last of them makes its first attempt after that. It runs the client library's own
  * policy code, so it moves with it.
  */
-import type { ReconnectPolicy } from '../../../client-lib/reconnect-policy.js';
+import type { ReconnectPolicy } from '../../client-lib/reconnect-policy.js';
 import { median } from './stats.js';
 
 /** When one client makes its first attempt at or after `downtimeMs` (ms from the drop). */

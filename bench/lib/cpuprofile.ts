@@ -31,7 +31,7 @@ function isProfile(value: unknown): value is Profile {
 /** V8's name for time the thread spent waiting for events. */
 const IDLE = '(idle)';
 
-const ROOT_URL = new URL('../../../', import.meta.url).href;
+const ROOT_URL = new URL('../../', import.meta.url).href;
 
 function where(url: string): string {
   if (url === '') return '';

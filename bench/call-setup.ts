@@ -16,8 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { signalingDefaults } from '../../config/config.js';
-import type { Schema } from '../../db/schema.js';
+import { signalingDefaults } from '../config/config.js';
+import type { Schema } from '../db/schema.js';
+import {
+  BENCH_COMMAND,
+  machineLine,
+  serverOptions,
+  type BenchContext,
+  type Benchmark,
+} from './lib/benchmark.js';
 import { connectCallPairs, settle, TokenIssuer, type Layout } from './lib/call-setup-clients.js';
 import {
   CallLoad,
@@ -30,7 +37,7 @@ import { ServerProcess } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const CALL_SETUP_TITLE = 'Call setup: whole calls per second on one core';
+const CALL_SETUP_TITLE = 'Call setup: whole calls per second on one core';
 
 /** Targets, with presence coalesced, in both layouts. */
 export const CALL_SETUP_TARGET_PER_SEC = 1000;
@@ -55,7 +62,7 @@ export interface CallSetupOptions {
 }
 
 /** The defaults: about 8 s per set-up and round, 4 set-ups, 3 rounds: under 2 minutes. */
-export const CALL_SETUP_DEFAULTS = {
+const CALL_SETUP_DEFAULTS = {
   rounds: 3,
   loops: 100,
   warmupMs: 1000,
@@ -292,7 +299,7 @@ function describeRound(setUp: SetUp, round: number, f: CallSetupFigures): string
 }
 
 /** Runs the interleaved rounds and returns the medians. */
-export async function runCallSetupBenchmark(options: CallSetupOptions): Promise<CallSetupReport> {
+async function runCallSetupBenchmark(options: CallSetupOptions): Promise<CallSetupReport> {
   const rounds = new Map<SetUp, CallSetupFigures[]>(SET_UPS.map((s) => [s, []]));
   for (let round = 1; round <= options.rounds; round++) {
     for (const setUp of SET_UPS) {
@@ -315,7 +322,7 @@ export async function runCallSetupBenchmark(options: CallSetupOptions): Promise<
  * Runs one more round of CallDocker in one company with presence coalesced (the fan-out case)
  * under `node --cpu-prof` and returns where the server's main thread spent its time.
  */
-export function profileCallSetup(options: CallSetupOptions): Promise<string> {
+function profileCallSetup(options: CallSetupOptions): Promise<string> {
   options.log(
     'Profiling one CallDocker call-setup round (one company, presence coalesced) under ' +
       'node --cpu-prof (start-up included)',
@@ -339,7 +346,7 @@ function shortName(r: SetUp): string {
 const SATURATED = 0.9;
 
 /** The report as a Markdown table and verdict lines (for the terminal and the docs alike). */
-export function callSetupTable(report: CallSetupReport): string {
+function callSetupTable(report: CallSetupReport): string {
   const loops = report.options.loops;
   const row = (r: CallSetupResult) => {
     const m = r.median;
@@ -406,11 +413,7 @@ export function callSetupTable(report: CallSetupReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function callSetupDocSection(
-  report: CallSetupReport,
-  machine: string,
-  command: string,
-): string {
+function callSetupDocSection(report: CallSetupReport, machine: string, command: string): string {
   const o = report.options;
   return [
     `## ${CALL_SETUP_TITLE}`,
@@ -463,3 +466,23 @@ export function callSetupDocSection(
     '- The machine is shared: compare the rows of one run; the absolute times drift.',
   ].join('\n');
 }
+
+/** The call-setup options for `ctx`: the defaults, with the command line's rounds and seconds. */
+function callSetupOptions(ctx: BenchContext): CallSetupOptions {
+  return { ...CALL_SETUP_DEFAULTS, ...serverOptions(ctx, true) };
+}
+
+/** The call-setup benchmark: `--only call-setup`. */
+export const callSetupBenchmark: Benchmark = {
+  id: 'call-setup',
+  title: CALL_SETUP_TITLE,
+  async run(ctx) {
+    const report = await runCallSetupBenchmark(callSetupOptions(ctx));
+    const machine = machineLine(ctx.machine, ctx.servers().pinning);
+    return {
+      figures: callSetupTable(report),
+      docSection: callSetupDocSection(report, machine, BENCH_COMMAND),
+    };
+  },
+  profile: (ctx) => profileCallSetup(callSetupOptions(ctx)),
+};

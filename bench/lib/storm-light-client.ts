@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { FullJitterPolicy } from '../../../client-lib/reconnect-policy.js';
+import { FullJitterPolicy } from '../../client-lib/reconnect-policy.js';
 
 /** The library's default `connectTimeoutMs` (`client-lib/websocket-client.ts`). */
 export const LIBRARY_CONNECT_TIMEOUT_MS = 10_000;

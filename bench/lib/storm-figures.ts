@@ -5,7 +5,7 @@
  * collect).
  */
 import { readFileSync } from 'node:fs';
-import { FullJitterPolicy } from '../../../client-lib/reconnect-policy.js';
+import { FullJitterPolicy } from '../../client-lib/reconnect-policy.js';
 import { policyTailMs } from './storm-policy.js';
 import type { StormLoadResult } from './storm-protocol.js';
 import type { Sampled, ServerCounters } from './storm-sampler.js';

@@ -17,16 +17,16 @@ const STOP_TIMEOUT_MS = 5_000;
 const LOAD_SOURCES = ['storm-load', 'storm-light-client'] as const;
 
 /**
- * Transpiles the load entry and its light client to `dist/scripts/bench/lib/`, where their
+ * Transpiles the load entry and its light client to `dist/bench/lib/`, where their
  * relative imports of `client-lib/` are the built library. Each is transpiled alone.
  * Type-checking is `npm run typecheck`'s job; this only strips types.
  * @returns the compiled entry.
  */
 export function compileStormLoad(): string {
-  const outDir = join(ROOT, 'dist/scripts/bench/lib');
+  const outDir = join(ROOT, 'dist/bench/lib');
   mkdirSync(outDir, { recursive: true });
   for (const name of LOAD_SOURCES) {
-    const source = join(ROOT, `scripts/bench/lib/${name}.ts`);
+    const source = join(ROOT, `bench/lib/${name}.ts`);
     const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
       fileName: source,
       compilerOptions: {

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The repository root. */
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const SERVERS_SOURCE = join(ROOT, 'scripts/bench/servers');
+const SERVERS_SOURCE = join(ROOT, 'bench/servers');
 
 function newestSourceMs(dirs: readonly string[]): number {
   let newest = 0;
@@ -33,13 +33,26 @@ function builtAtMs(): number | undefined {
 }
 
 /**
- * Runs `npm run build` when `dist/` is missing or a file under server/ or client-lib/ is newer
- * than it (a stale build would benchmark old code).
+ * The folders `npm run build` compiles, as tsconfig.build.json lists them: read, not restated,
+ * so that a new top-level module (as auth/, config/, db/ and common/ were) is watched too.
+ */
+function builtFolders(): string[] {
+  const { config, error } = ts.readConfigFile(join(ROOT, 'tsconfig.build.json'), ts.sys.readFile);
+  const include: unknown = (config as { include?: unknown } | undefined)?.include;
+  if (error !== undefined || !Array.isArray(include)) {
+    throw new Error('tsconfig.build.json: cannot read its "include" list');
+  }
+  return include.filter((entry): entry is string => typeof entry === 'string');
+}
+
+/**
+ * Runs `npm run build` when `dist/` is missing or a file in a folder the build compiles is
+ * newer than it (a stale build would benchmark old code).
  * @throws Error when the build fails.
  */
 export function ensureBuild(log: (line: string) => void): void {
   const builtAt = builtAtMs();
-  if (builtAt !== undefined && builtAt >= newestSourceMs(['server', 'client-lib'])) return;
+  if (builtAt !== undefined && builtAt >= newestSourceMs(builtFolders())) return;
   log(builtAt === undefined ? 'dist/ is missing: building' : 'dist/ is stale: rebuilding');
   try {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
@@ -49,7 +62,7 @@ export function ensureBuild(log: (line: string) => void): void {
 }
 
 /**
- * Transpiles `scripts/bench/servers/*.ts` to `dist/scripts/bench/servers/*.js`, where their
+ * Transpiles `bench/servers/*.ts` to `dist/bench/servers/*.js`, where their
  * relative imports of `server/` land on the compiled server. Type-checking is `npm run
  * typecheck`'s job; this only strips types.
  * @returns the directory holding the compiled entries.

@@ -19,6 +19,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import {
+  BENCH_COMMAND,
+  machineLine,
+  serverOptions,
+  type BenchContext,
+  type Benchmark,
+} from './lib/benchmark.js';
+import { profileInto } from './lib/cpuprofile.js';
 import { ServerProcess } from './lib/server-process.js';
 import {
   ATTEMPT_BUCKETS,
@@ -36,7 +44,7 @@ import { RoundSampler, serverCounters } from './lib/storm-sampler.js';
 import { median } from './lib/stats.js';
 
 /** The benchmark's heading in reports. */
-export const STORM_TITLE = 'Reconnect storm: every client back after a server restart';
+const STORM_TITLE = 'Reconnect storm: every client back after a server restart';
 
 /** Every client must be back within this long of the kill. */
 export const STORM_TARGET_MS = 5000;
@@ -71,7 +79,7 @@ export interface StormOptions {
 }
 
 /** The defaults: about a minute in all. */
-export const STORM_DEFAULTS = {
+const STORM_DEFAULTS = {
   rounds: 3,
   clients: 15_000,
   realClients: 1000,
@@ -321,7 +329,7 @@ function describeRound(round: number, f: StormFigures): string {
  * Runs the benchmark: one server, the clients connected once, then `rounds` crash-restarts.
  * @throws Error when the clients cannot all connect in the first place.
  */
-export async function runStormBenchmark(options: StormOptions): Promise<StormReport> {
+async function runStormBenchmark(options: StormOptions): Promise<StormReport> {
   const loadScript = compileStormLoad();
   const server = await StormServer.start(options);
   // Each process's own bound, should this one stop talking to it: every phase's limit, doubled.
@@ -366,7 +374,7 @@ export async function runStormBenchmark(options: StormOptions): Promise<StormRep
  * Runs one round with the restarted server under `node --cpu-prof`; the profile (of the new
  * server from its start until the clients are stopped) is written to `profileDir`.
  */
-export async function profileStorm(options: StormOptions, profileDir: string): Promise<void> {
+async function profileStorm(options: StormOptions, profileDir: string): Promise<void> {
   await runStormBenchmark({
     ...options,
     rounds: 1,
@@ -466,7 +474,7 @@ export function stormDiagnosis(report: StormReport): string[] {
 }
 
 /** The report as a Markdown table and a verdict (for the terminal and the docs alike). */
-export function stormTable(report: StormReport): string {
+function stormTable(report: StormReport): string {
   const perRound = (figure: (f: StormFigures) => number, show: (v: number) => string) =>
     report.rounds.map((f) => show(figure(f))).join(', ');
   const row = (
@@ -555,7 +563,7 @@ export function stormTable(report: StormReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the table, how to read it. */
-export function stormDocSection(report: StormReport, machine: string, command: string): string {
+function stormDocSection(report: StormReport, machine: string, command: string): string {
   const o = report.options;
   const real = report.rounds[0]?.real.clients ?? o.realClients;
   return [
@@ -574,7 +582,7 @@ export function stormDocSection(report: StormReport, machine: string, command: s
       '(`WebSocketClient` over `ws`, its default reconnect policy: full-jitter backoff from ' +
       '500 ms, the ceiling held at 2 s for the first 10 s of an outage and then doubling to ' +
       '15 s, never giving up, a 10 s connect timeout). The other ' +
-      `${number(o.clients - real)} are light clients (\`scripts/bench/lib/storm-light-client.ts\`): ` +
+      `${number(o.clients - real)} are light clients (\`bench/lib/storm-light-client.ts\`): ` +
       'a bare TCP socket writing a ready-made upgrade request with its token, checking the ' +
       '`101` and its `Sec-WebSocket-Accept`, reading frames only as far as ' +
       '`connection_established`, and answering pings. They decide when to retry with the ' +
@@ -617,9 +625,32 @@ export function stormDocSection(report: StormReport, machine: string, command: s
     "- **simulated**: the client library's reconnect policy run for as many clients as the " +
       "benchmark's, with the round's downtime, every attempt before the restart refused: when " +
       'the last client makes its first attempt after the restart. It is what independent ' +
-      "clients would see whatever the server's speed; `scripts/bench/lib/storm-policy.ts`. " +
+      "clients would see whatever the server's speed; `bench/lib/storm-policy.ts`. " +
       'The row below runs the same policy without its restart window (`restartWindowMs: 0`), ' +
       'where each refusal doubles the ceiling of the next delay (0.5, 1, 2, 4, 8 s).',
     '- The machine is shared: absolute times drift between runs.',
   ].join('\n');
 }
+
+/** The storm options for `ctx`: the defaults, with the command line's rounds. */
+function stormOptions(ctx: BenchContext): StormOptions {
+  return { ...STORM_DEFAULTS, ...serverOptions(ctx, false) };
+}
+
+/** The reconnect storm benchmark: `--only storm`. */
+export const stormBenchmark: Benchmark = {
+  id: 'storm',
+  title: STORM_TITLE,
+  async run(ctx) {
+    const report = await runStormBenchmark(stormOptions(ctx));
+    const machine = machineLine(ctx.machine, ctx.servers().pinning);
+    return {
+      figures: stormTable(report),
+      docSection: stormDocSection(report, machine, BENCH_COMMAND),
+    };
+  },
+  profile(ctx) {
+    ctx.log('Profiling the restarted CallDocker server through one storm round');
+    return profileInto((dir) => profileStorm(stormOptions(ctx), dir));
+  },
+};
