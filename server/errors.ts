@@ -60,3 +60,23 @@ export const ForbiddenReason = {
    */
   NotAdmitted: 'not admitted',
 } as const;
+
+/** What a shared state store read that it cannot trust: a server fault, never a client's. */
+export const StoreFault = {
+  /** Redis answered a script or command with a shape the store does not expect. */
+  BadReply: 'unexpected reply',
+  /** A stored record is not valid JSON or does not match its schema. */
+  BadRecord: 'malformed record',
+} as const;
+export type StoreFault = (typeof StoreFault)[keyof typeof StoreFault];
+
+/** Thrown by a shared state store when what it read does not hold; `reason` is stable. */
+export class StateStoreError extends Error {
+  override readonly name = 'StateStoreError';
+  constructor(
+    readonly reason: StoreFault,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+  }
+}

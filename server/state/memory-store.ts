@@ -1,8 +1,8 @@
 /**
  * The single-node {@link StateStore}: plain maps, every operation atomic because nothing
- * awaits inside it. Keys join company and name with a NUL, which no id can contain through
- * the protocol (ids are JSON strings from verified tokens, room names match a strict pattern),
- * so two companies can never share a key.
+ * awaits inside it. Keys lead with the length of the company id, so two companies can never
+ * share a key whatever their ids hold: ids are JSON strings from verified tokens and may
+ * contain a NUL or any other separator.
  */
 import {
   compactAdd,
@@ -24,7 +24,7 @@ import {
   type StateStore,
 } from './store.js';
 
-const key = (companyId: string, name: string) => `${companyId}\u0000${name}`;
+const key = (companyId: string, name: string) => `${companyId.length}:${companyId}:${name}`;
 
 /** In-memory state for one signaling node. */
 export class MemoryStore implements StateStore {

@@ -5,7 +5,6 @@
  */
 import t from 'tap';
 import { ErrorCode } from '../../client-lib/constants.js';
-import { MemoryStore } from '../../server/state/memory-store.js';
 import { LimitName } from '../../server/visitor-limits.js';
 import {
   agentReady,
@@ -119,16 +118,4 @@ t.test('a company queue takes its maximum; one more call gets queue_full', async
   await agent.next('queue_updated', 3000, (m) => m.calls.length === 2);
   const retried = await requestCall(late);
   t.ok(retried, 'a place freed in the queue is taken again');
-});
-
-t.test('the store checks the queue length and appends in one step', async (t) => {
-  const store = new MemoryStore();
-  t.equal(await store.enqueue('acme', 'c1', 2), true);
-  t.equal(await store.enqueue('acme', 'c2', 2), true, 'at the edge');
-  t.equal(await store.enqueue('acme', 'c3', 2), false, 'one past it');
-  t.equal(await store.enqueue('acme', 'c1', 2), true, 'a call already queued stays queued');
-  t.strictSame(await store.queue('acme'), ['c1', 'c2']);
-  t.equal(await store.enqueue('acme', 'c3'), true, 'without a maximum, no limit');
-  const racing = await Promise.all(['a', 'b', 'c'].map((id) => store.enqueue('globex', id, 2)));
-  t.strictSame(racing, [true, true, false], 'concurrent appends cannot overfill it');
 });

@@ -4,7 +4,6 @@
  * ring ends, the agent can be rung again; and simultaneous requests ring the agent once.
  */
 import t, { type Test } from 'tap';
-import { MemoryStore } from '../../server/state/memory-store.js';
 import {
   agentReady,
   buildServer,
@@ -26,26 +25,6 @@ async function ringFrom(t: Test, srv: TestServer, sub: string) {
   t.equal(ack['status'], 'ringing', `${sub} rings agent-1`);
   return { visitor, callId: ack['callId'] as string };
 }
-
-t.test('the store hands an agent’s ring to one call at a time, per company', async (t) => {
-  const store = new MemoryStore();
-  t.equal(await store.claimRing('acme', 'agent-1', 'call-a'), true, 'the first claim wins');
-  t.equal(await store.claimRing('acme', 'agent-1', 'call-b'), false, 'a second one loses');
-  t.equal(await store.claimRing('acme', 'agent-2', 'call-b'), true, 'another agent is free');
-  t.equal(await store.claimRing('globex', 'agent-1', 'call-c'), true, 'so is another company’s');
-  await store.releaseRing('acme', 'agent-1', 'call-b');
-  t.equal(await store.claimRing('acme', 'agent-1', 'call-d'), false, 'only its holder frees it');
-  await store.releaseRing('acme', 'agent-1', 'call-a');
-  t.equal(await store.claimRing('acme', 'agent-1', 'call-d'), true, 'free again once released');
-  const race = await Promise.all(
-    ['x', 'y', 'z'].map((id) => store.claimRing('acme', 'agent-3', `call-${id}`)),
-  );
-  t.same(
-    race.filter((won) => won),
-    [true],
-    'simultaneous claims: exactly one wins',
-  );
-});
 
 t.test('a second direct call to a ringing agent gets busy and rings no one', async (t) => {
   const srv = await buildServer(t);

@@ -1,13 +1,13 @@
 /**
  * The compact per-connection state that keeps idle connections cheap: a connection's rooms
- * (one name, then a set), the store's connections per user (one id, then a set), and the
- * connection's logger made on first use, still binding the connection's ids.
+ * (one name, then a set) and the connection's logger made on first use, still binding the
+ * connection's ids. The store's connections per user (one id, then a set) are counted in
+ * state-store.test.ts, against both stores.
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { CompactSetOf } from '../../server/compact-set.js';
-import { MemoryStore } from '../../server/state/memory-store.js';
 import { buildServer, openClient, signToken, until } from '../helpers.js';
 
 t.test('a CompactSetOf answers as a Set through one member, several and none', async (t) => {
@@ -43,30 +43,6 @@ t.test('a CompactSetOf answers as a Set through one member, several and none', a
       t.equal(rooms.has(probe), model.has(probe), `${label}: has(${probe})`);
     }
   }
-});
-
-t.test("the store counts a user's connections through one, two and none", async (t) => {
-  const store = new MemoryStore();
-  t.equal(await store.addConnection('c1', 'u1', 'x'), 1);
-  t.equal(await store.addConnection('c1', 'u1', 'x'), 1, 'adding the same id again is no news');
-  t.equal(await store.addConnection('c1', 'u1', 'y'), 2);
-  t.equal(await store.addConnection('c1', 'u1', 'z'), 3);
-  t.equal(await store.addConnection('c2', 'u1', 'w'), 1, 'another company, another user');
-  t.strictSame(await store.connectionsOf('c1', 'u1'), ['x', 'y', 'z'], 'in the order opened');
-  t.strictSame(await store.connectionsOf('c2', 'u1'), ['w']);
-  t.strictSame(await store.connectionsOf('c1', 'nobody'), []);
-
-  t.equal(await store.removeConnection('c1', 'u1', 'y'), 2);
-  t.equal(await store.removeConnection('c1', 'u1', 'unknown'), 2, 'an unknown id changes nothing');
-  t.equal(await store.removeConnection('c1', 'u1', 'x'), 1);
-  t.equal(await store.removeConnection('c1', 'u1', 'z'), 0);
-  t.strictSame(await store.connectionsOf('c1', 'u1'), []);
-  t.equal(await store.removeConnection('c1', 'u1', 'z'), 0, 'removing twice is harmless');
-
-  t.equal(await store.removeConnection('c2', 'u1', 'other'), 1, 'a single id is kept unless named');
-  t.strictSame(await store.connectionsOf('c2', 'u1'), ['w']);
-  t.equal(await store.removeConnection('c2', 'u1', 'w'), 0);
-  t.equal(await store.addConnection('c2', 'u1', 'v'), 1, 'a user can come back');
 });
 
 /** A pino logger at `level` whose lines are collected, parsed. */

@@ -1,0 +1,76 @@
+/**
+ * Helpers for suites that need a Redis (issue 10). The server is named by `REDIS_URL`; without
+ * it those suites skip, and say so in the TAP output. Each test works under a fresh key prefix
+ * and deletes its keys at teardown, so suites can share one Redis and run in parallel.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+/** The subset of tap's Test the helpers use. */
+interface TapTest {
+  teardown(fn: () => unknown): void;
+  comment(...message: unknown[]): void;
+  plan(n: number, comment?: string): void;
+}
+
+/** Why a Redis suite skipped, and how to run it. */
+export const REDIS_SKIP_REASON =
+  'REDIS_URL is not set; run with e.g. REDIS_URL=redis://127.0.0.1:6379 to test against Redis';
+
+/**
+ * The Redis to test against, or undefined after marking `t` skipped (`1..0 # SKIP ...` in the
+ * output): the caller returns at once. Call it before any assertion or subtest.
+ */
+export function redisUrlOrSkip(t: TapTest): string | undefined {
+  const url = process.env['REDIS_URL'];
+  if (url !== undefined && url !== '') return url;
+  t.comment(`skipped: ${REDIS_SKIP_REASON}`);
+  t.plan(0, REDIS_SKIP_REASON);
+  return undefined;
+}
+
+/** A connected client, closed at teardown; it fails fast rather than retrying for minutes. */
+export async function openRedis(t: TapTest, url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  t.teardown(() => redis.quit());
+  return redis;
+}
+
+/** A key prefix no other test uses: `test:<random>:`. */
+export function freshPrefix(): string {
+  return `test:${randomBytes(8).toString('hex')}:`;
+}
+
+/** Every key under `prefix`, found by `SCAN` (never `KEYS`, which blocks the server). */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    out.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return out;
+}
+
+/** Deletes every key under `prefix`; how many there were. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  const keys = await keysUnder(redis, prefix);
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 1000) {
+    deleted += await redis.unlink(...keys.slice(i, i + 1000));
+  }
+  return deleted;
+}
+
+/**
+ * A fresh prefix whose keys are deleted when `t` ends. `redis` must outlive `t` (open it in an
+ * enclosing test, whose teardown runs after this one's).
+ */
+export function prefixForTest(t: TapTest, redis: Redis): string {
+  const prefix = freshPrefix();
+  t.teardown(() => deleteKeys(redis, prefix));
+  return prefix;
+}
