@@ -105,6 +105,8 @@ export class ClusterNode implements RemoteNodes {
   async start(handlers: NodeHandlers): Promise<void> {
     this.handlers = handlers;
     this.subscriber.on('message', (_channel: string, payload: string) => this.received(payload));
+    // A duplicate of a lazy client is lazy too, and queues nothing while it is not connected.
+    if (this.subscriber.status === 'wait') await this.subscriber.connect();
     await this.subscriber.subscribe(this.channelOf(this.nodeId));
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), NODE_HEARTBEAT_MS);
