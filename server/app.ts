@@ -32,6 +32,7 @@ import { mirrorLocal } from './services/call-links.js';
 import type { TimerFired } from './services/call-timers.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import type { ClusterNode } from './cluster/node.js';
+import { rebuildFromConnections } from './cluster/rebuild.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
 import { RevocationWatcher } from './revocation.js';
@@ -164,7 +165,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       wss,
       metrics,
       log,
-      shuttingDown: () => shuttingDown,
+      unavailable: () => shuttingDown || (cluster !== undefined && !cluster.ready),
       admit: options.admit,
       allowedOrigins: options.allowedOrigins,
       access,
@@ -220,6 +221,9 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
           if (lost.role !== 'visitor') {
             await presence.agentDisconnected(companyId, userId, remaining);
           }
+        },
+        reconnected: async () => {
+          await rebuildFromConnections({ hub, store, presence, calls, log });
         },
       });
       return new Promise<AddressInfo>((resolve, reject) => {

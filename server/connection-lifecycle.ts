@@ -15,7 +15,7 @@ import { answerDropped, handleFrame, type DispatchContext } from './dispatch.js'
 import { CloseCode, PolicyReason } from './errors.js';
 import { socketOnPong } from './heartbeat.js';
 import { iceServersFor } from './ice-servers.js';
-import type { StateStore } from './state/store.js';
+import { isStoreUnavailable, type StateStore } from './state/store.js';
 import { closeRefused, type AcceptConnection } from './upgrade.js';
 
 /** What {@link createConnectionLifecycle} needs from the server. */
@@ -156,7 +156,14 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
     ws.on('close', wsOnClose);
     hub.add(conn);
     metrics.connectionsOpened.inc(principal.role);
-    conn.schedule(() => setUp(conn));
+    conn.schedule(() =>
+      setUp(conn).catch((err: unknown) => {
+        if (!isStoreUnavailable(err)) throw err;
+        // Half set up is no good to anyone: the client comes back (another node, or later).
+        conn.log.warn({ err }, 'shared state unavailable at set-up');
+        conn.close(CloseCode.GoingAway, 'service unavailable');
+      }),
+    );
     return conn;
   };
 }

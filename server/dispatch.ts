@@ -20,6 +20,7 @@ import type { SignalingMetrics } from './metrics.js';
 import type { CallService } from './services/calls.js';
 import type { PresenceService } from './services/presence.js';
 import type { RoomService } from './services/rooms.js';
+import { isStoreUnavailable } from './state/store.js';
 import type { VisitorLimits } from './visitor-limits.js';
 
 /** Compiled validators, one per client message type. */
@@ -294,7 +295,10 @@ export function handleFrame(
   return undefined;
 }
 
-/** Answers a failed handler: a {@link SignalingError} keeps its code; anything else is internal. */
+/**
+ * Answers a failed handler: a {@link SignalingError} keeps its code, an unreachable shared store
+ * is `unavailable`, anything else is internal.
+ */
 function fail(
   conn: Connection,
   id: string | undefined,
@@ -303,6 +307,11 @@ function fail(
 ): void {
   if (err instanceof SignalingError) {
     answerError(conn, id, err, metrics);
+    return;
+  }
+  if (isStoreUnavailable(err)) {
+    conn.log.warn({ err }, 'shared state unavailable');
+    answerError(conn, id, SignalingError.unavailable('try again in a moment'), metrics);
     return;
   }
   conn.log.error({ err }, 'handler failed');

@@ -43,6 +43,11 @@ export function nodeOfConnId(connId: string): string | undefined {
 export class Hub {
   private readonly connections = new Map<string, Connection>();
   private remote: RemoteNodes | undefined;
+  /**
+   * In a cluster, the newest record of each live call with a party on this node, as mirrored:
+   * what this node puts back should Redis lose its data (`cluster/rebuild.ts`).
+   */
+  readonly mirrored = new Map<string, CallRecord>();
 
   constructor(private readonly store: StateStore) {}
 

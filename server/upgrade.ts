@@ -40,8 +40,12 @@ export interface UpgradeHandlerOptions {
   readonly wss: WsServer<typeof ConnectionSocket>;
   readonly metrics: SignalingMetrics;
   readonly log: Logger;
-  /** Whether the server is shutting down: new upgrades are refused (503), pending ones dropped. */
-  readonly shuttingDown: () => boolean;
+  /**
+   * Whether the server cannot take connections now: it is shutting down, or (a node of a
+   * cluster) the shared state is out of reach. New upgrades are refused (503), pending ones
+   * dropped; the client's reconnect policy tries again (through a load balancer, another node).
+   */
+  readonly unavailable: () => boolean;
   /** See `SignalingServerOptions.admit`. */
   readonly admit: ((principal: Principal) => boolean | Promise<boolean>) | undefined;
   /** See `SignalingServerOptions.allowedOrigins`; unset, the access guard's are used, if any. */
@@ -119,7 +123,7 @@ export function createUpgradeHandler(
 
   return function httpOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', upgradeSocketOnError);
-    if (options.shuttingDown()) {
+    if (options.unavailable()) {
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
@@ -164,7 +168,7 @@ export function createUpgradeHandler(
         return notAdmitted;
       })
       .then((refusal) => {
-        if (options.shuttingDown() || socket.destroyed) {
+        if (options.unavailable() || socket.destroyed) {
           socket.destroy();
           return;
         }

@@ -32,6 +32,8 @@ export function redisUrlOrSkip(t: TapTest): string | undefined {
 /** A connected client, closed at teardown; it fails fast rather than retrying for minutes. */
 export async function openRedis(t: TapTest, url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  // A suite that stops its own Redis on purpose would otherwise print every failed reconnect.
+  redis.on('error', () => undefined);
   await redis.connect();
   t.teardown(() => redis.quit());
   return redis;

@@ -38,6 +38,8 @@ export interface NodeHandlers {
   position(connId: string, message: ServerMessageOf<'queue_position'>): void;
   /** A connection of `deadNode`, which died: clean up after it as after a close. */
   lost(conn: LostConnection, deadNode: string): Promise<void>;
+  /** Redis is back after a drop: put back what it may have lost of this node's state. */
+  reconnected(): Promise<void>;
 }
 
 /** Options of {@link ClusterNode}. */
@@ -65,6 +67,8 @@ export class ClusterNode implements RemoteNodes {
   private heartbeat: NodeJS.Timeout | undefined;
   private handlers: NodeHandlers | undefined;
   private readonly reaper: Reaper;
+  /** Set when the command connection dropped; the next `ready` is a reconnection. */
+  private redisDropped = false;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -104,6 +108,15 @@ export class ClusterNode implements RemoteNodes {
   /** Subscribes to this node's channel and starts the heartbeat. */
   async start(handlers: NodeHandlers): Promise<void> {
     this.handlers = handlers;
+    this.options.redis.on('close', () => (this.redisDropped = true));
+    this.options.redis.on('ready', () => {
+      if (!this.redisDropped) return;
+      this.redisDropped = false;
+      this.options.log.warn('redis is back');
+      void this.beat()
+        .then(() => this.handlers?.reconnected())
+        .catch((err: unknown) => this.options.log.error({ err }, 'rebuild after redis failed'));
+    });
     this.subscriber.on('message', (_channel: string, payload: string) => this.received(payload));
     // A duplicate of a lazy client is lazy too, and queues nothing while it is not connected.
     if (this.subscriber.status === 'wait') await this.subscriber.connect();
@@ -156,7 +169,13 @@ export class ClusterNode implements RemoteNodes {
 
   private async beat(): Promise<void> {
     try {
-      await this.options.redis.set(this.aliveKeyOf(this.nodeId), '1', 'PX', NODE_TTL_MS);
+      // The node's membership is renewed with its heartbeat: a Redis that restarted empty
+      // learns of the node again within a second, so that its death would still be noticed.
+      await this.options.redis
+        .multi()
+        .set(this.aliveKeyOf(this.nodeId), '1', 'PX', NODE_TTL_MS)
+        .sadd(`${this.options.prefix}nodes`, this.nodeId)
+        .exec();
     } catch (err) {
       this.options.log.warn({ err }, 'cluster heartbeat failed');
     }

@@ -49,6 +49,10 @@ export function mirrorCall(hub: Hub, call: CallRecord, held?: Connection): void 
  */
 export function mirrorLocal(hub: Hub, call: CallRecord, held?: Connection): void {
   const final = isFinalCallState(call.state);
+  if (hub.clustered) {
+    if (final) hub.mirrored.delete(call.callId);
+    else hub.mirrored.set(call.callId, call);
+  }
   for (const side of SIDES) {
     const connId = call[side]?.connId;
     if (connId === undefined || connId === null) continue;

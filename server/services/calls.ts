@@ -506,6 +506,34 @@ export class CallService {
     return { calls: snapshot.map((s) => s.entry), total };
   }
 
+  /**
+   * Puts back a live call that the shared store lost (a cluster's Redis restarted empty), from
+   * the record this node last mirrored: the record, its place in the queue or its ring, its
+   * agent busy, and its timers with what was left of them.
+   */
+  async restore(call: CallRecord): Promise<void> {
+    if ((await this.store.getCall(call.callId)) !== undefined) return;
+    await this.store.createCall(call);
+    const now = this.now();
+    if (call.state === 'queued') {
+      await this.store.enqueue(call.companyId, call.callId);
+      const left = (call.queuedAt ?? now) + this.config.queueTimeoutMs - now;
+      this.timers.arm('queue', call.callId, Math.max(0, left));
+      await this.queueChanged(call.companyId);
+    } else if (call.state === 'ringing' && call.targetAgentId !== undefined) {
+      await this.store.claimRing(call.companyId, call.targetAgentId, call.callId);
+      const left = (call.ringingAt ?? now) + this.config.ringTimeoutMs - now;
+      this.timers.arm('ring', call.callId, Math.max(0, left));
+    } else if (call.state === 'answered' && call.agent !== undefined) {
+      await this.presence.markBusy(call.companyId, call.agent.id);
+    }
+    for (const side of ['visitor', 'agent'] as const) {
+      if (call[side]?.connId === null) {
+        this.timers.arm(`grace-${side}`, call.callId, this.config.callReconnectGraceMs);
+      }
+    }
+  }
+
   /** Stops every timer (server shutdown). */
   stop(): void {
     this.timers.stop();

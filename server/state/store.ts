@@ -112,6 +112,19 @@ export type CallPatch = Partial<
   >
 >;
 
+/**
+ * Whether `err` says the shared store is out of reach (a cluster's Redis down or restarting),
+ * rather than that the operation was wrong: the client is told `unavailable`, and may retry.
+ * The Redis client fails such commands at once (no offline queue, one retry) with these.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(err.message);
+}
+
 /** The state operations the signaling server performs. */
 export interface StateStore {
   // Presence --------------------------------------------------------------------------------
