@@ -89,6 +89,7 @@ t.test('an empty environment yields every documented default', async (t) => {
     audience: undefined,
   });
   t.equal(config.web.signalingUrl, '');
+  t.equal(config.redis, undefined, 'REDIS_URL unset: one node, no cluster');
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.signaling), 'the result is frozen');
 });
 
@@ -550,4 +551,35 @@ t.test('DATABASE_URL takes sqlite paths and refuses what it cannot serve', async
   t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).database.path, ':memory:');
   assertRejects(t, { DATABASE_URL: 'postgres://localhost/test' }, 'DATABASE_URL');
   assertRejects(t, { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL');
+});
+
+// --- Cluster ------------------------------------------------------------------------------
+
+t.test('REDIS_URL turns cluster mode on, with REDIS_PREFIX and NODE_ID', async (t) => {
+  t.same(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis, {
+    url: 'redis://127.0.0.1:6379',
+    prefix: 'calldocker:',
+    nodeId: undefined,
+  });
+  t.same(
+    loadConfig({
+      REDIS_URL: 'rediss://user:pw@cache.example:6380/2',
+      REDIS_PREFIX: 'acme.prod:',
+      NODE_ID: 'node-7',
+    }).redis,
+    { url: 'rediss://user:pw@cache.example:6380/2', prefix: 'acme.prod:', nodeId: 'node-7' },
+  );
+  t.equal(loadConfig({ REDIS_URL: '  ' }).redis, undefined, 'a blank REDIS_URL is unset');
+});
+
+t.test('bad cluster settings are refused naming their variable', async (t) => {
+  assertRejects(t, { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL');
+  assertRejects(t, { REDIS_URL: '127.0.0.1:6379' }, 'REDIS_URL');
+  assertRejects(t, { REDIS_URL: 'redis://a b' }, 'REDIS_URL');
+  assertRejects(t, { REDIS_URL: 'redis://r', REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX');
+  assertRejects(t, { REDIS_URL: 'redis://r', REDIS_PREFIX: 'x'.repeat(65) }, 'REDIS_PREFIX');
+  // A node id is the prefix of its connections' ids, up to a `~`: it may hold none.
+  assertRejects(t, { REDIS_URL: 'redis://r', NODE_ID: 'a~b' }, 'NODE_ID');
+  assertRejects(t, { REDIS_URL: 'redis://r', NODE_ID: 'x'.repeat(33) }, 'NODE_ID');
+  assertRejects(t, { REDIS_URL: 'redis://r', NODE_ID: 'node:1' }, 'NODE_ID');
 });
