@@ -146,7 +146,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       ? undefined
       : new RevocationWatcher({ access, connections: () => hub.all(), metrics, log });
 
-  const accept = createConnectionLifecycle({ config, store, log, services: ctx });
+  const lifecycle = createConnectionLifecycle({ config, store, log, services: ctx });
 
   const httpServer = createServer(
     createHttpHandler({
@@ -170,7 +170,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
       allowedOrigins: options.allowedOrigins,
       access,
       revocation,
-      accept,
+      accept: lifecycle.accept,
     }),
   );
 
@@ -247,6 +247,11 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
         for (const conn of hub.all()) conn.close(CloseCode.GoingAway, 'server shutting down');
         const deadline = Date.now() + config.shutdownTimeoutMs;
         while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // A cluster's calls are handed on by the clean-ups (to a newer connection, or a grace
+        // timer in Redis): they must finish before the timers and the Redis link go.
+        while (cluster !== undefined && lifecycle.cleaningUp() > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
         for (const conn of hub.all()) conn.socket.terminate();
         httpServer.closeAllConnections();
         if (httpServer.listening) await closed;

@@ -31,7 +31,16 @@ export interface ConnectionLifecycleOptions {
  * Makes the function that takes an admitted socket on as a connection (the upgrade handler's
  * `accept`).
  */
-export function createConnectionLifecycle(options: ConnectionLifecycleOptions): AcceptConnection {
+/** The lifecycle of connections: admits them, and tells how many clean-ups are still running. */
+export interface ConnectionLifecycle {
+  readonly accept: AcceptConnection;
+  /** Connections closed whose clean-up has not finished (shutdown waits for them). */
+  cleaningUp(): number;
+}
+
+export function createConnectionLifecycle(
+  options: ConnectionLifecycleOptions,
+): ConnectionLifecycle {
   const { config, store, log, services } = options;
   const { hub, metrics, presence, rooms, calls, limits } = services;
 
@@ -43,6 +52,9 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
     rateLimitBurst: config.rateLimitBurst,
     sendHighWaterBytes: config.sendHighWaterBytes,
   };
+
+  /** Closed connections whose clean-up is still running. */
+  let cleanups = 0;
 
   // One set of socket listeners for every connection, each finding its own through the
   // socket (`wss` makes ConnectionSockets): four closures per connection would outweigh the
@@ -67,7 +79,8 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
     hub.remove(conn);
     limits.connectionClosed(conn.principal, conn.address);
     conn.debug({ code }, 'connection closed');
-    conn.schedule(() => cleanUp(conn));
+    cleanups++;
+    conn.schedule(() => cleanUp(conn).finally(() => cleanups--));
   }
 
   function socketOnMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -131,7 +144,9 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
     if (conn.isAgent) await presence.agentDisconnected(companyId, userId, remaining);
   }
 
-  return function accept(
+  return { accept, cleaningUp: () => cleanups };
+
+  function accept(
     ws: ConnectionSocket,
     principal: Principal,
     address: string,
@@ -165,5 +180,5 @@ export function createConnectionLifecycle(options: ConnectionLifecycleOptions): 
       }),
     );
     return conn;
-  };
+  }
 }

@@ -9,13 +9,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
 import { buildSignalingServer } from '../../server/app.js';
 import { openCluster, type OpenCluster } from '../../server/cluster/open.js';
-import { TEST_SECRET, until, type TestServer } from '../helpers.js';
+import { parseDatabaseUrl } from '../../config/config.js';
+import { openDatabase } from '../../db/database.js';
+import {
+  openClient,
+  signToken,
+  TEST_SECRET,
+  until,
+  type TestClient,
+  type TestServer,
+} from '../helpers.js';
 import { openRedis, prefixForTest } from '../redis-helpers.js';
 
 /** The subset of tap's Test the helpers use. */
@@ -107,9 +116,9 @@ export interface ProcessCluster {
 export async function processCluster(t: TapTest, redisUrl: string): Promise<ProcessCluster> {
   const admin = await openRedis(t, redisUrl);
   const prefix = prefixForTest(t, admin);
-  const dir = mkdtempSync(join(tmpdir(), 'calldocker-cluster-'));
+  const dir = mkdtempSync(joinPath(tmpdir(), 'calldocker-cluster-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const databaseUrl = `sqlite:${join(dir, 'calls.db')}`;
+  const databaseUrl = `sqlite:${joinPath(dir, 'calls.db')}`;
   return {
     prefix,
     redisUrl,
@@ -159,4 +168,42 @@ export async function processCluster(t: TapTest, redisUrl: string): Promise<Proc
       };
     },
   };
+}
+
+export const VISITOR = { sub: 'visitor-1', role: 'visitor', name: 'Victor Visitor' } as const;
+export const AGENT = { sub: 'agent-1', role: 'agent', name: 'Alice Agent' } as const;
+
+/** Connects `claims` to `node` and waits for `connection_established`; closed at teardown. */
+export async function join(
+  t: TapTest,
+  node: NodeProcess,
+  claims: Record<string, string>,
+): Promise<TestClient> {
+  const client = openClient(node.wsUrl, signToken(claims));
+  t.teardown(() => client.close());
+  await client.established();
+  return client;
+}
+
+/** The call's row in the call log the nodes share, once `done` holds for it. */
+export async function loggedCall(
+  databaseUrl: string,
+  callId: string,
+  done: (state: string) => boolean,
+) {
+  const database = openDatabase(parseDatabaseUrl(databaseUrl));
+  try {
+    let row: { state: string; end_reason: string | null } | undefined;
+    await until(async () => {
+      row = await database.db
+        .selectFrom('calls')
+        .select(['state', 'end_reason'])
+        .where('id', '=', callId)
+        .executeTakeFirst();
+      return row !== undefined && done(row.state);
+    }, 15_000);
+    return row!;
+  } finally {
+    await database.close();
+  }
 }
