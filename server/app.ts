@@ -185,6 +185,27 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
 
   function registerGauges(): void {
     const { registry } = metrics;
+    if (cluster !== undefined) {
+      const sent = registry.counter(
+        'calldocker_cluster_messages_sent_total',
+        'Messages published to other nodes, by kind (frame, mirror, position)',
+        'kind',
+      );
+      const received = registry.counter(
+        'calldocker_cluster_messages_received_total',
+        'Messages from other nodes, by kind (malformed: dropped)',
+        'kind',
+      );
+      const reaped = registry.counter(
+        'calldocker_cluster_connections_reaped_total',
+        'Connections of dead nodes this node cleaned up after',
+      );
+      cluster.observe({
+        sent: (kind) => sent.inc(kind),
+        received: (kind) => received.inc(kind),
+        reaped: (n) => reaped.inc('', n),
+      });
+    }
     registry.gauge('calldocker_connections', 'Live connections on this node, by role', () => {
       const counts = { visitor: 0, agent: 0, admin: 0 };
       for (const conn of hub.all()) counts[conn.principal.role]++;

@@ -42,6 +42,16 @@ export interface NodeHandlers {
   reconnected(): Promise<void>;
 }
 
+/** What a node counts of its traffic with the others (the server's `/metrics`). */
+export interface ClusterObserver {
+  /** A message published to another node, by kind: `frame`, `mirror` or `position`. */
+  sent(kind: string): void;
+  /** A message from another node, by kind, or `malformed` when it was dropped. */
+  received(kind: string): void;
+  /** Connections of a dead node this node cleaned up after. */
+  reaped(connections: number): void;
+}
+
 /** Options of {@link ClusterNode}. */
 export interface ClusterNodeOptions {
   /** The connection for commands and publishing (shared with the store). */
@@ -55,6 +65,11 @@ export interface ClusterNodeOptions {
 const FRAME = 'f';
 const MIRROR = 'm';
 const POSITION = 'p';
+const KIND_NAMES: Readonly<Record<string, string>> = {
+  [FRAME]: 'frame',
+  [MIRROR]: 'mirror',
+  [POSITION]: 'position',
+};
 
 function isServerMessageType(type: string): type is ServerMessageType {
   return Object.hasOwn(ServerMessages, type);
@@ -67,6 +82,7 @@ export class ClusterNode implements RemoteNodes {
   private heartbeat: NodeJS.Timeout | undefined;
   private handlers: NodeHandlers | undefined;
   private readonly reaper: Reaper;
+  private observer: ClusterObserver | undefined;
   /** Set when the command connection dropped; the next `ready` is a reconnection. */
   private redisDropped = false;
 
@@ -84,7 +100,13 @@ export class ClusterNode implements RemoteNodes {
       log: options.log,
       alive: async (nodeId) => (await options.redis.exists(this.aliveKeyOf(nodeId))) === 1,
       lost: (conn, deadNode) => this.handlers?.lost(conn, deadNode) ?? Promise.resolve(),
+      reaped: (_nodeId, connections) => this.observer?.reaped(connections),
     });
+  }
+
+  /** Counts this node's traffic with the others from now on. */
+  observe(observer: ClusterObserver): void {
+    this.observer = observer;
   }
 
   record(connId: string, conn: Omit<LostConnection, 'connId'>): void {
@@ -182,6 +204,7 @@ export class ClusterNode implements RemoteNodes {
   }
 
   private publish(nodeId: string, payload: string): void {
+    this.observer?.sent(KIND_NAMES[payload.slice(0, 1)] ?? 'unknown');
     this.options.redis
       .publish(this.channelOf(nodeId), payload)
       .catch((err: unknown) => this.options.log.warn({ err, nodeId }, 'cluster publish failed'));
@@ -192,6 +215,7 @@ export class ClusterNode implements RemoteNodes {
     const handlers = this.handlers;
     if (handlers === undefined) return;
     const kind = payload.slice(0, 1);
+    this.observer?.received(KIND_NAMES[kind] ?? 'unknown');
     if (kind === FRAME) {
       const typeEnd = payload.indexOf('\n', 2);
       const idsEnd = typeEnd < 0 ? -1 : payload.indexOf('\n', typeEnd + 1);
@@ -214,6 +238,7 @@ export class ClusterNode implements RemoteNodes {
   }
 
   private dropped(kind: string): void {
+    this.observer?.received('malformed');
     this.options.log.warn({ kind }, 'malformed cluster message dropped');
   }
 }
