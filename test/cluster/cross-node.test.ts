@@ -9,6 +9,7 @@ import {
   agentReady,
   connectAgent,
   connectVisitor,
+  metricSample,
   outcome,
   requestCall,
   type TestClient,
@@ -102,6 +103,15 @@ if (redisUrl !== undefined) {
         text: 'still there?',
       });
       t.equal(outcome(relay), 'not_found', 'the ended call carries nothing more, on either node');
+
+      const frames = 'calldocker_cluster_messages_received_total{kind="frame"}';
+      const mirrors = 'calldocker_cluster_messages_received_total{kind="mirror"}';
+      t.ok(
+        (await metricSample(n1!, frames)) >= PAYLOADS.length,
+        "node 1 counts the agent's frames",
+      );
+      t.ok((await metricSample(n2!, frames)) >= PAYLOADS.length, "node 2 counts the visitor's");
+      t.ok((await metricSample(n1!, mirrors)) > 0, "call records crossed to the visitor's node");
     },
   );
 
@@ -132,32 +142,44 @@ if (redisUrl !== undefined) {
   });
 
   t.test('the accept race across nodes has exactly one winner, 200 times', async (t) => {
-    // 200 requests from one visitor in a few seconds: far past the limits on anonymous load.
+    // 200 requests in a few seconds: far past the limits on anonymous load.
     const [n1, n2] = await buildCluster(t, redisUrl, 2, UNLIMITED_ANONYMOUS_LOAD);
-    const agents = [
-      await connectAgent(t, n1!, { sub: 'agent-1' }),
-      await connectAgent(t, n2!, { sub: 'agent-2' }),
-    ];
-    const visitor = await connectVisitor(t, n1!);
+    // Four lanes race side by side, each a visitor and two agents (one per node) that accept
+    // only that visitor's calls: an agent in a call cannot accept another, so lanes must not mix.
+    const LANES = 4;
+    const ROUNDS = 50;
     const winners = [0, 0];
     let clean = 0;
-    for (let round = 0; round < 200; round++) {
-      const callId = await requestCall(visitor);
-      const answers = await Promise.all(
-        agents.map((agent) => agent.request({ type: 'call_accept', callId })),
-      );
-      const outcomes = answers.map(outcome);
-      const won = outcomes.indexOf('ack');
-      if (outcomes.filter((o) => o === 'ack').length === 1 && outcomes.includes('conflict')) {
-        clean++;
-      }
-      if (won >= 0) winners[won]!++;
-      await visitor.next('call_started', 3000, (m) => m.callId === callId);
-      const end = await agents[won >= 0 ? won : 0]!.request({ type: 'call_ended', callId });
-      if (outcome(end) !== 'ack') t.fail(`round ${round}: the winner could not end the call`);
-      await visitor.next('call_ended', 3000, (m) => m.callId === callId);
-    }
-    t.equal(clean, 200, 'every round: one accept wins, the other is a conflict');
+    await Promise.all(
+      Array.from({ length: LANES }, async (_, lane) => {
+        const agents = [
+          await connectAgent(t, n1!, { sub: `agent-${lane}-a` }),
+          await connectAgent(t, n2!, { sub: `agent-${lane}-b` }),
+        ];
+        const visitor = await connectVisitor(t, lane % 2 === 0 ? n1! : n2!, {
+          sub: `visitor-${lane}`,
+        });
+        for (let round = 0; round < ROUNDS; round++) {
+          const callId = await requestCall(visitor);
+          const answers = await Promise.all(
+            agents.map((agent) => agent.request({ type: 'call_accept', callId }, 10_000)),
+          );
+          const outcomes = answers.map(outcome);
+          const won = outcomes.indexOf('ack');
+          if (outcomes.filter((o) => o === 'ack').length === 1 && outcomes.includes('conflict')) {
+            clean++;
+          } else {
+            t.fail(`lane ${lane} round ${round}: ${outcomes.join(', ')}`);
+          }
+          if (won >= 0) winners[won]!++;
+          await visitor.next('call_started', 10_000, (m) => m.callId === callId);
+          const end = await agents[won >= 0 ? won : 0]!.request({ type: 'call_ended', callId });
+          if (outcome(end) !== 'ack') t.fail(`lane ${lane} round ${round}: not ended`);
+          await visitor.next('call_ended', 10_000, (m) => m.callId === callId);
+        }
+      }),
+    );
+    t.equal(clean, LANES * ROUNDS, 'every round: one accept wins, the other is a conflict');
     t.ok(winners[0]! > 0 && winners[1]! > 0, `both nodes won some rounds (${winners.join('/')})`);
   });
 }
