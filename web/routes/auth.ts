@@ -11,6 +11,7 @@ import { activeCompany, findAgent, getAgent, getCompany } from '../../db/compani
 import { companySettings, isOriginAllowed } from '../../db/company-settings.js';
 import type { Database } from '../../db/database.js';
 import { dummyHash, verifyPassword } from '../../db/passwords.js';
+import { addressKey } from '../../common/client-address.js';
 import { normaliseName } from '../../common/text.js';
 import { revokedError, verifyBearer } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
@@ -150,8 +151,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     async (request) => {
       const { email, password, companyId } = request.body;
       // A limiter that cannot count (Redis away) rejects with 503 `unavailable`: without the
-      // counts, guesses would go unchecked.
-      const ipWait = await loginPerIp.hit(request.ip);
+      // counts, guesses would go unchecked. An IPv6 client counts by its /64, as at the
+      // signaling server: one host commonly holds a whole /64, so 2^64 addresses.
+      const ipWait = await loginPerIp.hit(addressKey(request.ip));
       if (ipWait > 0) throw rateLimited(ipWait);
       // Both parts in one unambiguous string: no company id and email can pose as another pair.
       const account = JSON.stringify([companyId, email.trim().toLowerCase()]);
@@ -229,7 +231,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       onSend: async (request, reply) => allowRequestOrigin(request, reply),
     },
     async (request) => {
-      const wait = await visitorTokenPerIp.hit(request.ip);
+      const wait = await visitorTokenPerIp.hit(addressKey(request.ip));
       if (wait > 0) throw rateLimited(wait);
       const from = requestOrigin(request);
       const { companyId } = request.body;
