@@ -4,6 +4,7 @@
  * and deletes its keys at teardown, so suites can share one Redis and run in parallel.
  */
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 
 /** The subset of tap's Test the helpers use. */
@@ -75,4 +76,56 @@ export function prefixForTest(t: TapTest, redis: Redis): string {
   const prefix = freshPrefix();
   t.teardown(() => deleteKeys(redis, prefix));
   return prefix;
+}
+
+/** A TCP relay in front of a Redis, which a test can cut and restore to play an outage. */
+export interface RedisProxy {
+  /** `url` with the relay's address: clients connected through it lose Redis on {@link cut}. */
+  readonly url: string;
+  /** Drops every connection and refuses new ones, as a Redis that went away. */
+  cut(): Promise<void>;
+  /** Accepts connections again, on the same port, as a Redis that came back. */
+  restore(): Promise<void>;
+}
+
+/** A {@link RedisProxy} to `url`'s server on a free local port, cut at teardown. */
+export async function redisProxy(t: TapTest, url: string): Promise<RedisProxy> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', drop);
+      socket.on('close', drop);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  await listen(0);
+  const { port } = server.address() as AddressInfo;
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  const cut = async () => {
+    if (!server.listening) return;
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  t.teardown(cut);
+  return { url: proxied.toString(), cut, restore: () => listen(port) };
 }

@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyError, type HTTPMethods } from 'fastify';
+import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { PROTOCOL_VERSION } from '../client-lib/constants.js';
 import { AccessGuard } from '../auth/access.js';
@@ -25,7 +26,8 @@ import {
   toErrorResponse,
 } from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
-import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
+import { DEFAULT_RATE_LIMITS, memoryLimiters, type RateLimits } from './rate-limit.js';
+import { redisLimiters } from './redis-rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { callExportRoutes } from './routes/calls-export.js';
 import { callRoutes } from './routes/calls.js';
@@ -67,6 +69,12 @@ export interface WebAppOptions {
   /** Overrides of {@link DEFAULT_RATE_LIMITS} (tests use small ones). */
   readonly rateLimits?: Partial<RateLimits>;
   /**
+   * Cluster mode (`REDIS_URL`): the rate limits are counted in this Redis, shared by every host
+   * with the same Redis and prefix, and `/api/health` checks it. Without it they are counted in
+   * this process.
+   */
+  readonly redis?: WebRedis;
+  /**
    * Fastify's `trustProxy`: set it behind a reverse proxy, or every client shares the proxy's
    * address and so its per-address rate limits.
    */
@@ -79,6 +87,17 @@ export interface WebAppOptions {
   readonly publicDir?: string;
   /** The built pages (`npm run build`); defaults to `dist/pages` of this repository. */
   readonly pagesDir?: string;
+}
+
+/** The web host's share of a cluster's Redis. */
+export interface WebRedis {
+  /**
+   * A connected client from `connectRedis` (`common/redis.ts`), without a `keyPrefix`. The app
+   * does not close it: whoever opened it does, after `app.close()`.
+   */
+  readonly client: Redis;
+  /** What the host's keys start with (`REDIS_PREFIX`). */
+  readonly prefix: string;
 }
 
 // Checked against in order for a path that exists only for other methods (405 vs 404).
@@ -198,12 +217,16 @@ export function buildWebApp(opts: WebAppOptions) {
     // Only the API: the static files' routes carry no tag.
     hideUntagged: true,
   });
-  void app.register(healthRoutes, { database });
+  void app.register(healthRoutes, { database, redis: opts.redis?.client });
+  const rateLimits = { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits };
   void app.register(authRoutes, {
     database,
     jwt,
     web: config,
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+    limiters:
+      opts.redis === undefined
+        ? memoryLimiters(rateLimits)
+        : redisLimiters(rateLimits, opts.redis.client, opts.redis.prefix),
     access,
   });
   void app.register(callRoutes, { database, jwt, access, serviceLevelS: config.serviceLevelS });

@@ -81,7 +81,9 @@ export const WebErrorCode = {
   TokenSigningUnavailable: 'token_signing_unavailable',
   /**
    * The web host is shutting down (a restart or a deploy) and takes no new requests; retry in a
-   * moment or on another host. The connection is closed after the answer.
+   * moment or on another host. The connection is closed after the answer. Also: in cluster mode,
+   * login or a visitor token while the host cannot reach Redis, where their rate limits are
+   * counted (the limits fail closed rather than let guesses through uncounted).
    */
   Unavailable: 'unavailable',
 } as const;
@@ -212,6 +214,18 @@ const RateLimitedError = createError(
 export const ShuttingDownError = createError(
   WebErrorCode.Unavailable,
   'the server is shutting down; try again in a moment',
+  503,
+  Error,
+  false,
+);
+
+/**
+ * The shared rate limits cannot be counted (Redis away, in cluster mode); the Redis error is
+ * its `cause`, logged and never sent. See {@link WebErrorCode.Unavailable}.
+ */
+export const RateLimiterUnavailableError = createError(
+  WebErrorCode.Unavailable,
+  'the server cannot check its rate limits right now; try again in a moment',
   503,
   Error,
   false,

@@ -1,12 +1,19 @@
 /**
  * Entry point of the web host: reads the configuration, opens and migrates the database,
- * listens, and shuts down gracefully on SIGTERM/SIGINT. The only module of `web/` with side
- * effects at import.
+ * connects to Redis in cluster mode, listens, and shuts down gracefully on SIGTERM/SIGINT. The
+ * only module of `web/` with side effects at import.
  */
 import { bootConfig, stopOnSignals } from '../config/boot.js';
 import { AccessGuard } from '../auth/access.js';
+import { closeRedis, connectRedis } from '../common/redis.js';
 import { openDatabase } from '../db/database.js';
-import { buildWebApp } from './app.js';
+import { buildWebApp, type WebRedis } from './app.js';
+
+/**
+ * A Redis command (a rate-limit hit, the health probe) not answered within this long fails: a
+ * login answers 503 rather than hang on a Redis that accepts connections but stops answering.
+ */
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 const { config, log } = bootConfig('web');
 if (config.signaling.jwt.secret === undefined) {
@@ -25,6 +32,21 @@ try {
   process.exit(1);
 }
 
+// Cluster mode: the rate limits are shared with the other web hosts through Redis.
+let redis: WebRedis | undefined;
+if (config.redis !== undefined) {
+  try {
+    const client = await connectRedis(config.redis.url, log.child({ component: 'redis' }), {
+      commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS,
+    });
+    redis = { client, prefix: config.redis.prefix };
+  } catch (err) {
+    log.fatal({ err }, 'cannot connect to Redis');
+    await database.close();
+    process.exit(1);
+  }
+}
+
 const access = new AccessGuard({
   db: database.db,
   pollMs: config.signaling.accessPollMs,
@@ -37,6 +59,7 @@ const app = buildWebApp({
   jwt: config.signaling.jwt,
   logger: log,
   trustProxy: config.web.trustProxy,
+  redis,
 });
 
 try {
@@ -54,5 +77,6 @@ try {
 stopOnSignals(log, config.signaling.shutdownTimeoutMs, async () => {
   await app.close();
   access.close();
+  if (redis !== undefined) await closeRedis(redis.client);
   await database.close();
 });

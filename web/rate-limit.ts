@@ -1,13 +1,13 @@
 /**
  * Fixed-window counters for the token routes: attempts per client address, and failed logins
- * per account.
+ * per account. {@link RateLimiter} is what the routes use; {@link FixedWindowLimiter} keeps the
+ * counts in this process, and `RedisRateLimiter` (`web/redis-rate-limit.ts`) in Redis, shared
+ * by every web host of a cluster (issue 10), with the same semantics.
  *
  * Why not `@fastify/rate-limit`: it counts requests, while the per-account limit counts only
  * *failed* logins and is reset by a successful one, and its key (company and email) comes from
  * the parsed body; both would need its store API bent around them. This module is the whole
- * of what the host needs, has no dependency and is unit-tested with a fake clock. It is
- * per-process: several web hosts behind a balancer each keep their own counts (a shared store
- * comes with the scale-out work).
+ * of what the host needs, has no dependency and is unit-tested with a fake clock.
  */
 
 /** At most `limit` counted events per `windowMs`, the window starting at the first one. */
@@ -32,11 +32,29 @@ interface Window {
   resetAt: number;
 }
 
+/**
+ * At most `limit` events per key in a fixed window that starts at the key's first event. The
+ * memory limiter answers at once and the Redis one with a promise: callers `await` either.
+ */
+export interface RateLimiter {
+  /**
+   * Counts one event for `key`. Resolves to 0 when it is within the limit, else to the seconds
+   * (at least 1) until the key's window ends: the event is refused, and does not extend the
+   * window. Rejects when the counts cannot be reached (Redis away).
+   */
+  hit(key: string): number | Promise<number>;
+  /** Forgets `key`'s count (a successful login clears its failures). */
+  reset(key: string): void | Promise<void>;
+}
+
 /** Default {@link LimiterOptions.maxKeys}: about 10 MB of counters at most. */
 export const DEFAULT_MAX_KEYS = 100_000;
 
-/** Counts events per key in fixed windows. */
-export class FixedWindowLimiter {
+/**
+ * Counts events per key in fixed windows, in this process: several web hosts behind a balancer
+ * would each keep their own counts (`RedisRateLimiter` shares them).
+ */
+export class FixedWindowLimiter implements RateLimiter {
   private readonly windows = new Map<string, Window>();
   private readonly maxKeys: number;
   private readonly now: () => number;
@@ -116,7 +134,12 @@ export class FixedWindowLimiter {
 }
 
 function secondsUntil(at: number, now: number): number {
-  return Math.max(1, Math.ceil((at - now) / 1000));
+  return retryAfterS(at - now);
+}
+
+/** What a refusal tells the client to wait (`Retry-After`): whole seconds, at least 1. */
+export function retryAfterS(msLeft: number): number {
+  return Math.max(1, Math.ceil(msLeft / 1000));
 }
 
 /** The limits of the token routes; see docs/API.md. */
@@ -141,3 +164,15 @@ export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   loginFailuresPerAccount: { limit: 5, windowMs: 15 * 60_000 },
   visitorTokenPerIp: { limit: 30, windowMs: 60_000 },
 });
+
+/** The limiters of the token routes, one per {@link RateLimits} entry. */
+export type RateLimiters = { readonly [Name in keyof RateLimits]: RateLimiter };
+
+/** The token routes' limiters, counting in this process. */
+export function memoryLimiters(limits: RateLimits): RateLimiters {
+  return {
+    loginPerIp: new FixedWindowLimiter(limits.loginPerIp),
+    loginFailuresPerAccount: new FixedWindowLimiter(limits.loginFailuresPerAccount),
+    visitorTokenPerIp: new FixedWindowLimiter(limits.visitorTokenPerIp),
+  };
+}

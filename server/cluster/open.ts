@@ -3,16 +3,15 @@
  * {@link RedisStore} and this node's publishing, and the {@link ClusterNode} on top.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedis, connectRedis } from '../../common/redis.js';
 import type { RedisConfig, SignalingConfig } from '../../config/config.js';
 import { RedisStore } from '../state/redis-store.js';
 import { ClusterNode } from './node.js';
 
 /** How long a ring claim outlives the ring timeout, for a node that died mid-ring. */
 const RING_CLAIM_MARGIN_MS = 5000;
-/** How long start-up waits for Redis before giving up. */
-const CONNECT_TIMEOUT_MS = 5000;
 
 /** This node's share of a cluster: the shared store and its link to the other nodes. */
 export interface OpenCluster {
@@ -34,16 +33,8 @@ export async function openCluster(
   signaling: SignalingConfig,
   log: Logger,
 ): Promise<OpenCluster> {
-  const redis = new Redis(config.url, {
-    lazyConnect: true,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    // While Redis is away a command fails at once (the client gets `unavailable`) rather than
-    // waiting in a queue for a reconnect that may take minutes; the connection keeps retrying.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-  });
-  redis.on('error', (err: Error) => log.warn({ err }, 'redis error'));
-  await redis.connect();
+  // While Redis is away a command fails at once (the client gets `unavailable`).
+  const redis = await connectRedis(config.url, log);
   const store = new RedisStore(redis, {
     keyPrefix: config.prefix,
     ringClaimTtlMs: signaling.ringTimeoutMs + RING_CLAIM_MARGIN_MS,
@@ -55,8 +46,6 @@ export async function openCluster(
     redis,
     store,
     node,
-    async close() {
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    close: () => closeRedis(redis),
   };
 }

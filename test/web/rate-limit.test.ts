@@ -212,6 +212,24 @@ t.test('visitor tokens are limited per address', async (t) => {
   t.equal((await get('198.51.100.2')).statusCode, 200, 'another address');
 });
 
+t.test('an IPv6 client counts by its /64, an IPv4-mapped one as IPv4', async (t) => {
+  const app = await setup(t, { rateLimits: { visitorTokenPerIp: { limit: 2, windowMs: 60_000 } } });
+  const get = (remoteAddress: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/api/visitor-token',
+      payload: { companyId: 'acme' },
+      remoteAddress,
+    });
+  t.equal((await get('2001:db8:0:1::1')).statusCode, 200);
+  t.equal((await get('2001:db8:0:1:ffff:ffff:ffff:ffff')).statusCode, 200);
+  t.equal((await get('2001:db8:0:1::2')).statusCode, 429, 'the same /64');
+  t.equal((await get('2001:db8:0:2::1')).statusCode, 200, 'the next /64');
+  t.equal((await get('::ffff:192.0.2.1')).statusCode, 200);
+  t.equal((await get('192.0.2.1')).statusCode, 200);
+  t.equal((await get('::ffff:c000:201')).statusCode, 429, 'the same IPv4 address');
+});
+
 t.test('the default per-address limit refuses the 21st login in a minute', async (t) => {
   const app = await setup(t);
   // Twenty failures over twenty accounts, so no account limit is reached.

@@ -11,6 +11,7 @@ import { activeCompany, findAgent, getAgent, getCompany } from '../../db/compani
 import { companySettings, isOriginAllowed } from '../../db/company-settings.js';
 import type { Database } from '../../db/database.js';
 import { dummyHash, verifyPassword } from '../../db/passwords.js';
+import { addressKey } from '../../common/client-address.js';
 import { normaliseName } from '../../common/text.js';
 import { revokedError, verifyBearer } from '../bearer.js';
 import { allowRequestOrigin, answerPreflight, requestOrigin } from '../cors.js';
@@ -24,7 +25,7 @@ import {
   UnauthorizedError,
   rateLimited,
 } from '../errors.js';
-import { FixedWindowLimiter, type RateLimits } from '../rate-limit.js';
+import type { RateLimiters } from '../rate-limit.js';
 import { canIssueTokens, issueToken, newVisitorId, type TokenSubject } from '../../auth/sign.js';
 
 /** Longest visitor name a token carries (the signaling server's own limit). */
@@ -104,7 +105,11 @@ export interface AuthRoutesOptions {
   readonly database: Database;
   readonly jwt: JwtConfig;
   readonly web: Pick<WebConfig, 'visitorTokenTtlS' | 'agentTokenTtlS'>;
-  readonly rateLimits: RateLimits;
+  /**
+   * Login attempts per address, failed logins per account, visitor tokens per address: in
+   * memory, or in Redis shared by every host of a cluster (`web/rate-limit.ts`).
+   */
+  readonly limiters: RateLimiters;
   /** Refuses to renew revoked tokens (see `auth/access.ts`). */
   readonly access: AccessGuard;
 }
@@ -114,9 +119,7 @@ const SECURED = [{ bearerAuth: [] }];
 /** Registers the token routes. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { db } = opts.database;
-  const loginPerIp = new FixedWindowLimiter(opts.rateLimits.loginPerIp);
-  const loginFailures = new FixedWindowLimiter(opts.rateLimits.loginFailuresPerAccount);
-  const visitorPerIp = new FixedWindowLimiter(opts.rateLimits.visitorTokenPerIp);
+  const { loginPerIp, loginFailuresPerAccount: loginFailures, visitorTokenPerIp } = opts.limiters;
   // The first unknown-account login would otherwise pay for hashing the dummy password too.
   void dummyHash();
 
@@ -147,13 +150,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request) => {
       const { email, password, companyId } = request.body;
-      const ipWait = loginPerIp.hit(request.ip);
+      // A limiter that cannot count (Redis away) rejects with 503 `unavailable`: without the
+      // counts, guesses would go unchecked. An IPv6 client counts by its /64, as at the
+      // signaling server: one host commonly holds a whole /64, so 2^64 addresses.
+      const ipWait = await loginPerIp.hit(addressKey(request.ip));
       if (ipWait > 0) throw rateLimited(ipWait);
-      const account = `${companyId}\n${email.trim().toLowerCase()}`;
+      // Both parts in one unambiguous string: no company id and email can pose as another pair.
+      const account = JSON.stringify([companyId, email.trim().toLowerCase()]);
       // Every attempt counts as a failure until it succeeds: concurrent guesses cannot all slip
       // past the check while their passwords are being hashed. A locked account is refused
       // before its password is checked, so guessing stops there.
-      const accountWait = loginFailures.hit(account);
+      const accountWait = await loginFailures.hit(account);
       if (accountWait > 0) throw rateLimited(accountWait);
 
       // A disabled company's accounts are looked up too, so their refusal costs the same scrypt.
@@ -165,7 +172,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         request.log.info({ companyId }, 'login refused');
         throw new InvalidCredentialsError();
       }
-      loginFailures.reset(account);
+      try {
+        await loginFailures.reset(account);
+      } catch (err) {
+        // The password was right: refusing now would only make the agent try again. The count
+        // left behind expires with its window.
+        request.log.warn({ err, companyId }, 'login failures not cleared');
+      }
       // Only someone with the right password learns that the company is disabled, so agents
       // are told why they cannot work while a stranger still learns nothing.
       if (company !== undefined && company.disabled !== 0) {
@@ -218,7 +231,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       onSend: async (request, reply) => allowRequestOrigin(request, reply),
     },
     async (request) => {
-      const wait = visitorPerIp.hit(request.ip);
+      const wait = await visitorTokenPerIp.hit(addressKey(request.ip));
       if (wait > 0) throw rateLimited(wait);
       const from = requestOrigin(request);
       const { companyId } = request.body;
