@@ -90,11 +90,13 @@ async function callAcross(t: Test, caller: TestClient, agent: TestClient): Promi
   t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack', 'accepted');
   await caller.next('call_started');
   await agent.next('call_started');
-  t.equal(outcome(await caller.request({ type: 'chat_message', callId, text: 'hello' })), 'ack');
+  const hello = await caller.request({ type: 'chat_message', callId, text: 'hello' });
+  t.equal(outcome(hello), 'ack', 'the visitor says hello');
   t.match(await agent.next('chat_message'), { callId, text: 'hello' }, 'the agent hears it');
-  t.equal(outcome(await agent.request({ type: 'chat_message', callId, text: 'hi' })), 'ack');
+  const hi = await agent.request({ type: 'chat_message', callId, text: 'hi' });
+  t.equal(outcome(hi), 'ack', 'the agent answers');
   t.match(await caller.next('chat_message'), { callId, text: 'hi' }, 'the visitor hears back');
-  t.equal(outcome(await agent.request({ type: 'call_ended', callId })), 'ack');
+  t.equal(outcome(await agent.request({ type: 'call_ended', callId })), 'ack', 'and hangs up');
   await caller.next('call_ended');
 }
 
@@ -158,7 +160,8 @@ if (redisUrl !== undefined && haproxyOrSkip(t)) {
       const first = nodeOf((await caller.client.connect()).connectionId);
       t.not(first, agent.node, 'leastconn puts the visitor on a node without the agent');
       const { callId } = await caller.client.requestCall('video');
-      t.equal(outcome(await agent.client.request({ type: 'call_accept', callId })), 'ack');
+      const accepted = await agent.client.request({ type: 'call_accept', callId });
+      t.equal(outcome(accepted), 'ack', 'the agent accepts the call');
       await caller.next('call_started');
       await agent.client.next('call_started');
 
@@ -175,7 +178,11 @@ if (redisUrl !== undefined && haproxyOrSkip(t)) {
       );
       await agent.client.next('peer_reconnected', 10_000);
       t.match(await caller.client.sendChat(callId, 'still here'), {}, 'the call relays again');
-      t.match(await agent.client.next('chat_message'), { callId, text: 'still here' });
+      t.match(
+        await agent.client.next('chat_message'),
+        { callId, text: 'still here' },
+        'to the agent',
+      );
       t.same(caller.failures, [], 'the client never gave up');
 
       await lb.waitFor(first, 'DOWN', OUT_WITHIN_MS);
@@ -208,31 +215,48 @@ if (redisUrl !== undefined && haproxyOrSkip(t)) {
   });
 
   t.test(
-    'a node stopped with SIGTERM: its clients come back through the balancer to the others, none refused',
+    'a node stopped with SIGTERM: its clients come back through the balancer to the other, none refused, and its call resumes',
     async (t) => {
       const cluster = await processCluster(t, redisUrl);
       const nodes = await startNodes(cluster, 2);
       const lb = await balance(t, nodes);
+      const agent = await through(t, lb, AGENT);
+      await agent.client.next('queue_updated');
       const visitors = [];
       for (let i = 1; i <= 6; i++) visitors.push({ n: i, ...(await through(t, lb, visitor(i))) });
-      const leaving = visitors.filter((v) => v.node === 'node1');
-      t.ok(leaving.length > 0, `node1 has ${leaving.length} of them`);
+      // The node without the agent stops, with a visitor of it in a call with the agent.
+      const stopping = nodes.find((node) => node.nodeId !== agent.node)!;
+      const leaving = visitors.filter((v) => v.node === stopping.nodeId);
+      t.ok(leaving.length > 0, `${stopping.nodeId} has ${leaving.length} of them`);
+      const caller = leaving[0]!;
+      const callId = await requestCall(caller.client);
+      const accepted = await agent.client.request({ type: 'call_accept', callId });
+      t.equal(outcome(accepted), 'ack', 'the agent accepts the call');
+      await caller.client.next('call_started');
+      await agent.client.next('call_started');
 
-      nodes[0]!.child.kill('SIGTERM');
+      stopping.child.kill('SIGTERM');
       for (const v of leaving) {
         t.equal((await v.client.closed).code, CloseCode.GoingAway, 'closed with 1001');
       }
-      // Straight back, as a client does on 1001: HAProxy still counts node1 up for a moment,
-      // so some of these go to it first and are retried on another node.
+      // Straight back, as a client does on 1001: HAProxy still counts the node up for a moment,
+      // so some of these go to it first and are retried on the other node.
       const back = await Promise.all(leaving.map((v) => through(t, lb, visitor(v.n))));
-      t.notOk(
-        back.some((b) => b.node === 'node1'),
-        `every one is back, on ${back.map((b) => b.node).join(', ')}`,
+      t.same(
+        back.map((b) => b.node),
+        leaving.map(() => agent.node),
+        `every one is back, on ${agent.node}`,
       );
-      await nodes[0]!.exited;
-      await lb.waitFor('node1', 'DOWN', OUT_WITHIN_MS);
+      t.match(
+        await back[0]!.client.next('call_resumed', 10_000),
+        { callId, role: 'caller' },
+        'the caller resumes its call',
+      );
+      await agent.client.next('peer_reconnected', 10_000);
+      await stopping.exited;
+      await lb.waitFor(stopping.nodeId, 'DOWN', OUT_WITHIN_MS);
       const more = await through(t, lb, visitor(99));
-      t.not(more.node, 'node1', 'and a newcomer lands on a node that runs');
+      t.equal(more.node, agent.node, 'and a newcomer lands on the node that runs');
     },
   );
 
