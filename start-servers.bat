@@ -2,6 +2,8 @@
 rem Quick start on Windows, the same steps as start-servers.sh: install dependencies if needed,
 rem build, write .env with a random JWT_SECRET when there is none, create the demo company and
 rem admin on a database without any company (printing the login once), then start both servers.
+rem Arguments go to scripts\start.mjs: --nodes N runs N signaling nodes behind HAProxy on one
+rem Redis (docs\DEPLOY.md), which needs haproxy and redis-server on PATH, rare on Windows.
 setlocal
 cd /d "%~dp0"
 
@@ -44,7 +46,7 @@ echo start-servers: wrote .env from env.example with a random JWT_SECRET.
 rem Migrates the database; on one without any company, creates "demo" and prints its login once.
 call npm run --silent admin -- seed-demo
 if errorlevel 1 goto :failed
-call npm start
+call npm start -- %*
 exit /b %errorlevel%
 
 :no_node

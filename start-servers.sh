@@ -3,6 +3,9 @@
 # when there is none, creates a demo company and admin on a database that has no company yet
 # (printing how to log in, once), then starts the signaling server and the web host (npm start).
 # Works from any directory. Ports and the rest come from .env or the environment.
+#
+# --nodes N starts N signaling nodes behind HAProxy on SIGNALING_PORT instead of one server, on
+# REDIS_URL's Redis or a private redis-server (see scripts/start.mjs and docs/DEPLOY.md).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -19,6 +22,13 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "${node_major}" -lt 20 ]; then
   die "Node.js 20 or newer is required; this is $(node --version). Please upgrade."
 fi
+
+# --- Arguments -------------------------------------------------------------------------------
+# Checked before the slow steps below: a typo or a missing haproxy is reported at once.
+for arg in "$@"; do
+  case "${arg}" in -h | --help) exec node scripts/start.mjs --help ;; esac
+done
+node scripts/start.mjs --preflight "$@" || exit $?
 
 # --- Dependencies ----------------------------------------------------------------------------
 # npm writes node_modules/.package-lock.json on every install: older than package-lock.json
@@ -72,4 +82,4 @@ fi
 # random password is printed here once (only its hash is stored). Does nothing afterwards.
 npm run --silent admin -- seed-demo || die "could not prepare the database (see above)."
 
-exec npm start
+exec npm start -- "$@"

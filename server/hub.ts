@@ -39,6 +39,19 @@ export function nodeOfConnId(connId: string): string | undefined {
   return at <= 0 ? undefined : connId.slice(0, at);
 }
 
+/**
+ * Whether cluster connection id `a` was opened after `b`. Their UUIDv7 parts are time-ordered;
+ * the whole ids are not, since the node part comes first (`node1~<later>` sorts before
+ * `node2~<earlier>`).
+ */
+export function openedAfter(a: string, b: string): boolean {
+  return timePart(a) > timePart(b);
+}
+
+function timePart(connId: string): string {
+  return connId.slice(connId.indexOf(NODE_SEPARATOR) + 1);
+}
+
 /** This node's connections and the ways to reach them. */
 export class Hub {
   private readonly connections = new Map<string, Connection>();
