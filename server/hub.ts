@@ -39,6 +39,15 @@ export function nodeOfConnId(connId: string): string | undefined {
   return at <= 0 ? undefined : connId.slice(0, at);
 }
 
+/**
+ * Whether cluster connection `a` opened after `b`. Their ids' time-ordered parts (after the node)
+ * are compared, not the whole ids: those would order every connection of node `n1` before every
+ * connection of node `n2`, however late it opened.
+ */
+export function openedAfter(a: string, b: string): boolean {
+  return a.slice(a.indexOf(NODE_SEPARATOR) + 1) > b.slice(b.indexOf(NODE_SEPARATOR) + 1);
+}
+
 /** This node's connections and the ways to reach them. */
 export class Hub {
   private readonly connections = new Map<string, Connection>();

@@ -22,7 +22,7 @@ import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../../config/config.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
-import { nodeOfConnId, type Hub } from '../hub.js';
+import { nodeOfConnId, openedAfter, type Hub } from '../hub.js';
 import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
 import {
@@ -357,11 +357,11 @@ export class CallService {
       const side = this.sideOf(call, lost.userId);
       if (side === undefined || call[side]?.connId !== lost.connId) continue;
       await this.unbind(call, side, async () => {
-        // Cluster ids are time-ordered: the greatest is the newest.
+        // Cluster ids are time-ordered: the one opened last is the newest.
         let newest: string | undefined;
         for (const id of await this.store.connectionsOf(lost.companyId, lost.userId)) {
-          if (id <= lost.connId || nodeOfConnId(id) === deadNode) continue;
-          if (newest === undefined || id > newest) newest = id;
+          if (!openedAfter(id, lost.connId) || nodeOfConnId(id) === deadNode) continue;
+          if (newest === undefined || openedAfter(id, newest)) newest = id;
         }
         return this.hub.get(newest) ?? newest;
       });
@@ -415,7 +415,10 @@ export class CallService {
     let newestRemote: string | undefined;
     for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
       if (this.hub.remoteNodeOf(connId) !== undefined) {
-        if (connId > conn.id && (newestRemote === undefined || connId > newestRemote)) {
+        if (
+          openedAfter(connId, conn.id) &&
+          (newestRemote === undefined || openedAfter(connId, newestRemote))
+        ) {
           newestRemote = connId;
         }
         continue;
@@ -424,6 +427,10 @@ export class CallService {
       if (other === undefined || other === conn || other.closing) continue;
       if (other.openedAt <= conn.openedAt) continue;
       if (newest === undefined || other.openedAt > newest.openedAt) newest = other;
+    }
+    // Both kinds only in a cluster, where every id tells when it opened.
+    if (newest !== undefined && newestRemote !== undefined) {
+      return openedAfter(newestRemote, newest.id) ? newestRemote : newest;
     }
     return newest ?? newestRemote;
   }
