@@ -27,6 +27,7 @@ import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
 import {
   callDurationSec,
+  isFinalCallState,
   type CallPatch,
   type CallRecord,
   type Party,
@@ -379,11 +380,7 @@ export class CallService {
     successor: () => Promise<Connection | string | undefined>,
     barred = false,
   ): Promise<void> {
-    const updated = await this.store.updateCall(
-      call.callId,
-      [call.state],
-      withConn(call, side, null),
-    );
+    const updated = await this.rebind(call, side, null);
     if (updated === undefined) return;
     mirrorCall(this.hub, updated);
     if (updated.state === 'answered') {
@@ -446,11 +443,7 @@ export class CallService {
   ): Promise<boolean> {
     const conn = typeof successor === 'string' ? undefined : successor;
     const connId = typeof successor === 'string' ? successor : successor.id;
-    const updated = await this.store.updateCall(
-      call.callId,
-      [call.state],
-      withConn(call, side, connId),
-    );
+    const updated = await this.rebind(call, side, connId);
     if (updated === undefined) return false;
     this.timers.clear([side === 'visitor' ? 'grace-visitor' : 'grace-agent'], call.callId);
     mirrorCall(this.hub, updated, conn);
@@ -487,6 +480,36 @@ export class CallService {
       });
     }
     return true;
+  }
+
+  /**
+   * Binds `side` of `call` to `connId` (null: to no connection), provided the side is still bound
+   * as `call` says and the call is live; the updated record, or undefined.
+   *
+   * The write is a compare-and-set on the call's state, and the state may move on between the
+   * read and the write: in a cluster an agent on another node answers the call of a visitor whose
+   * close this node is cleaning up. A failed write is then tried again from the fresh record, or
+   * the close would leave the answered call bound to a dead connection, with no reconnect grace.
+   * Each retry needs the state to have moved on, and a call's state only moves forward.
+   */
+  private async rebind(
+    call: CallRecord,
+    side: Side,
+    connId: string | null,
+  ): Promise<CallRecord | undefined> {
+    const bound = call[side]?.connId;
+    for (let current = call; ;) {
+      const updated = await this.store.updateCall(
+        current.callId,
+        [current.state],
+        withConn(current, side, connId),
+      );
+      if (updated !== undefined) return updated;
+      const fresh = await this.store.getCall(call.callId);
+      if (fresh === undefined || isFinalCallState(fresh.state)) return undefined;
+      if (fresh.state === current.state || fresh[side]?.connId !== bound) return undefined;
+      current = fresh;
+    }
   }
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */
