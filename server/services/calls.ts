@@ -81,8 +81,6 @@ function withConn(call: CallRecord, side: Side, connId: string | null): CallPatc
 export class CallService {
   /** Ring and queue timeouts and reconnect graces: this node's, or the cluster's. */
   private readonly timers: CallTimers;
-  /** Visitors with a call_request under way, so two tabs cannot both pass the conflict check. */
-  private readonly requesting = new Set<string>();
 
   constructor(
     private readonly store: StateStore,
@@ -113,9 +111,12 @@ export class CallService {
 
   async request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
     if (conn.isAgent) throw SignalingError.forbidden('only visitors request calls');
-    const userKey = `${conn.companyId}\u0000${conn.userId}`;
-    if (this.requesting.has(userKey)) throw SignalingError.conflict('a call request is under way');
-    this.requesting.add(userKey);
+    const callId = uuidv7();
+    // So two tabs cannot both pass the conflict check below; the store decides, for tabs on two
+    // nodes of a cluster as for tabs on one.
+    if (!(await this.store.claimCallRequest(conn.companyId, conn.userId, callId))) {
+      throw SignalingError.conflict('a call request is under way');
+    }
     try {
       if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
         throw SignalingError.conflict('a call is already in progress');
@@ -128,7 +129,7 @@ export class CallService {
         connId: conn.id,
       };
       const base = {
-        callId: uuidv7(),
+        callId,
         companyId: conn.companyId,
         callType: msg.callType,
         // What agents, the queue and the call log see: never the raw text (common/text.ts).
@@ -173,7 +174,10 @@ export class CallService {
         ...estimateField(estimate(position)),
       };
     } finally {
-      this.requesting.delete(userKey);
+      // A claim left behind expires: the request's own answer matters more.
+      await this.store
+        .releaseCallRequest(conn.companyId, conn.userId, callId)
+        .catch((err: unknown) => this.log.warn({ err, callId }, 'call request claim not released'));
     }
   }
 
