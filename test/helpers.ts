@@ -57,6 +57,8 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>`; in cluster mode the first node's. */
   readonly httpUrl: string;
   readonly config: SignalingConfig;
+  /** In cluster mode every node, the first being the one above; absent on a single node. */
+  readonly nodes?: readonly TestServer[];
 }
 
 /** Options of {@link buildServer}: the server's, and how to build it in cluster mode. */
@@ -202,6 +204,7 @@ async function buildClusterServer(
     },
     httpUrl: first!.httpUrl,
     config: first!.config,
+    nodes,
   };
 }
 
@@ -560,6 +563,43 @@ export async function metricSample(srv: TestServer, series: string): Promise<num
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   if (line === undefined) throw new Error(`no ${series} in /metrics`);
   return Number(line.slice(series.length + 1));
+}
+
+/**
+ * `read` of each node's server, summed (of the one server on a single node): e.g. the live
+ * connections of the whole cluster, or the closes each node counted.
+ */
+export function nodeTotal(srv: TestServer, read: (server: SignalingServer) => number): number {
+  return (srv.nodes ?? [srv]).reduce((sum, node) => sum + read(node.server), 0);
+}
+
+/** Every node's `/metrics` body, the first node's first (one body on a single node). */
+export async function nodeMetrics(srv: TestServer): Promise<string[]> {
+  return Promise.all(
+    (srv.nodes ?? [srv]).map(async (node) => (await httpGet(node, '/metrics')).body),
+  );
+}
+
+/**
+ * One sample summed over the bodies of {@link nodeMetrics}: what a Prometheus `sum` over the
+ * nodes reads, for the series each node counts for itself (call transitions, armed timers,
+ * refusals). The gauges read from the store (`calldocker_calls`, `calldocker_rooms`) are the
+ * whole cluster's on every node: read those from one. Throws when no body has the series (a
+ * node that never counted a label leaves it out).
+ */
+export function sampleTotal(bodies: readonly string[], series: string): number {
+  let total: number | undefined;
+  for (const body of bodies) {
+    const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+    if (line !== undefined) total = (total ?? 0) + Number(line.slice(series.length + 1));
+  }
+  if (total === undefined) throw new Error(`no ${series} in /metrics`);
+  return total;
+}
+
+/** {@link sampleTotal} of the server's nodes ({@link metricSample} on a single node). */
+export async function metricTotal(srv: TestServer, series: string): Promise<number> {
+  return sampleTotal(await nodeMetrics(srv), series);
 }
 
 /** Sleeps `ms`. */
