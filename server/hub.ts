@@ -40,16 +40,12 @@ export function nodeOfConnId(connId: string): string | undefined {
 }
 
 /**
- * Whether cluster connection id `a` was opened after `b`. Their UUIDv7 parts are time-ordered;
- * the whole ids are not, since the node part comes first (`node1~<later>` sorts before
- * `node2~<earlier>`).
+ * Whether cluster connection `a` opened after `b`. Their ids' time-ordered parts (after the node)
+ * are compared, not the whole ids: those would order every connection of node `n1` before every
+ * connection of node `n2`, however late it opened.
  */
 export function openedAfter(a: string, b: string): boolean {
-  return timePart(a) > timePart(b);
-}
-
-function timePart(connId: string): string {
-  return connId.slice(connId.indexOf(NODE_SEPARATOR) + 1);
+  return a.slice(a.indexOf(NODE_SEPARATOR) + 1) > b.slice(b.indexOf(NODE_SEPARATOR) + 1);
 }
 
 /** This node's connections and the ways to reach them. */

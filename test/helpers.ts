@@ -2,6 +2,7 @@
  * Test helpers: build a real signaling server on port 0, sign real tokens, and drive it with
  * real `ws` clients that record every frame they receive.
  */
+import type { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { ServerMessage, ServerMessageOf, ServerMessageType } from '../client-lib/protocol.js';
@@ -19,18 +20,56 @@ export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789
 /** The subset of tap's Test the helpers use. */
 interface Teardown {
   teardown(fn: () => unknown): void;
+  /** Where a helper says what it did differently (tap's `# ...` lines); optional for fakes. */
+  comment?(...message: unknown[]): void;
+}
+
+/** The variable that runs the suites against a cluster (see {@link buildServer}). */
+export const TEST_CLUSTER_ENV = 'CALLDOCKER_TEST_CLUSTER';
+
+/**
+ * Nodes per test server: 1, or with `CALLDOCKER_TEST_CLUSTER=<n>` (and `REDIS_URL`) a cluster of
+ * n nodes on one Redis (`npm run test:cluster`).
+ */
+export const TEST_CLUSTER_NODES = clusterNodesFromEnv();
+
+function clusterNodesFromEnv(): number {
+  const raw = process.env[TEST_CLUSTER_ENV];
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`${TEST_CLUSTER_ENV} must be a whole number of nodes, not ${raw}`);
+  }
+  return n;
 }
 
 /** A test server and its URLs. */
 export interface TestServer {
+  /** The server; in cluster mode the first node (see {@link buildServer}). */
   readonly server: SignalingServer;
+  /** The port; in cluster mode the first node's. */
   readonly port: number;
-  /** `ws://127.0.0.1:<port>/` */
+  /**
+   * `ws://127.0.0.1:<port>/`; in cluster mode each read names the next node in turn, so that
+   * consecutive clients land on different nodes.
+   */
   readonly wsUrl: string;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`; in cluster mode the first node's. */
   readonly httpUrl: string;
   readonly config: SignalingConfig;
+  /** In cluster mode every node, the first being the one above; absent on a single node. */
+  readonly nodes?: readonly TestServer[];
 }
+
+/** Options of {@link buildServer}: the server's, and how to build it in cluster mode. */
+export type TestServerOptions = Omit<SignalingServerOptions, 'config'> & {
+  /**
+   * Why this test needs one node even in cluster mode: it inspects something that is each
+   * node's own by design (a node's metrics, its connections, its per-address limits). Said in
+   * the TAP output when it applies.
+   */
+  readonly singleNode?: string;
+};
 
 /**
  * Builds and starts a signaling server on an ephemeral port; closed at teardown.
@@ -39,12 +78,25 @@ export interface TestServer {
  * suite can assert an absence right after {@link flush}. The coalesced path, the default in
  * production, has its own suite (`test/server/coalescing.test.ts`), and the client library's
  * and the pages' tests run on the production default.
+ *
+ * In cluster mode ({@link TEST_CLUSTER_NODES} above 1), unless `singleNode` says why not, it
+ * builds that many nodes in this process, each with its own Redis connections, under one fresh
+ * key prefix, with the same configuration and options (issue 10). The {@link TestServer} then
+ * stands for the cluster: `wsUrl` takes turns between the nodes, so the two parties of a call
+ * usually sit on different nodes, and {@link flush} waits for cross-node delivery. `server`,
+ * `port` and `httpUrl` are the first node's: its `store` is the cluster's shared one, but its
+ * `connectionCount`, `metrics`, `/metrics` and `close()` are that node's alone.
  */
 export async function buildServer(
   t: Teardown,
   overrides: Partial<SignalingConfig> = {},
-  options: Omit<SignalingServerOptions, 'config'> = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
+  const { singleNode, ...serverOptions } = options;
+  if (TEST_CLUSTER_NODES > 1) {
+    if (singleNode === undefined) return buildClusterServer(t, overrides, serverOptions);
+    t.comment?.(`one node, not a cluster: ${singleNode}`);
+  }
   const config = signalingDefaults({
     host: '127.0.0.1',
     port: 0,
@@ -52,7 +104,7 @@ export async function buildServer(
     presenceTickMs: 0,
     ...overrides,
   });
-  const server = buildSignalingServer({ config, ...options });
+  const server = buildSignalingServer({ config, ...serverOptions });
   const address = await server.listen(0, '127.0.0.1');
   t.teardown(() => server.close());
   return {
@@ -61,6 +113,98 @@ export async function buildServer(
     wsUrl: `ws://127.0.0.1:${address.port}/`,
     httpUrl: `http://127.0.0.1:${address.port}`,
     config,
+  };
+}
+
+/** What a client opened on a node of a cluster needs of the cluster (cluster mode). */
+interface ClusterLink {
+  /**
+   * Has each node but the one holding `connId` hand it `message(i)` through the cluster;
+   * returns how many went out.
+   */
+  sendThrough(connId: string, message: (i: number) => ServerMessageOf<'pong'>): number;
+  /** Resolves once the node holding `connId` has set the connection up. */
+  setUp(connId: string): Promise<void>;
+  /** Resolves once no node waits for Redis (see {@link TestClient.settle}). */
+  idle(): Promise<void>;
+}
+
+/** The cluster of each live cluster-mode node's URL, for the clients opened on it. */
+const clusterLinks = new Map<string, ClusterLink>();
+
+/** How long a cluster may keep waiting for Redis before a flush gives up on it. */
+const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * Resolves once no node of `nodes` has a Redis command awaiting its reply, seen between two
+ * turns of the event loop. A node's work is a chain of store operations, each issued as the one
+ * before it answers (in the same turn), so an empty queue means no chain is under way, however
+ * it started: a client's message, a closed socket, a call timer. A single node's chains finish
+ * within the turn that started them.
+ */
+async function clusterIdle(nodes: ReadonlyArray<{ cluster: { redis: Redis } }>): Promise<void> {
+  const deadline = Date.now() + IDLE_TIMEOUT_MS;
+  for (;;) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (nodes.every(({ cluster }) => cluster.redis.commandQueue.length === 0)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the cluster kept waiting for Redis ${IDLE_TIMEOUT_MS} ms`);
+    await delay(2);
+  }
+}
+
+/** {@link buildServer} in cluster mode. */
+async function buildClusterServer(
+  t: Teardown,
+  overrides: Partial<SignalingConfig>,
+  options: Omit<SignalingServerOptions, 'config'>,
+): Promise<TestServer> {
+  const redisUrl = process.env['REDIS_URL'];
+  if (redisUrl === undefined || redisUrl === '') {
+    throw new Error(`${TEST_CLUSTER_ENV} needs REDIS_URL: the nodes share a Redis`);
+  }
+  const { store, cluster, ...nodeOptions } = options;
+  if (store !== undefined || cluster !== undefined) {
+    throw new Error('a test that brings its own store or cluster runs on one node: singleNode');
+  }
+  // Imported here only: a single-node run loads no Redis client.
+  const { buildCluster, sendThroughCluster } = await import('./cluster/helpers.js');
+  const nodes = await buildCluster(t, redisUrl, TEST_CLUSTER_NODES, overrides, nodeOptions);
+  // The last step of a connection's set-up records it with the cluster (hub.recordConnection),
+  // for the clean-up should its node die: told of that here, `connect` can wait for the end of
+  // set-up, which on a single node comes before the client even sees connection_established.
+  const setUp = new Map<string, () => void>();
+  for (const { cluster } of nodes) {
+    const record = cluster.node.record.bind(cluster.node);
+    cluster.node.record = (connId, conn) => {
+      record(connId, conn);
+      setUp.get(connId)?.();
+      setUp.set(connId, () => undefined);
+    };
+  }
+  const link: ClusterLink = {
+    sendThrough: (connId, message) => sendThroughCluster(nodes, connId, message),
+    idle: () => clusterIdle(nodes),
+    setUp: (connId) =>
+      setUp.has(connId)
+        ? Promise.resolve()
+        : new Promise((resolve) => setUp.set(connId, () => resolve())),
+  };
+  for (const node of nodes) clusterLinks.set(node.wsUrl, link);
+  t.teardown(() => {
+    for (const node of nodes) clusterLinks.delete(node.wsUrl);
+  });
+  const [first] = nodes;
+  let reads = 0;
+  return {
+    server: first!.server,
+    port: first!.port,
+    get wsUrl() {
+      return nodes[reads++ % nodes.length]!.wsUrl;
+    },
+    httpUrl: first!.httpUrl,
+    config: first!.config,
+    nodes,
   };
 }
 
@@ -104,6 +248,15 @@ export interface CloseInfo {
   reason: string;
 }
 
+/**
+ * Cluster-mode barriers (see {@link TestClient.settle}) are `pong`s with a negative `ts`, which no
+ * server sends: a client takes them for its barriers and records none.
+ */
+let barrierMarks = 0;
+
+/** How long a barrier may take before the frames it waits behind count as lost. */
+const BARRIER_TIMEOUT_MS = 5000;
+
 /** A real `ws` client that records every frame and lets a test wait for a type. */
 export class TestClient {
   /** Every message received, in order. */
@@ -111,12 +264,24 @@ export class TestClient {
   /** Resolves when the socket closes. */
   readonly closed: Promise<CloseInfo>;
   private readonly waiters: Array<() => void> = [];
+  /** Barrier marks on their way, each with what it wakes. */
+  private readonly marks = new Map<number, () => void>();
   private nextId = 0;
 
-  constructor(readonly ws: WebSocket) {
+  /** `cluster`: in cluster mode, the cluster of its node (see {@link settle}). */
+  constructor(
+    readonly ws: WebSocket,
+    private readonly cluster?: ClusterLink,
+  ) {
     ws.on('error', () => undefined);
     ws.on('message', (data) => {
-      this.received.push(JSON.parse(String(data)) as ServerMessage);
+      const msg = JSON.parse(String(data)) as ServerMessage;
+      if (msg.type === 'pong' && msg.ts < 0) {
+        this.marks.get(msg.ts)?.();
+        this.marks.delete(msg.ts);
+        return;
+      }
+      this.received.push(msg);
       for (const wake of this.waiters.splice(0)) wake();
     });
     this.closed = new Promise((resolve) => {
@@ -163,6 +328,55 @@ export class TestClient {
         });
       });
     }
+  }
+
+  /**
+   * Resolves once the work under way in a cluster is done and everything the other nodes sent
+   * this client has arrived. A node of a cluster goes on working for Redis round trips after it
+   * sent the frame a test waited for (a ring that timed out then counts the miss and may set the
+   * agent away), where a single node finishes within the turn: so this first waits until no node
+   * waits for Redis; then each other node hands the client a mark through the cluster, behind
+   * whatever it sent before. At once on a single node, and for a client that is closed or not
+   * yet established.
+   */
+  async settle(): Promise<void> {
+    const established = this.all('connection_established')[0];
+    if (this.cluster === undefined || established === undefined) return;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    await this.cluster.idle();
+    const arrived: Array<Promise<void>> = [];
+    this.cluster.sendThrough(established.connectionId, () => {
+      const ts = -++barrierMarks;
+      arrived.push(
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.marks.delete(ts);
+            reject(new Error(`a frame through the cluster took over ${BARRIER_TIMEOUT_MS} ms`));
+          }, BARRIER_TIMEOUT_MS).unref();
+          this.marks.set(ts, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+      );
+      return { type: 'pong', ts };
+    });
+    await Promise.race([Promise.all(arrived), this.closed]);
+  }
+
+  /**
+   * Resolves once the server has set this connection up (rooms joined, presence announced, calls
+   * resumed) and everything set-up sent it has arrived. A single node sets a connection up
+   * before the client sees `connection_established`; a node of a cluster takes Redis round trips
+   * longer, so in cluster mode this waits for it ({@link connect} does). Waits for
+   * `connection_established` first (consuming it unless it was).
+   */
+  async setUp(): Promise<void> {
+    const established = this.all('connection_established')[0] ?? (await this.established());
+    if (this.cluster === undefined) return;
+    const { connectionId } = established;
+    await Promise.race([this.cluster.setUp(connectionId), this.closed]);
+    await this.settle();
   }
 
   /** Types received so far (consumed ones prefixed `consumed:`). */
@@ -227,12 +441,12 @@ export function openClient(
   options?: ClientOptions,
 ): TestClient {
   const target = token === undefined ? url : `${url}?token=${encodeURIComponent(token)}`;
-  return new TestClient(new WebSocket(target, options));
+  return new TestClient(new WebSocket(target, options), clusterLinks.get(url));
 }
 
 /**
- * Connects a client with the given claims and waits for `connection_established`; closed at
- * teardown. `options` are `ws`'s, e.g. `{ localAddress: '127.0.0.2' }` to connect from another
+ * Connects a client with the given claims and waits for `connection_established` (and in cluster
+ * mode for the end of its set-up, see {@link TestClient.setUp}); closed at teardown. `options` are `ws`'s, e.g. `{ localAddress: '127.0.0.2' }` to connect from another
  * loopback address (Linux routes all of 127.0.0.0/8 to loopback).
  */
 export async function connect(
@@ -244,6 +458,7 @@ export async function connect(
   const client = openClient(srv.wsUrl, signToken(claims), options);
   t.teardown(() => client.close());
   await client.established();
+  await client.setUp();
   return client;
 }
 
@@ -350,6 +565,43 @@ export async function metricSample(srv: TestServer, series: string): Promise<num
   return Number(line.slice(series.length + 1));
 }
 
+/**
+ * `read` of each node's server, summed (of the one server on a single node): e.g. the live
+ * connections of the whole cluster, or the closes each node counted.
+ */
+export function nodeTotal(srv: TestServer, read: (server: SignalingServer) => number): number {
+  return (srv.nodes ?? [srv]).reduce((sum, node) => sum + read(node.server), 0);
+}
+
+/** Every node's `/metrics` body, the first node's first (one body on a single node). */
+export async function nodeMetrics(srv: TestServer): Promise<string[]> {
+  return Promise.all(
+    (srv.nodes ?? [srv]).map(async (node) => (await httpGet(node, '/metrics')).body),
+  );
+}
+
+/**
+ * One sample summed over the bodies of {@link nodeMetrics}: what a Prometheus `sum` over the
+ * nodes reads, for the series each node counts for itself (call transitions, armed timers,
+ * refusals). The gauges read from the store (`calldocker_calls`, `calldocker_rooms`) are the
+ * whole cluster's on every node: read those from one. Throws when no body has the series (a
+ * node that never counted a label leaves it out).
+ */
+export function sampleTotal(bodies: readonly string[], series: string): number {
+  let total: number | undefined;
+  for (const body of bodies) {
+    const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+    if (line !== undefined) total = (total ?? 0) + Number(line.slice(series.length + 1));
+  }
+  if (total === undefined) throw new Error(`no ${series} in /metrics`);
+  return total;
+}
+
+/** {@link sampleTotal} of the server's nodes ({@link metricSample} on a single node). */
+export async function metricTotal(srv: TestServer, series: string): Promise<number> {
+  return sampleTotal(await nodeMetrics(srv), series);
+}
+
 /** Sleeps `ms`. */
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -364,10 +616,14 @@ let flushes = 0;
  * every member before it acks the message that caused it, and a socket delivers in order, so
  * after the actor's ack (or another positive signal) and this flush, anything the observers
  * were going to get has arrived: an absence can be asserted without sleeping.
+ *
+ * In a cluster the actor's node hands an observer on another node its frames through Redis
+ * before it acks, but they arrive later: the flush also waits for them ({@link TestClient.settle}).
  */
 export async function flush(...clients: TestClient[]): Promise<void> {
   await Promise.all(
     clients.map(async (c) => {
+      await c.settle();
       const res = await c.request({ type: 'ping', id: `flush-${++flushes}` });
       if (res.type !== 'ack') throw new Error(`flush failed: ${JSON.stringify(res)}`);
     }),

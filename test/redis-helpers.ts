@@ -31,7 +31,7 @@ export function redisUrlOrSkip(t: TapTest): string | undefined {
 }
 
 /** A connected client, closed at teardown; it fails fast rather than retrying for minutes. */
-export async function openRedis(t: TapTest, url: string): Promise<Redis> {
+export async function openRedis(t: Pick<TapTest, 'teardown'>, url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   // A suite that stops its own Redis on purpose would otherwise print every failed reconnect.
   redis.on('error', () => undefined);
@@ -72,7 +72,7 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<number> 
  * A fresh prefix whose keys are deleted when `t` ends. `redis` must outlive `t` (open it in an
  * enclosing test, whose teardown runs after this one's).
  */
-export function prefixForTest(t: TapTest, redis: Redis): string {
+export function prefixForTest(t: Pick<TapTest, 'teardown'>, redis: Redis): string {
   const prefix = freshPrefix();
   t.teardown(() => deleteKeys(redis, prefix));
   return prefix;

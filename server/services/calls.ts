@@ -27,6 +27,7 @@ import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
 import {
   callDurationSec,
+  isFinalCallState,
   type CallPatch,
   type CallRecord,
   type Party,
@@ -80,8 +81,6 @@ function withConn(call: CallRecord, side: Side, connId: string | null): CallPatc
 export class CallService {
   /** Ring and queue timeouts and reconnect graces: this node's, or the cluster's. */
   private readonly timers: CallTimers;
-  /** Visitors with a call_request under way, so two tabs cannot both pass the conflict check. */
-  private readonly requesting = new Set<string>();
 
   constructor(
     private readonly store: StateStore,
@@ -112,9 +111,12 @@ export class CallService {
 
   async request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
     if (conn.isAgent) throw SignalingError.forbidden('only visitors request calls');
-    const userKey = `${conn.companyId}\u0000${conn.userId}`;
-    if (this.requesting.has(userKey)) throw SignalingError.conflict('a call request is under way');
-    this.requesting.add(userKey);
+    const callId = uuidv7();
+    // So two tabs cannot both pass the conflict check below; the store decides, for tabs on two
+    // nodes of a cluster as for tabs on one.
+    if (!(await this.store.claimCallRequest(conn.companyId, conn.userId, callId))) {
+      throw SignalingError.conflict('a call request is under way');
+    }
     try {
       if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
         throw SignalingError.conflict('a call is already in progress');
@@ -127,7 +129,7 @@ export class CallService {
         connId: conn.id,
       };
       const base = {
-        callId: uuidv7(),
+        callId,
         companyId: conn.companyId,
         callType: msg.callType,
         // What agents, the queue and the call log see: never the raw text (common/text.ts).
@@ -172,7 +174,10 @@ export class CallService {
         ...estimateField(estimate(position)),
       };
     } finally {
-      this.requesting.delete(userKey);
+      // A claim left behind expires: the request's own answer matters more.
+      await this.store
+        .releaseCallRequest(conn.companyId, conn.userId, callId)
+        .catch((err: unknown) => this.log.warn({ err, callId }, 'call request claim not released'));
     }
   }
 
@@ -357,6 +362,7 @@ export class CallService {
       const side = this.sideOf(call, lost.userId);
       if (side === undefined || call[side]?.connId !== lost.connId) continue;
       await this.unbind(call, side, async () => {
+        // Cluster ids are time-ordered: the one opened last is the newest.
         let newest: string | undefined;
         for (const id of await this.store.connectionsOf(lost.companyId, lost.userId)) {
           if (!openedAfter(id, lost.connId) || nodeOfConnId(id) === deadNode) continue;
@@ -378,11 +384,7 @@ export class CallService {
     successor: () => Promise<Connection | string | undefined>,
     barred = false,
   ): Promise<void> {
-    const updated = await this.store.updateCall(
-      call.callId,
-      [call.state],
-      withConn(call, side, null),
-    );
+    const updated = await this.rebind(call, side, null);
     if (updated === undefined) return;
     mirrorCall(this.hub, updated);
     if (updated.state === 'answered') {
@@ -427,6 +429,10 @@ export class CallService {
       if (other.openedAt <= conn.openedAt) continue;
       if (newest === undefined || other.openedAt > newest.openedAt) newest = other;
     }
+    // Both kinds only in a cluster, where every id tells when it opened.
+    if (newest !== undefined && newestRemote !== undefined) {
+      return openedAfter(newestRemote, newest.id) ? newestRemote : newest;
+    }
     return newest ?? newestRemote;
   }
 
@@ -441,11 +447,7 @@ export class CallService {
   ): Promise<boolean> {
     const conn = typeof successor === 'string' ? undefined : successor;
     const connId = typeof successor === 'string' ? successor : successor.id;
-    const updated = await this.store.updateCall(
-      call.callId,
-      [call.state],
-      withConn(call, side, connId),
-    );
+    const updated = await this.rebind(call, side, connId);
     if (updated === undefined) return false;
     this.timers.clear([side === 'visitor' ? 'grace-visitor' : 'grace-agent'], call.callId);
     mirrorCall(this.hub, updated, conn);
@@ -482,6 +484,36 @@ export class CallService {
       });
     }
     return true;
+  }
+
+  /**
+   * Binds `side` of `call` to `connId` (null: to no connection), provided the side is still bound
+   * as `call` says and the call is live; the updated record, or undefined.
+   *
+   * The write is a compare-and-set on the call's state, and the state may move on between the
+   * read and the write: in a cluster an agent on another node answers the call of a visitor whose
+   * close this node is cleaning up. A failed write is then tried again from the fresh record, or
+   * the close would leave the answered call bound to a dead connection, with no reconnect grace.
+   * Each retry needs the state to have moved on, and a call's state only moves forward.
+   */
+  private async rebind(
+    call: CallRecord,
+    side: Side,
+    connId: string | null,
+  ): Promise<CallRecord | undefined> {
+    const bound = call[side]?.connId;
+    for (let current = call; ;) {
+      const updated = await this.store.updateCall(
+        current.callId,
+        [current.state],
+        withConn(current, side, connId),
+      );
+      if (updated !== undefined) return updated;
+      const fresh = await this.store.getCall(call.callId);
+      if (fresh === undefined || isFinalCallState(fresh.state)) return undefined;
+      if (fresh.state === current.state || fresh[side]?.connId !== bound) return undefined;
+      current = fresh;
+    }
   }
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */

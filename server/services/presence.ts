@@ -7,6 +7,12 @@
  * difference is announced. A busy-then-online flip within the tick is not news. Nothing final
  * is lost: the latest status always goes out, and a visitor whose `agent_list` was read while
  * changes were pending is sent each changed agent's latest status, news or not.
+ *
+ * What the company was last told is the agent's record as the store held it before the tick's
+ * first change, since every change is announced. It is read from the store, not remembered: in
+ * a cluster the other nodes announce changes of the same agent, and a node's memory of what it
+ * announced itself would take an agent's return to `online` after another node announced it
+ * `away` for no news, or the offline of an agent another node announced online.
  */
 import type { Logger } from 'pino';
 import { AGENT_ROOM, PUBLIC_ROOM } from '../../client-lib/constants.js';
@@ -28,19 +34,20 @@ export const SAME_ADDRESS_RING_WINDOW_MS = 10 * 60_000;
 /** Rooms that hear every agent status change. */
 const STATUS_ROOMS = [AGENT_ROOM, PUBLIC_ROOM] as const;
 
-/** What the company is told of an agent; `present` is false once its last connection went. */
+/** What the company was told of an agent: nothing while it was absent (no record). */
+type Told = Pick<AgentRecord, 'name' | 'status'> | undefined;
+
+/** What the company is told of an agent, and what it knew before the tick's changes. */
 interface AgentView {
   readonly id: string;
   readonly name: string;
   readonly status: AgentStatus;
-  readonly present: boolean;
+  readonly before: Told;
 }
 
 export class PresenceService {
   /** Per company: each changed agent's latest view, waiting for the end of the tick. */
   private readonly pending = new Map<string, Map<string, AgentView>>();
-  /** Per company: what every member was last told of each present agent. */
-  private readonly announced = new Map<string, Map<string, Pick<AgentView, 'name' | 'status'>>>();
   /** Per company: connections that read the agent list during the current tick. */
   private readonly freshViewers = new Map<string, Set<string>>();
 
@@ -59,7 +66,7 @@ export class PresenceService {
       id: conn.userId,
       name: conn.principal.name,
     });
-    if (before === undefined) await this.announce(conn.companyId, record);
+    if (before === undefined) await this.announce(conn.companyId, record, before);
   }
 
   /**
@@ -80,8 +87,8 @@ export class PresenceService {
     if ((await this.store.connectionsOf(companyId, agentId)).length > 0) return;
     await this.store.agentGone(companyId, agentId);
     // An agent that already chose to appear offline was announced then; publish() tells only
-    // what changed, but still forgets the agent.
-    await this.announce(companyId, { ...record, status: 'offline' }, false);
+    // what changed.
+    await this.announce(companyId, { ...record, status: 'offline' }, record);
   }
 
   /** An explicit choice by the agent; it wins over a call's busy (nothing is restored later). */
@@ -90,7 +97,7 @@ export class PresenceService {
     const record = await this.store.setAgentStatus(conn.companyId, conn.userId, status, null);
     if (record === undefined) return status;
     if (status === 'online') await this.store.countMissedRing(conn.companyId, conn.userId, true);
-    if (before?.status !== status) await this.announce(conn.companyId, record);
+    if (before?.status !== status) await this.announce(conn.companyId, record, before);
     return status;
   }
 
@@ -100,7 +107,9 @@ export class PresenceService {
     if (record === undefined) return;
     const restore = record.statusBeforeCall ?? record.status;
     const updated = await this.store.setAgentStatus(companyId, agentId, 'busy', restore);
-    if (updated !== undefined && record.status !== 'busy') await this.announce(companyId, updated);
+    if (updated !== undefined && record.status !== 'busy') {
+      await this.announce(companyId, updated, record);
+    }
   }
 
   /** The call ended: give back the status the agent had, or take it offline if it left. */
@@ -118,7 +127,7 @@ export class PresenceService {
       null,
     );
     if (updated !== undefined && updated.status !== record.status) {
-      await this.announce(companyId, updated);
+      await this.announce(companyId, updated, record);
     }
   }
 
@@ -134,7 +143,8 @@ export class PresenceService {
   ): Promise<void> {
     // A ring that times out while the agent is busy with another call (or already away) says
     // nothing about whether it is at its desk.
-    if ((await this.store.getAgent(companyId, agentId))?.status !== 'online') return;
+    const before = await this.store.getAgent(companyId, agentId);
+    if (before?.status !== 'online') return;
     const ring =
       call?.callerAddress === undefined || call.endedAt === undefined
         ? undefined
@@ -148,7 +158,7 @@ export class PresenceService {
     const updated = await this.store.setAgentStatus(companyId, agentId, 'away', null);
     await this.store.countMissedRing(companyId, agentId, true);
     this.log.info({ companyId, agentId, missed }, 'agent set away after missed rings');
-    if (updated !== undefined) await this.announce(companyId, updated);
+    if (updated !== undefined) await this.announce(companyId, updated, before);
   }
 
   /** The agent answered or declined a ring: the streak is broken. */
@@ -172,16 +182,26 @@ export class PresenceService {
     await this.coalescer.schedule(presenceKey(companyId), () => this.publish(companyId));
   }
 
-  /** Records `record` as the agent's latest status and announces it at the end of the tick. */
+  /**
+   * Records `record` as the agent's latest status and announces it at the end of the tick;
+   * `before` is the agent's record as the store held it just before this change.
+   */
   private async announce(
     companyId: string,
     record: Pick<AgentRecord, 'id' | 'name' | 'status'>,
-    present = true,
+    before: Told,
   ): Promise<void> {
     let changes = this.pending.get(companyId);
     if (changes === undefined) this.pending.set(companyId, (changes = new Map()));
+    // What the company knew is the record before the tick's first change of this agent.
+    const first = changes.get(record.id);
     changes.delete(record.id);
-    changes.set(record.id, { id: record.id, name: record.name, status: record.status, present });
+    changes.set(record.id, {
+      id: record.id,
+      name: record.name,
+      status: record.status,
+      before: first === undefined ? before : first.before,
+    });
     await this.coalescer.schedule(presenceKey(companyId), () => this.publish(companyId));
   }
 
@@ -192,21 +212,13 @@ export class PresenceService {
     this.pending.delete(companyId);
     this.freshViewers.delete(companyId);
     if (changes === undefined) return;
-    let told = this.announced.get(companyId);
     for (const view of changes.values()) {
-      const last = told?.get(view.id);
+      const last = view.before;
       // An agent nobody was told of is news only once it shows (came and went is not news).
       const news =
         last === undefined
           ? view.status !== 'offline'
           : last.status !== view.status || last.name !== view.name;
-      if (view.present) {
-        if (told === undefined) this.announced.set(companyId, (told = new Map()));
-        told.set(view.id, { name: view.name, status: view.status });
-      } else if (told !== undefined) {
-        told.delete(view.id);
-        if (told.size === 0) this.announced.delete(companyId);
-      }
       const message: ServerMessageOf<'agent_status_changed'> = {
         type: 'agent_status_changed',
         agentId: view.id,

@@ -38,6 +38,8 @@ export class MemoryStore implements StateStore {
   private readonly agentsByCompany = new Map<string, Set<string>>();
   /** The call ringing each agent, by company and agent: at most one (see `claimRing`). */
   private readonly rings = new Map<string, string>();
+  /** The call request under way of each visitor, by company and visitor (`claimCallRequest`). */
+  private readonly requests = new Map<string, string>();
   private readonly rooms = new Map<string, Map<string, RoomMember>>();
   /** The agents and admins of each room, so announcements to staff skip the visitors. */
   private readonly staff = new Map<string, Map<string, RoomMember>>();
@@ -137,6 +139,18 @@ export class MemoryStore implements StateStore {
   async releaseRing(companyId: string, agentId: string, callId: string): Promise<void> {
     const k = key(companyId, agentId);
     if (this.rings.get(k) === callId) this.rings.delete(k);
+  }
+
+  async claimCallRequest(companyId: string, visitorId: string, callId: string): Promise<boolean> {
+    const k = key(companyId, visitorId);
+    if (this.requests.has(k)) return false;
+    this.requests.set(k, callId);
+    return true;
+  }
+
+  async releaseCallRequest(companyId: string, visitorId: string, callId: string): Promise<void> {
+    const k = key(companyId, visitorId);
+    if (this.requests.get(k) === callId) this.requests.delete(k);
   }
 
   async agentGone(companyId: string, agentId: string): Promise<void> {

@@ -84,6 +84,11 @@ export class RedisKeys {
     return `${this.company(companyId)}ring:${encodeId(agentId)}`;
   }
 
+  /** A string: the id of the call whose request the visitor has under way, with an expiry. */
+  callRequest(companyId: string, visitorId: string): string {
+    return `${this.company(companyId)}request:${encodeId(visitorId)}`;
+  }
+
   /** A hash of a room's members (connection id -> member JSON). */
   room(companyId: string, roomId: string): string {
     return `${this.company(companyId)}room:${encodeId(roomId)}`;

@@ -99,8 +99,11 @@ end
 return missed`,
   },
 
-  /** KEYS: ring. ARGV: callId. Deletes the ring only if this call holds it. */
-  calldockerReleaseRing: {
+  /**
+   * KEYS: a claim (an agent's ring, a visitor's call request). ARGV: callId. Deletes the claim
+   * only if this call holds it.
+   */
+  calldockerReleaseClaim: {
     numberOfKeys: 1,
     lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end

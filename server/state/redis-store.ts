@@ -95,6 +95,13 @@ export interface RedisStoreOptions {
   readonly ringClaimTtlMs: number;
 }
 
+/**
+ * How long a visitor's call request claim lasts unless released: far longer than a request takes
+ * (a few round trips), and short enough that a node dying mid-request keeps the visitor from
+ * calling for a moment only.
+ */
+const CALL_REQUEST_CLAIM_TTL_MS = 10_000;
+
 /** Call properties a patch may remove (set to undefined); the others are required. */
 const REMOVABLE_CALL_FIELDS: ReadonlySet<string> = new Set([
   'agent',
@@ -212,7 +219,24 @@ export class RedisStore implements StateStore {
   }
 
   async releaseRing(companyId: string, agentId: string, callId: string): Promise<void> {
-    await this.redis.calldockerReleaseRing(this.keys.ring(companyId, agentId), encodeId(callId));
+    await this.redis.calldockerReleaseClaim(this.keys.ring(companyId, agentId), encodeId(callId));
+  }
+
+  async claimCallRequest(companyId: string, visitorId: string, callId: string): Promise<boolean> {
+    const key = this.keys.callRequest(companyId, visitorId);
+    const reply = await this.redis.set(
+      key,
+      encodeId(callId),
+      'PX',
+      CALL_REQUEST_CLAIM_TTL_MS,
+      'NX',
+    );
+    return reply === 'OK';
+  }
+
+  async releaseCallRequest(companyId: string, visitorId: string, callId: string): Promise<void> {
+    const key = this.keys.callRequest(companyId, visitorId);
+    await this.redis.calldockerReleaseClaim(key, encodeId(callId));
   }
 
   async agentGone(companyId: string, agentId: string): Promise<void> {

@@ -165,6 +165,17 @@ export interface StateStore {
   claimRing(companyId: string, agentId: string, callId: string): Promise<boolean>;
   /** Releases the agent's ring if `callId` holds it (compare-and-delete); else does nothing. */
   releaseRing(companyId: string, agentId: string, callId: string): Promise<void>;
+  /**
+   * Claims the visitor's one call request under way, for the request of `callId`
+   * (compare-and-set): false while another request of the visitor holds it. Two tabs of one
+   * visitor requesting at the same moment would otherwise both find no call in progress and both
+   * make one; with a shared store the tabs may be on two nodes. It lasts until
+   * {@link releaseCallRequest}; a shared store lets it expire too, so that a node dying
+   * mid-request cannot keep the visitor from calling.
+   */
+  claimCallRequest(companyId: string, visitorId: string, callId: string): Promise<boolean>;
+  /** Releases the visitor's call request if `callId` holds it (compare-and-delete). */
+  releaseCallRequest(companyId: string, visitorId: string, callId: string): Promise<void>;
   /** Removes an agent that has gone offline. */
   agentGone(companyId: string, agentId: string): Promise<void>;
   getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined>;

@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import type { ServerMessage } from '../../client-lib/protocol.js';
 import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
-import { buildSignalingServer } from '../../server/app.js';
+import { buildSignalingServer, type SignalingServerOptions } from '../../server/app.js';
 import { openCluster, type OpenCluster } from '../../server/cluster/open.js';
 import { parseDatabaseUrl } from '../../config/config.js';
 import { openDatabase } from '../../db/database.js';
@@ -26,6 +27,7 @@ import {
   type TestClient,
   type TestServer,
 } from '../helpers.js';
+import { nodeOfConnId } from '../../server/hub.js';
 import { openRedis, prefixForTest } from '../redis-helpers.js';
 
 /** The subset of tap's Test the helpers use. */
@@ -40,16 +42,21 @@ export interface TestNode extends TestServer {
   readonly cluster: OpenCluster;
 }
 
+/** What every node of a {@link buildCluster} is given besides its configuration and its share. */
+export type NodeOptions = Omit<SignalingServerOptions, 'config' | 'store' | 'cluster'>;
+
 /**
  * Builds `count` nodes in this process on one Redis under a fresh prefix, each listening on its
  * own ephemeral port; all closed at teardown. Announcements go out at once, as in
- * `buildServer`.
+ * `buildServer`. Every node gets the same `overrides` and `options` (one call-log observer, one
+ * clock: what the nodes of one deployment share).
  */
 export async function buildCluster(
-  t: TapTest,
+  t: Pick<TapTest, 'teardown'>,
   redisUrl: string,
   count: number,
   overrides: Partial<SignalingConfig> = {},
+  options: NodeOptions = {},
 ): Promise<TestNode[]> {
   const admin = await openRedis(t, redisUrl);
   const prefix = prefixForTest(t, admin);
@@ -65,10 +72,11 @@ export async function buildCluster(
     });
     const cluster = await openCluster({ url: redisUrl, prefix, nodeId: `n${i + 1}` }, config, log);
     const server = buildSignalingServer({
+      ...options,
       config,
       store: cluster.store,
       cluster: cluster.node,
-      logger: log,
+      logger: options.logger ?? log,
     });
     t.teardown(async () => {
       await server.close();
@@ -85,6 +93,28 @@ export async function buildCluster(
     });
   }
   return nodes;
+}
+
+/**
+ * Has every node of `nodes` but the one holding `connId` hand that connection a message through
+ * the cluster's delivery, as it hands any frame: `message(i)` from the i-th of them. Redis
+ * delivers one publisher's messages in the order it sent them, so once a client has the message
+ * from a node, it has everything that node sent it before. Returns how many went out.
+ */
+export function sendThroughCluster(
+  nodes: readonly TestNode[],
+  connId: string,
+  message: (i: number) => ServerMessage,
+): number {
+  const holder = nodeOfConnId(connId);
+  if (holder === undefined) throw new Error(`${connId} is no cluster connection id`);
+  let sent = 0;
+  for (const node of nodes) {
+    if (node.cluster.node.nodeId === holder) continue;
+    const msg = message(sent++);
+    node.cluster.node.deliver(holder, [connId], msg.type, JSON.stringify(msg));
+  }
+  return sent;
 }
 
 const ENTRY = fileURLToPath(new URL('../../server/index.ts', import.meta.url));

@@ -9,8 +9,7 @@ import {
   connectAgent,
   connectVisitor,
   establishCall,
-  httpGet,
-  metricValue,
+  metricTotal,
   type TestClient,
   type TestServer,
   agentReady,
@@ -32,8 +31,9 @@ function arrivalOrder(client: TestClient): string[] {
     .filter((type) => !setup.has(type));
 }
 
-async function timers(srv: TestServer): Promise<number> {
-  return metricValue((await httpGet(srv, '/metrics')).body, 'calldocker_call_timers');
+/** Armed call timers, on every node of a cluster. */
+function timers(srv: TestServer): Promise<number> {
+  return metricTotal(srv, 'calldocker_call_timers');
 }
 
 t.test('a visitor that drops mid-call and returns within the grace resumes it', async (t) => {
@@ -143,8 +143,7 @@ t.test('a queued visitor that drops and does not return is taken off the queue',
     type: 'error',
     code: 'not_found',
   });
-  const m = (await httpGet(srv, '/metrics')).body;
-  t.equal(metricValue(m, 'calldocker_call_transitions_total{state="abandoned"}'), 1);
+  t.equal(await metricTotal(srv, 'calldocker_call_transitions_total{state="abandoned"}'), 1);
 });
 
 t.test('a queued visitor that returns within the grace gets call_waiting', async (t) => {

@@ -17,12 +17,17 @@ import {
   since,
   type TestClient,
   type TestServer,
+  type TestServerOptions,
 } from '../helpers.js';
 
 /** Long enough that a test's steps fit inside one tick even on a busy machine. */
 const TICK_MS = 400;
 
-const build = (t: Tap, tickMs = TICK_MS) => buildServer(t, { presenceTickMs: tickMs });
+const build = (t: Tap, tickMs = TICK_MS, options: TestServerOptions = {}) =>
+  buildServer(t, { presenceTickMs: tickMs }, options);
+
+/** Each node of a cluster coalesces the changes it made itself, over a tick of its own. */
+const PER_NODE_TICK = { singleNode: 'one tick is one node’s: nodes coalesce apart' };
 
 interface Tap {
   teardown(fn: () => unknown): void;
@@ -90,7 +95,7 @@ t.test('the latest of several changes within a tick wins, once', async (t) => {
 });
 
 t.test('changes of several agents within a tick each arrive once, latest first last', async (t) => {
-  const srv = await build(t);
+  const srv = await build(t, TICK_MS, PER_NODE_TICK);
   const agents = [
     await connectAgent(t, srv, { sub: 'a-1' }),
     await connectAgent(t, srv, { sub: 'a-2' }),
@@ -165,7 +170,7 @@ t.test('a visitor that read the agent list mid-tick still gets the latest status
 });
 
 t.test('requests within a tick publish the queue once, with every call', async (t) => {
-  const srv = await build(t);
+  const srv = await build(t, TICK_MS, PER_NODE_TICK);
   const agent = await connectAgent(t, srv);
   await agent.next('queue_updated');
   await tickOver();

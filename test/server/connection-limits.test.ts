@@ -59,8 +59,11 @@ async function addressesCounted(srv: TestServer): Promise<number> {
 
 const from = (localAddress: string): ClientOptions => ({ localAddress });
 
+/** What this file tests is each node's own count (server/visitor-limits.ts). */
+const PER_NODE = { singleNode: 'visitor connections per address are counted per node, by design' };
+
 t.test('an address gets its maximum of visitor connections; one more is closed 4008', async (t) => {
-  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 3 });
+  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 3 }, PER_NODE);
   t.strictSame(await visitors(t, srv, 'a', 3, from('127.0.0.2')), Array(3).fill('established'));
   const extra = visitor(t, srv, 'a-extra', from('127.0.0.2'));
   t.equal(await outcome(extra), REFUSED, 'one past the edge');
@@ -76,7 +79,7 @@ t.test('an address gets its maximum of visitor connections; one more is closed 4
 });
 
 t.test('agents and admins of one address are not counted', async (t) => {
-  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 });
+  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 }, PER_NODE);
   for (const [sub, role] of [
     ['agent-1', 'agent'],
     ['agent-2', 'agent'],
@@ -91,7 +94,7 @@ t.test('agents and admins of one address are not counted', async (t) => {
 });
 
 t.test('closing releases the count: connect and close past the maximum, no leak', async (t) => {
-  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 2 });
+  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 2 }, PER_NODE);
   for (let round = 0; round < 3; round++) {
     const [first, second] = [0, 1].map((i) => visitor(t, srv, `r${round}-${i}`, from('127.0.0.2')));
     t.strictSame(await Promise.all([outcome(first!), outcome(second!)]), [
@@ -125,7 +128,7 @@ async function forwarded(
 }
 
 t.test('without TRUST_PROXY, X-Forwarded-For is ignored', async (t) => {
-  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 });
+  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 }, PER_NODE);
   t.strictSame(await forwarded(t, srv, '127.0.0.2', ['203.0.113.1', '203.0.113.2']), [
     'established',
     REFUSED,
@@ -133,10 +136,14 @@ t.test('without TRUST_PROXY, X-Forwarded-For is ignored', async (t) => {
 });
 
 t.test('a trusted proxy: its X-Forwarded-For names the client', async (t) => {
-  const srv = await buildServer(t, {
-    maxVisitorConnectionsPerAddress: 1,
-    trustProxy: '127.0.0.2',
-  });
+  const srv = await buildServer(
+    t,
+    {
+      maxVisitorConnectionsPerAddress: 1,
+      trustProxy: '127.0.0.2',
+    },
+    PER_NODE,
+  );
   t.strictSame(
     await forwarded(t, srv, '127.0.0.2', [
       '203.0.113.1',
@@ -157,13 +164,21 @@ t.test('a trusted proxy: its X-Forwarded-For names the client', async (t) => {
 });
 
 t.test('a hop count and true trust as many hops as they say', async (t) => {
-  const hops = await buildServer(t, { maxVisitorConnectionsPerAddress: 1, trustProxy: 1 });
+  const hops = await buildServer(
+    t,
+    { maxVisitorConnectionsPerAddress: 1, trustProxy: 1 },
+    PER_NODE,
+  );
   t.strictSame(
     await forwarded(t, hops, '127.0.0.2', ['10.9.9.9, 203.0.113.1', '10.9.9.8, 203.0.113.1']),
     ['established', REFUSED],
     'one hop: the entry the proxy appended',
   );
-  const all = await buildServer(t, { maxVisitorConnectionsPerAddress: 1, trustProxy: true });
+  const all = await buildServer(
+    t,
+    { maxVisitorConnectionsPerAddress: 1, trustProxy: true },
+    PER_NODE,
+  );
   t.strictSame(
     await forwarded(t, all, '127.0.0.2', ['10.9.9.9, 203.0.113.1', '10.9.9.8, 203.0.113.1']),
     ['established', 'established'],
@@ -172,7 +187,7 @@ t.test('a hop count and true trust as many hops as they say', async (t) => {
 });
 
 t.test('visitors connected before the maximum keep working', async (t) => {
-  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 });
+  const srv = await buildServer(t, { maxVisitorConnectionsPerAddress: 1 }, PER_NODE);
   const kept = await connectVisitor(t, srv, { sub: 'kept' }, from('127.0.0.2'));
   t.equal(await outcome(visitor(t, srv, 'more', from('127.0.0.2'))), REFUSED);
   t.equal((await kept.request({ type: 'ping' })).type, 'ack');

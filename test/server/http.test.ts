@@ -19,6 +19,9 @@ import {
   type TestServer,
 } from '../helpers.js';
 
+/** Each test here is about one node's HTTP side: its health, its own metrics, its shutdown. */
+const ONE_NODE = { singleNode: 'health, /metrics and close() are each node’s own' };
+
 /**
  * Opens a raw TCP connection and sends the first line of a request, so the server counts the
  * connection as busy (not idle) and keeps it through `httpServer.close()`.
@@ -54,7 +57,7 @@ function finishRequest(socket: Socket, rest: string): Promise<string> {
 }
 
 t.test('GET /healthz answers 200 with status ok', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   const res = await fetch(`${srv.httpUrl}/healthz`);
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /^application\/json/);
@@ -62,7 +65,7 @@ t.test('GET /healthz answers 200 with status ok', async (t) => {
 });
 
 t.test('GET /readyz answers 200 while running and 503 once shutdown began', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   const client = await connectVisitor(t, srv);
   const ready = await fetch(`${srv.httpUrl}/readyz`);
   t.equal(ready.status, 200);
@@ -77,7 +80,7 @@ t.test('GET /readyz answers 200 while running and 503 once shutdown began', asyn
 });
 
 t.test('GET /metrics serves Prometheus text with the documented series', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   const { agent, visitor, callId } = await establishCall(t, srv);
   await connectAgent(t, srv, { sub: 'admin-1', role: 'admin' });
   await connectVisitor(t, srv, { sub: 'visitor-2' });
@@ -142,7 +145,7 @@ t.test('GET /metrics serves Prometheus text with the documented series', async (
 });
 
 t.test('GET /metrics reports the process memory, read at scrape time', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   const before = (await httpGet(srv, '/metrics')).body;
   for (const name of [
     'process_resident_memory_bytes',
@@ -166,7 +169,7 @@ t.test('GET /metrics reports the process memory, read at scrape time', async (t)
 });
 
 t.test('the server listens with the configured backlog', async (t) => {
-  const srv = await buildServer(t, { listenBacklog: 1234 });
+  const srv = await buildServer(t, { listenBacklog: 1234 }, ONE_NODE);
   let out: string;
   try {
     // For a listening TCP socket, `ss` shows the backlog in the Send-Q column.
@@ -180,7 +183,7 @@ t.test('the server listens with the configured backlog', async (t) => {
 });
 
 t.test('an unknown path answers 426 with a JSON body', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   for (const path of ['/', '/nope', '/healthz/extra']) {
     const res = await fetch(`${srv.httpUrl}${path}`);
     t.equal(res.status, 426, `${path} -> 426`);
@@ -190,7 +193,7 @@ t.test('an unknown path answers 426 with a JSON body', async (t) => {
 });
 
 t.test('methods other than GET answer 405', async (t) => {
-  const srv = await buildServer(t);
+  const srv = await buildServer(t, {}, ONE_NODE);
   for (const method of ['POST', 'PUT', 'DELETE']) {
     const res = await fetch(`${srv.httpUrl}/healthz`, { method });
     t.equal(res.status, 405, `${method} -> 405`);
@@ -203,7 +206,7 @@ t.test('methods other than GET answer 405', async (t) => {
 
 t.test('close() sends 1001 to every client and resolves well within the timeout', async (t) => {
   const SHUTDOWN_TIMEOUT_MS = 5000;
-  const srv = await buildServer(t, { shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS });
+  const srv = await buildServer(t, { shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS }, ONE_NODE);
   const { agent, visitor } = await establishCall(t, srv);
   const others = [
     await connectAgent(t, srv, { sub: 'agent-2' }),
@@ -228,7 +231,7 @@ t.test('close() sends 1001 to every client and resolves well within the timeout'
 });
 
 t.test('new upgrades are refused once shutdown began', async (t) => {
-  const srv = await buildServer(t, { shutdownTimeoutMs: 2000 });
+  const srv = await buildServer(t, { shutdownTimeoutMs: 2000 }, ONE_NODE);
   const held = await connectVisitor(t, srv);
   const token = signToken({ sub: 'late' });
   const socket = await startRequest(

@@ -21,7 +21,7 @@ import {
   connect,
   establishCall,
   flush,
-  metricSample,
+  metricTotal,
   openClient,
   signToken,
   type CloseInfo,
@@ -134,7 +134,7 @@ t.test('a password reset closes the live socket 4001 revoked and refuses the tok
     'no ver',
   );
   t.equal(await upgrade(t, srv, staff(al, { ver: 1 })), 'established', 'a token after the reset');
-  t.equal(await metricSample(srv, 'calldocker_auth_failures_total{reason="revoked"}'), 3);
+  t.equal(await metricTotal(srv, 'calldocker_auth_failures_total{reason="revoked"}'), 3);
 });
 
 t.test('disabling an agent closes all its sockets 4003; enabling admits new tokens', async (t) => {

@@ -202,6 +202,26 @@ function contract(t: Test, open: Open): void {
     t.equal(await store.claimRing('acme', 'agent-3', 'call-x'), true);
   });
 
+  t.test("a visitor's call request is under way once at a time, per company", async (t) => {
+    const [store, peer] = await open(t);
+    t.equal(await store.claimCallRequest('acme', 'v', 'call-a'), true, 'the first claim wins');
+    t.equal(await peer.claimCallRequest('acme', 'v', 'call-b'), false, 'a second one loses');
+    t.equal(await peer.claimCallRequest('acme', 'w', 'call-b'), true, 'another visitor is free');
+    t.equal(await store.claimCallRequest('globex', 'v', 'call-c'), true, 'so is another company');
+    t.equal(await store.claimRing('acme', 'v', 'call-d'), true, 'a ring is another claim');
+    await peer.releaseCallRequest('acme', 'v', 'call-b');
+    t.equal(await store.claimCallRequest('acme', 'v', 'call-e'), false, 'only its holder frees it');
+    await peer.releaseCallRequest('acme', 'v', 'call-a');
+    t.equal(await store.claimCallRequest('acme', 'v', 'call-e'), true, 'free again once released');
+
+    const race = await Promise.all(
+      Array.from({ length: RACERS }, (_, i) =>
+        (i % 2 ? store : peer).claimCallRequest('acme', 'tabs', `call-${i}`),
+      ),
+    );
+    t.equal(race.filter((won) => won).length, 1, 'simultaneous claims: exactly one wins');
+  });
+
   t.test('joining and leaving a room say whether anything changed', async (t) => {
     const [store, peer] = await open(t);
     const v1 = { connId: 'v1', userId: 'visitor-1', role: 'visitor', name: 'V' } as const;
@@ -613,20 +633,21 @@ t.test('RedisStore', async (t) => {
     await store.addConnection('acme', 'u', 'c');
     await store.agentPresent('acme', { id: 'u', name: 'U' });
     await store.claimRing('acme', 'u', 'call-1');
+    await store.claimCallRequest('acme', 'u', 'call-1');
     await store.joinRoom('acme', 'lobby', { connId: 'c', userId: 'u', role: 'agent', name: 'U' });
     await store.enqueue('acme', 'call-1');
     await store.recordQueueWait('acme', { at: 1, waitMs: 1 });
     await store.createCall(call({ agent: agent('u'), state: 'answered' }));
     const shapes = [
       /^c:acme:u:[^:]+:(conns|calls)$/,
-      /^c:acme:(agent|ring|room):[^:]+$/,
+      /^c:acme:(agent|ring|request|room):[^:]+$/,
       /^c:acme:room:[^:]+:staff$/,
       /^c:acme:(agents|queue|waits)$/,
       /^call:[^:]+$/,
       /^stats:(rooms|calls)$/,
     ];
     const keys = (await keysUnder(one, prefix)).map((k) => k.slice(prefix.length)).sort();
-    t.equal(keys.length, 13, keys.join(' '));
+    t.equal(keys.length, 14, keys.join(' '));
     for (const key of keys)
       t.ok(
         shapes.some((shape) => shape.test(key)),
