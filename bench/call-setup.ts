@@ -14,10 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
 import { signalingDefaults } from '../config/config.js';
-import type { Schema } from '../db/schema.js';
 import {
   BENCH_COMMAND,
   machineLine,
@@ -26,12 +23,8 @@ import {
   type Benchmark,
 } from './lib/benchmark.js';
 import { connectCallPairs, settle, TokenIssuer, type Layout } from './lib/call-setup-clients.js';
-import {
-  CallLoad,
-  CANDIDATES_PER_SIDE,
-  SDP_FRAME_BYTES,
-  type LoadSnapshot,
-} from './lib/call-setup-load.js';
+import { CallLoad, CANDIDATES_PER_SIDE, SDP_FRAME_BYTES } from './lib/call-setup-load.js';
+import { LOG_SETTLE_MS, measureCallRound, verifyCallLog } from './lib/call-setup-round.js';
 import { profileInto } from './lib/cpuprofile.js';
 import { ServerProcess } from './lib/server-process.js';
 import { median } from './lib/stats.js';
@@ -68,9 +61,6 @@ const CALL_SETUP_DEFAULTS = {
   warmupMs: 1000,
   measureMs: 2000,
 } as const;
-
-/** How long the call log may take to catch up once the load stopped. */
-const LOG_SETTLE_MS = 10_000;
 
 /** One server configuration under test. */
 interface SetUp {
@@ -135,68 +125,6 @@ export interface CallSetupReport {
   readonly options: Omit<CallSetupOptions, 'log' | 'serversDir'>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A measured window: the load's counters and both processes' CPU at its two ends. */
-interface Window {
-  readonly load: LoadSnapshot;
-  readonly serverUs: number;
-  readonly generatorUs: number;
-}
-
-async function mark(load: CallLoad, server: ServerProcess): Promise<Window> {
-  const serverUs = await server.cpuTimeUs();
-  const { user, system } = process.cpuUsage();
-  return { load: load.snapshot(), serverUs, generatorUs: user + system };
-}
-
-/** Waits, failing early when the load failed. */
-async function run(load: CallLoad, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    await sleep(Math.min(100, until - Date.now()));
-    if (load.error !== undefined) throw load.error;
-  }
-}
-
-/**
- * Waits until the call log file holds every one of `calls` calls, ended and answered, and
- * returns how many it holds.
- * @throws Error when it does not within {@link LOG_SETTLE_MS}, or holds more.
- */
-async function verifyCallLog(path: string, calls: number): Promise<number> {
-  const db = new Kysely<Schema>({
-    dialect: new SqliteDialect({ database: new SQLite(path, { fileMustExist: true }) }),
-  });
-  try {
-    const deadline = Date.now() + LOG_SETTLE_MS;
-    for (;;) {
-      const rows = await db
-        .selectFrom('calls')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      const ended = await db
-        .selectFrom('calls')
-        .where('state', '=', 'ended')
-        .where('answered_at', 'is not', null)
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      const [all, done] = [Number(rows.n), Number(ended.n)];
-      if (all > calls) throw new Error(`the call log has ${all} calls; ${calls} were made`);
-      if (done === calls && all === calls) return done;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `the call log is missing calls: ${done} of the ${calls} completed calls are logged ` +
-            `as ended (${all} rows in all) ${LOG_SETTLE_MS / 1000} s after the load stopped`,
-        );
-      }
-      await sleep(50);
-    }
-  } finally {
-    await db.destroy();
-  }
-}
-
 async function runRound(
   setUp: SetUp,
   options: CallSetupOptions,
@@ -221,41 +149,21 @@ async function runRound(
     const pairs = await connectCallPairs(server.port, tokens, setUp.layout, options.loops);
     load = new CallLoad(pairs);
     await settle(pairs, setUp.tickMs);
-
-    // Flat out: the throughput.
-    load.runFlatOut();
-    await run(load, options.warmupMs);
-    const a = await mark(load, server);
-    await run(load, options.measureMs);
-    const b = await mark(load, server);
-    const calls = b.load.calls - a.load.calls;
-    if (calls === 0) throw new Error('no call completed in the measured window');
-    const seconds = (b.load.at - a.load.at) / 1000;
-    const callsPerSec = calls / seconds;
-
-    // Paced at half that rate: the set-up latency.
-    load.pace(callsPerSec / 2);
-    await run(load, options.warmupMs);
-    const c = await mark(load, server);
-    load.startLatency();
-    await run(load, options.measureMs);
-    load.stopLatency();
-    const d = await mark(load, server);
-    await load.stop();
-    const pacedSeconds = (d.load.at - c.load.at) / 1000;
-
-    const loggedCalls = await verifyCallLog(dbPath, load.snapshot().calls);
+    const probed = server;
+    const round = await measureCallRound(load, async () => [await probed.cpuTimeUs()], options);
+    const loggedCalls = await verifyCallLog(dbPath, round.totalCalls);
+    const { flatOut, paced } = round;
     return {
-      callsPerSec,
-      cpuUsPerCall: (b.serverUs - a.serverUs) / calls,
-      serverBusy: (b.serverUs - a.serverUs) / 1e6 / seconds,
-      generatorBusy: (b.generatorUs - a.generatorUs) / 1e6 / seconds,
-      statusFramesPerCall: (b.load.statusFrames - a.load.statusFrames) / calls,
-      framesPerCall: (b.load.frames - a.load.frames) / calls,
-      pacedPerSec: (d.load.calls - c.load.calls) / pacedSeconds,
-      pacedServerBusy: (d.serverUs - c.serverUs) / 1e6 / pacedSeconds,
-      p50Ms: load.latencyMs.percentile(50),
-      p99Ms: load.latencyMs.percentile(99),
+      callsPerSec: flatOut.calls / flatOut.seconds,
+      cpuUsPerCall: flatOut.cpuUs[0]! / flatOut.calls,
+      serverBusy: flatOut.cpuUs[0]! / 1e6 / flatOut.seconds,
+      generatorBusy: flatOut.generatorUs / 1e6 / flatOut.seconds,
+      statusFramesPerCall: flatOut.statusFrames / flatOut.calls,
+      framesPerCall: flatOut.frames / flatOut.calls,
+      pacedPerSec: paced.calls / paced.seconds,
+      pacedServerBusy: paced.cpuUs[0]! / 1e6 / paced.seconds,
+      p50Ms: round.p50Ms,
+      p99Ms: round.p99Ms,
       loggedCalls,
     };
   } finally {

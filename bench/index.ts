@@ -7,7 +7,7 @@
  *   npm run bench -- --write       # and update docs/BENCHMARKS.md
  *   npm run bench -- --profile     # and profile CallDocker under the relay, call-setup and storm loads
  *   npm run bench -- --rounds 1 --seconds 2   # a quick smoke run
- *   npm run bench -- --only bundle --write    # one benchmark (ids: relay, idle, bundle, call-log, call-setup, storm, ring), its section only
+ *   npm run bench -- --only bundle --write    # one benchmark (ids: relay, idle, bundle, call-log, call-setup, storm, ring, cluster, cluster-idle), its section only
  *
  * Each benchmark is one module next to this one exporting one `Benchmark` (lib/benchmark.ts),
  * listed in BENCHMARKS below; their order is the order they run in.
@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util';
 import { bundleBenchmark } from './bundle.js';
 import { callLogBenchmark } from './call-log.js';
 import { callSetupBenchmark } from './call-setup.js';
+import { clusterBenchmark } from './cluster.js';
+import { clusterIdleBenchmark } from './cluster-idle.js';
 import { idleBenchmark } from './idle.js';
 import {
   machineLine,
@@ -39,6 +41,8 @@ const BENCHMARKS: readonly Benchmark[] = [
   callSetupBenchmark,
   stormBenchmark,
   ringBenchmark,
+  clusterBenchmark,
+  clusterIdleBenchmark,
 ];
 
 /** The benchmarks `--only` names (comma-separated ids), or all of them. */

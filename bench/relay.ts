@@ -103,14 +103,16 @@ async function runRound(
     throw err;
   });
   try {
-    const load = await runRelayLoad(pairs, target.wire, () => server.cpuTimeUs(), options);
+    const cpu = async () => [await server.cpuTimeUs()];
+    const load = await runRelayLoad(pairs, target.wire, cpu, options);
     const seconds = load.elapsedMs / 1000;
+    const serverUs = load.serverCpuUs[0]!;
     return {
-      cpuUsPerMessage: load.serverCpuUs / load.messages,
+      cpuUsPerMessage: serverUs / load.messages,
       messagesPerSec: load.messages / seconds,
       p50Ms: load.latencyMs.percentile(50),
       p99Ms: load.latencyMs.percentile(99),
-      serverBusy: load.serverCpuUs / 1e6 / seconds,
+      serverBusy: serverUs / 1e6 / seconds,
       generatorBusy: load.generatorCpuUs / 1e6 / seconds,
     };
   } finally {

@@ -61,6 +61,20 @@ export function ensureBuild(log: (line: string) => void): void {
   }
 }
 
+/** Strips the types of `source` (a `.ts` file) and writes it to `out`. */
+function transpileFile(source: string, out: string): void {
+  const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
+    fileName: source,
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      verbatimModuleSyntax: true,
+    },
+  });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, outputText);
+}
+
 /**
  * Transpiles `bench/servers/*.ts` to `dist/bench/servers/*.js`, where their
  * relative imports of `server/` land on the compiled server. Type-checking is `npm run
@@ -69,21 +83,23 @@ export function ensureBuild(log: (line: string) => void): void {
  */
 export function compileBenchServers(): string {
   const outDir = join(ROOT, 'dist', relative(ROOT, SERVERS_SOURCE));
-  mkdirSync(outDir, { recursive: true });
   for (const name of readdirSync(SERVERS_SOURCE)) {
     if (!name.endsWith('.ts')) continue;
-    const fileName = join(SERVERS_SOURCE, name);
-    const { outputText } = ts.transpileModule(readFileSync(fileName, 'utf8'), {
-      fileName,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-    });
-    const out = join(outDir, name.replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, outputText);
+    transpileFile(join(SERVERS_SOURCE, name), join(outDir, name.replace(/\.ts$/, '.js')));
   }
   return outDir;
+}
+
+/**
+ * Transpiles the modules `names` of `bench/lib/` (a load process's entry and the modules of ours
+ * it runs) to `dist/bench/lib/`, each alone, so that a load process runs as plain `node`.
+ * Imports of types only are dropped; every other local import must be among `names`.
+ * @returns the compiled first module, the entry.
+ */
+export function compileBenchLib(names: readonly [string, ...string[]]): string {
+  const outDir = join(ROOT, 'dist/bench/lib');
+  for (const name of names) {
+    transpileFile(join(ROOT, `bench/lib/${name}.ts`), join(outDir, `${name}.js`));
+  }
+  return join(outDir, `${names[0]}.js`);
 }

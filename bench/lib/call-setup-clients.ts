@@ -113,23 +113,31 @@ function companyOf(layout: Layout, index: number): string {
   return layout === 'spread' ? `bench-${index}` : 'bench';
 }
 
+/** The port of the node that loop `index`'s `role` connects to (the nodes of a cluster). */
+export type Placement = (role: 'agent' | 'visitor', index: number) => number;
+
 /**
- * Connects `count` agents, then `count` visitors, to the server on `port`. On failure every
- * socket opened so far is closed.
+ * Connects `count` agents, then `count` visitors, to the server on `port` (or, in a cluster,
+ * each to the node `port` places it on). On failure every socket opened so far is closed.
  */
 export async function connectCallPairs(
-  port: number,
+  port: number | Placement,
   tokens: TokenIssuer,
   layout: Layout,
   count: number,
 ): Promise<CallPair[]> {
-  const base = `ws://127.0.0.1:${port}/?token=`;
+  const portOf: Placement = typeof port === 'number' ? () => port : port;
   const opened: WebSocket[] = [];
   const indexes = Array.from({ length: count }, (_, index) => index);
   // Settled, not raced: a failure closes every socket, those still opening included.
   const openAll = async (role: 'agent' | 'visitor') => {
     const results = await Promise.allSettled(
-      indexes.map((i) => connect(base + tokens.token(`${role}-${i}`, role, companyOf(layout, i)))),
+      indexes.map((i) =>
+        connect(
+          `ws://127.0.0.1:${portOf(role, i)}/?token=` +
+            tokens.token(`${role}-${i}`, role, companyOf(layout, i)),
+        ),
+      ),
     );
     for (const result of results) if (result.status === 'fulfilled') opened.push(result.value);
     const failed = results.find((result) => result.status === 'rejected');

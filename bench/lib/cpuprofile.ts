@@ -134,3 +134,31 @@ export async function profileInto(profile: (dir: string) => Promise<unknown>): P
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * {@link profileInto} for several processes at once (the nodes of a cluster): each writes its
+ * own profile into the directory, and each is summarised in turn, in the order the processes
+ * wrote them (by file name: V8 names each after its time and process id).
+ * @throws Error when no profile was written.
+ */
+export async function profileEachInto(
+  profile: (dir: string) => Promise<unknown>,
+  limit = 25,
+): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'calldocker-bench-'));
+  try {
+    await profile(dir);
+    const files = readdirSync(dir)
+      .filter((name) => name.endsWith('.cpuprofile'))
+      .sort();
+    if (files.length === 0) throw new Error('no process wrote a .cpuprofile');
+    return files
+      .map(
+        (file, i) =>
+          `Process ${i + 1} of ${files.length}:\n${formatProfile(summariseProfile(join(dir, file)), limit)}`,
+      )
+      .join('\n\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

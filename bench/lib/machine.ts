@@ -101,3 +101,16 @@ export async function onAllCpus<T>(
 function setAffinity(list: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { stdio: 'ignore' });
 }
+
+/**
+ * The 1-minute load average (`/proc/loadavg`, what `uptime` shows first): on a shared machine,
+ * how much else wanted its CPUs while a benchmark ran. Undefined where there is none to read.
+ */
+export function loadAverage(): number | undefined {
+  try {
+    const first = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    return Number.isFinite(first) ? first : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -77,8 +77,8 @@ export interface LoadResult {
   /** Frames received by peers. */
   readonly messages: number;
   readonly elapsedMs: number;
-  /** CPU time of the server process (user + system). */
-  readonly serverCpuUs: number;
+  /** CPU time (user + system) of each process the probe reads, in its order. */
+  readonly serverCpuUs: readonly number[];
   /** CPU time of this process, the load generator. */
   readonly generatorCpuUs: number;
   /** Send-to-peer-receipt times, in milliseconds. */
@@ -89,14 +89,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Relays between every pair in both directions for warm-up plus the measured window. `wire`
- * tells relayed and error frames; `serverCpuUs` reads the server process's CPU time.
+ * tells relayed and error frames; `serverCpuUs` reads the CPU time of every process serving the
+ * pairs (one server, or the nodes of a cluster and their Redis), always in the same order.
  * @throws Error when the server answers a frame with an error, a client is disconnected, or
  *   nothing was relayed.
  */
 export async function runRelayLoad(
   pairs: readonly RelayPair[],
   wire: RelayWire,
-  serverCpuUs: () => Promise<number>,
+  serverCpuUs: () => Promise<readonly number[]>,
   options: LoadOptions,
 ): Promise<LoadResult> {
   let sending = true;
@@ -156,7 +157,7 @@ export async function runRelayLoad(
   return {
     messages,
     elapsedMs,
-    serverCpuUs: serverEnd - serverStart,
+    serverCpuUs: serverEnd.map((us, i) => us - serverStart[i]!),
     generatorCpuUs: generator.user + generator.system,
     latencyMs,
   };

@@ -203,15 +203,50 @@ export const bareRelay: RelayTarget = {
   },
 };
 
+/** CallDocker as a relay target, whose pairs may also span two nodes of a cluster. */
+export interface CallDockerTarget extends RelayTarget {
+  /**
+   * Connects `count` pairs, each visitor to the node on `visitorPort` and its agent to the node
+   * on `agentPort` (the same port: one node), and makes them ready to relay.
+   */
+  connectAcross(visitorPort: number, agentPort: number, count: number): Promise<RelayPair[]>;
+}
+
 /**
  * CallDocker: each pair is a visitor and an agent of their own company (so set-up traffic of
  * one pair never fans out to another), with an answered call between them.
  */
-export function callDocker(): RelayTarget {
+export function callDocker(): CallDockerTarget {
   const secret = randomBytes(32).toString('hex');
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const token = (claims: Record<string, string>) =>
     jwt.sign({ ...claims, exp }, secret, { algorithm: 'HS256' });
+  const connectAcross = (visitorPort: number, agentPort: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, async (_, n) => {
+        const company = `bench-${n}`;
+        const agent = await SetupClient.connect(
+          `ws://127.0.0.1:${agentPort}/?token=` +
+            token({ sub: `agent-${n}`, role: 'agent', company_id: company }),
+        );
+        await agent.nextOfType('connection_established');
+        const visitor = await SetupClient.connect(
+          `ws://127.0.0.1:${visitorPort}/?token=` +
+            token({ sub: `visitor-${n}`, role: 'visitor', company_id: company }),
+        );
+        await visitor.nextOfType('connection_established');
+        const requested = await visitor.request({
+          type: 'call_request',
+          id: `request-${n}`,
+          callType: 'audio',
+        });
+        const callId = String(requested['callId']);
+        await agent.request({ type: 'call_accept', id: `accept-${n}`, callId });
+        await Promise.all([visitor.nextOfType('call_started'), agent.nextOfType('call_started')]);
+        const frame = iceCandidateFrame(callId);
+        return { a: visitor.release(), b: agent.release(), fromA: frame, fromB: frame };
+      }),
+    );
   return {
     name: 'CallDocker',
     script: 'calldocker.js',
@@ -219,32 +254,8 @@ export function callDocker(): RelayTarget {
     wire: JSON_WIRE,
     frameNote: '`ice_candidate` messages',
     sampleFrame: iceCandidateFrame(SAMPLE_ID),
-    async connectPairs(port, count) {
-      const base = `ws://127.0.0.1:${port}/?token=`;
-      return Promise.all(
-        Array.from({ length: count }, async (_, n) => {
-          const company = `bench-${n}`;
-          const agent = await SetupClient.connect(
-            base + token({ sub: `agent-${n}`, role: 'agent', company_id: company }),
-          );
-          await agent.nextOfType('connection_established');
-          const visitor = await SetupClient.connect(
-            base + token({ sub: `visitor-${n}`, role: 'visitor', company_id: company }),
-          );
-          await visitor.nextOfType('connection_established');
-          const requested = await visitor.request({
-            type: 'call_request',
-            id: `request-${n}`,
-            callType: 'audio',
-          });
-          const callId = String(requested['callId']);
-          await agent.request({ type: 'call_accept', id: `accept-${n}`, callId });
-          await Promise.all([visitor.nextOfType('call_started'), agent.nextOfType('call_started')]);
-          const frame = iceCandidateFrame(callId);
-          return { a: visitor.release(), b: agent.release(), fromA: frame, fromB: frame };
-        }),
-      );
-    },
+    connectPairs: (port, count) => connectAcross(port, port, count),
+    connectAcross,
   };
 }
 

@@ -4,10 +4,7 @@
  * the built client library, and answers one request at a time over its IPC channel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import ts from 'typescript';
-import { ROOT } from './build.js';
+import { compileBenchLib } from './build.js';
 import type { FromLoad, FromLoadType, ToLoad } from './storm-protocol.js';
 
 const START_TIMEOUT_MS = 15_000;
@@ -18,26 +15,11 @@ const LOAD_SOURCES = ['storm-load', 'storm-light-client'] as const;
 
 /**
  * Transpiles the load entry and its light client to `dist/bench/lib/`, where their
- * relative imports of `client-lib/` are the built library. Each is transpiled alone.
- * Type-checking is `npm run typecheck`'s job; this only strips types.
+ * relative imports of `client-lib/` are the built library.
  * @returns the compiled entry.
  */
 export function compileStormLoad(): string {
-  const outDir = join(ROOT, 'dist/bench/lib');
-  mkdirSync(outDir, { recursive: true });
-  for (const name of LOAD_SOURCES) {
-    const source = join(ROOT, `bench/lib/${name}.ts`);
-    const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
-      fileName: source,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-    });
-    writeFileSync(join(outDir, `${name}.js`), outputText);
-  }
-  return join(outDir, 'storm-load.js');
+  return compileBenchLib(LOAD_SOURCES);
 }
 
 function isFromLoad(value: unknown): value is FromLoad {

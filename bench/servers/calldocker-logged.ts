@@ -8,6 +8,8 @@
  * - `BENCH_JWT_SECRET`: the HS256 secret the benchmark signs its tokens with.
  * - `BENCH_DATABASE_URL`: the call log, `sqlite:<path>` (a temporary file of the benchmark's).
  * - `PRESENCE_TICK_MS`: optional, as for the real server (0: no coalescing).
+ * - `REDIS_URL`, `REDIS_PREFIX`, `NODE_ID`: optional, as for the real server: a node of a
+ *   cluster (the cluster benchmark), its nodes sharing one call-log file as they share Redis.
  *
  * The rate limits are raised so that the benchmark measures calls rather than the limiter's
  * refusals; the limiter itself still runs on every message. It logs warnings only, so a
@@ -30,6 +32,9 @@ if (databaseUrl === undefined || databaseUrl === '') {
 const parsed = loadConfig({
   DATABASE_URL: databaseUrl,
   PRESENCE_TICK_MS: process.env['PRESENCE_TICK_MS'],
+  REDIS_URL: process.env['REDIS_URL'],
+  REDIS_PREFIX: process.env['REDIS_PREFIX'],
+  NODE_ID: process.env['NODE_ID'],
 });
 
 const { server } = await buildLoggedSignalingServer({
@@ -43,6 +48,7 @@ const { server } = await buildLoggedSignalingServer({
     presenceTickMs: parsed.signaling.presenceTickMs,
   }),
   database: parsed.database,
+  redis: parsed.redis,
   // Warnings only, so that a failing call-log write shows.
   log: pino({ level: 'warn' }),
 });
