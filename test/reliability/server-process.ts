@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { SignalingConfig } from '../../config/config.js';
 import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { metricValue, TEST_SECRET } from '../helpers.js';
+import { isolatedEnv } from '../support/child-env.js';
 
 /** Environment variable carrying the server's configuration (JSON). */
 export const CONFIG_ENV = 'RELIABILITY_SIGNALING_CONFIG';
@@ -173,7 +174,7 @@ function spawnChild(
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
 ): { child: ChildProcess; stderr: () => string } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  const childEnv: NodeJS.ProcessEnv = { ...isolatedEnv(), ...env };
   // The test runner's own loader is not wanted twice; tsx is given explicitly.
   delete childEnv['NODE_OPTIONS'];
   const child = spawn(process.execPath, [...nodeArgs, '--import', TSX_LOADER, entry], {

@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../support/stack.js';
+import { isolatedEnv } from '../support/child-env.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -114,7 +115,7 @@ export function copyRepository(): string {
  */
 export function quickstartEnv(signalingPort: number, webPort: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...isolatedEnv(),
     HOST: '127.0.0.1',
     SIGNALING_PORT: String(signalingPort),
     WEB_PORT: String(webPort),

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDatabaseUrl } from '../../config/config.js';
 import { createAgent, createCompany } from '../../db/companies.js';
 import { openDatabase } from '../../db/database.js';
+import { isolatedEnv } from './child-env.js';
 
 /** The repository root, where the servers' entries are. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -138,7 +139,7 @@ export async function launchStack(options: StackOptions = {}): Promise<RunningSt
 
   const [signalingPort, webPort] = [await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...isolatedEnv(),
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     SIGNALING_PORT: String(signalingPort),
