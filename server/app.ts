@@ -28,7 +28,6 @@ import { startHeartbeat } from './heartbeat.js';
 import { createHttpHandler } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { createSignalingMetrics, type SignalingMetrics } from './metrics.js';
-import { mirrorLocal } from './services/call-links.js';
 import type { TimerFired } from './services/call-timers.js';
 import { CallService, type CallObserver } from './services/calls.js';
 import type { ClusterNode } from './cluster/node.js';
@@ -232,7 +231,7 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
     async listen(port = config.port, host = config.host) {
       await cluster?.start({
         deliver: (connIds, type, data) => hub.deliverLocal(connIds, type, data),
-        mirror: (call) => mirrorLocal(hub, call),
+        mirror: (call) => calls.mirrored(call),
         position: (connId, message) => calls.positionFromAnotherNode(connId, message),
         lost: async (lost, deadNode) => {
           await rooms.leaveLost(lost);

@@ -65,6 +65,14 @@ export class SharedCallTimers implements CallTimers {
       .catch((err: unknown) => this.options.log.warn({ err, callId }, 'timer not cleared'));
   }
 
+  /**
+   * The deadline stays in Redis for whoever clears it; should this node have been wrong to
+   * forget, the sweep still fires it, a sweep late at most.
+   */
+  forget(kinds: readonly TimerKind[], callId: string): void {
+    for (const kind of kinds) this.clearLocal(`${kind}|${callId}`);
+  }
+
   get count(): number {
     return this.local.size;
   }

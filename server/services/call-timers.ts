@@ -26,6 +26,12 @@ export interface CallTimers {
   arm(kind: TimerKind, callId: string, ms: number): void;
   /** Clears the named timers of `callId`; clearing an unarmed one does nothing. */
   clear(kinds: readonly TimerKind[], callId: string): void;
+  /**
+   * Stops this node's own wait for the named timers of `callId` and leaves a shared deadline
+   * alone: another node settled them and cleared that (see `CallService.mirrored`). A timer of
+   * one process has no shared deadline: this is {@link clear}.
+   */
+  forget(kinds: readonly TimerKind[], callId: string): void;
   /** Timers this node armed that have neither fired nor been cleared (`/metrics`, leak checks). */
   readonly count: number;
   /** Clears this node's timers and arms no more (shutdown). */
@@ -64,6 +70,10 @@ export class LocalCallTimers implements CallTimers {
       clearTimeout(timer);
       this.timers.delete(key);
     }
+  }
+
+  forget(kinds: readonly TimerKind[], callId: string): void {
+    this.clear(kinds, callId);
   }
 
   get count(): number {

@@ -36,7 +36,7 @@ import {
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../../common/text.js';
-import { dropLinks, mirrorCall } from './call-links.js';
+import { dropLinks, mirrorCall, mirrorLocal } from './call-links.js';
 import {
   ALL_TIMERS,
   LocalCallTimers,
@@ -574,6 +574,19 @@ export class CallService {
   }
 
   /**
+   * Another node changed `call` (the record it mirrors here, see `call-links.ts`): this node's
+   * links follow, and this node stops waiting for the timers the record shows settled. The node
+   * that armed a timer keeps its own `setTimeout` for it, and the node that settled it (an agent
+   * answering a queued call on another node) can only remove the shared deadline: without this,
+   * a call answered across nodes left its queue timeout counted in `calldocker_call_timers` and
+   * pending here for its whole 10 minutes.
+   */
+  mirrored(call: CallRecord): void {
+    mirrorLocal(this.hub, call);
+    this.timers.forget(settledTimers(call), call.callId);
+  }
+
+  /**
    * A visitor of this node whose queued call another node published: it is told its position
    * unless this node told it that already (see {@link publishQueue}).
    */
@@ -811,6 +824,15 @@ export class CallService {
       this.hub.sendTo(connId, positionMessage(entry, estimate));
     }
   }
+}
+
+/** The timers that `call`'s record shows settled: none of them may fire for it any more. */
+function settledTimers(call: CallRecord): readonly TimerKind[] {
+  if (isFinalCallState(call.state)) return ALL_TIMERS;
+  const settled: TimerKind[] = call.state === 'answered' ? [...WAIT_TIMERS] : [];
+  if (call.visitor.connId !== null) settled.push('grace-visitor');
+  if (call.agent !== undefined && call.agent.connId !== null) settled.push('grace-agent');
+  return settled;
 }
 
 /** A visitor's `queue_position` for its queue entry. */
