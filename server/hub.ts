@@ -14,6 +14,12 @@ import type { LostConnection } from './cluster/reaper.js';
 import type { Connection } from './connection.js';
 import type { CallRecord, RoomMember, StateStore } from './state/store.js';
 
+/**
+ * What a visitor is told of its call's place: a new queue position, or, when another node
+ * resumed the call onto it, where the call waits. Its own node keeps what it was told.
+ */
+export type PlaceMessage = ServerMessageOf<'queue_position' | 'call_waiting'>;
+
 /** How this node reaches connections held by the other nodes of its cluster. */
 export interface RemoteNodes {
   /** This node's id: the prefix of the ids of the connections it holds. */
@@ -22,8 +28,11 @@ export interface RemoteNodes {
   deliver(nodeId: string, connIds: readonly string[], type: ServerMessageType, data: string): void;
   /** Tells `nodeId` that `call` changed, so that it mirrors the record into its links. */
   mirror(nodeId: string, call: CallRecord): void;
-  /** Asks `nodeId` to tell its connection a new queue position, unless it told it already. */
-  position(nodeId: string, connId: string, message: ServerMessageOf<'queue_position'>): void;
+  /**
+   * Asks `nodeId` to tell its connection its call's place: a new queue position unless it told
+   * it already, or where a call resumed onto it waits.
+   */
+  position(nodeId: string, connId: string, message: PlaceMessage): void;
   /** Records one of this node's connections, for the clean-up should this node die. */
   record(connId: string, conn: Omit<LostConnection, 'connId'>): void;
   /** Forgets a connection this node cleaned up itself. */
@@ -216,8 +225,8 @@ export class Hub {
     if (agentNode !== undefined && agentNode !== visitorNode) this.remote.mirror(agentNode, call);
   }
 
-  /** Asks the node of a remote visitor to tell it a queue position (see `publishQueue`). */
-  positionRemote(connId: string, message: ServerMessageOf<'queue_position'>): boolean {
+  /** Asks the node of a remote visitor to tell it its call's place (see `publishQueue`). */
+  positionRemote(connId: string, message: PlaceMessage): boolean {
     const node = this.remoteNodeOf(connId);
     if (node === undefined) return false;
     this.remote!.position(node, connId, message);

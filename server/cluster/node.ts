@@ -8,17 +8,13 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  ServerMessages,
-  type ServerMessageOf,
-  type ServerMessageType,
-} from '../../client-lib/protocol.js';
-import type { RemoteNodes } from '../hub.js';
+import { ServerMessages, type ServerMessageType } from '../../client-lib/protocol.js';
+import type { PlaceMessage, RemoteNodes } from '../hub.js';
 import type { CallRecord } from '../state/store.js';
 import type { CallTimers, TimerFired } from '../services/call-timers.js';
 import { SharedCallTimers } from './shared-timers.js';
 import { Reaper, type LostConnection } from './reaper.js';
-import { parseCallRecord, parseQueuePosition } from './records.js';
+import { parseCallRecord, parsePlaceMessage } from './records.js';
 
 /** How often a node renews its heartbeat key. */
 export const NODE_HEARTBEAT_MS = 1000;
@@ -34,8 +30,11 @@ export interface NodeHandlers {
   deliver(connIds: readonly string[], type: ServerMessageType, data: string): void;
   /** A call record changed on another node: mirror it into this node's links. */
   mirror(call: CallRecord): void;
-  /** Another node published its company's queue: tell this node's visitor its position. */
-  position(connId: string, message: ServerMessageOf<'queue_position'>): void;
+  /**
+   * Another node published its company's queue, or resumed a call onto this node's visitor: tell
+   * the visitor its call's place.
+   */
+  position(connId: string, message: PlaceMessage): void;
   /** A connection of `deadNode`, which died: clean up after it as after a close. */
   lost(conn: LostConnection, deadNode: string): Promise<void>;
   /** Redis is back after a drop: put back what it may have lost of this node's state. */
@@ -162,7 +161,7 @@ export class ClusterNode implements RemoteNodes {
     this.publish(nodeId, `${MIRROR}\n${JSON.stringify(call)}`);
   }
 
-  position(nodeId: string, connId: string, message: ServerMessageOf<'queue_position'>): void {
+  position(nodeId: string, connId: string, message: PlaceMessage): void {
     this.publish(nodeId, `${POSITION}\n${connId}\n${JSON.stringify(message)}`);
   }
 
@@ -229,7 +228,7 @@ export class ClusterNode implements RemoteNodes {
       handlers.mirror(call);
     } else if (kind === POSITION) {
       const idEnd = payload.indexOf('\n', 2);
-      const message = idEnd < 0 ? undefined : parseQueuePosition(payload.slice(idEnd + 1));
+      const message = idEnd < 0 ? undefined : parsePlaceMessage(payload.slice(idEnd + 1));
       if (message === undefined) return this.dropped(kind);
       handlers.position(payload.slice(2, idEnd), message);
     } else {

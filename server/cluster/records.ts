@@ -5,13 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import {
-  CallState,
-  CallType,
-  Role,
-  ServerMessages,
-  type ServerMessageOf,
-} from '../../client-lib/protocol.js';
+import { CallState, CallType, Role, ServerMessages } from '../../client-lib/protocol.js';
+import type { PlaceMessage } from '../hub.js';
 import type { CallRecord } from '../state/store.js';
 
 const Party = Type.Object({
@@ -43,7 +38,9 @@ export const CallRecordJson = Type.Object({
 });
 
 const callRecordCheck = TypeCompiler.Compile(CallRecordJson);
-const queuePositionCheck = TypeCompiler.Compile(ServerMessages.queue_position);
+const placeCheck = TypeCompiler.Compile(
+  Type.Union([ServerMessages.queue_position, ServerMessages.call_waiting]),
+);
 
 function parse(text: string): unknown {
   try {
@@ -72,8 +69,8 @@ export function parseCallRecord(text: string): CallRecord | undefined {
   };
 }
 
-/** The `queue_position` message in `text`, or undefined when it is not one. */
-export function parseQueuePosition(text: string): ServerMessageOf<'queue_position'> | undefined {
+/** The `queue_position` or `call_waiting` message in `text`, or undefined when it is neither. */
+export function parsePlaceMessage(text: string): PlaceMessage | undefined {
   const value = parse(text);
-  return queuePositionCheck.Check(value) ? value : undefined;
+  return placeCheck.Check(value) ? value : undefined;
 }

@@ -22,7 +22,7 @@ import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../../config/config.js';
 import type { Connection } from '../connection.js';
 import { SignalingError } from '../errors.js';
-import { nodeOfConnId, openedAfter, type Hub } from '../hub.js';
+import { nodeOfConnId, openedAfter, type Hub, type PlaceMessage } from '../hub.js';
 import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
 import {
@@ -474,14 +474,18 @@ export class CallService {
       const link = conn?.calls.get(call.callId);
       if (position > 0 && link !== undefined) link.lastPosition = position;
       const estimate = position > 0 ? (await this.estimator(call.companyId))(position) : undefined;
-      send({
+      const waiting: ServerMessageOf<'call_waiting'> = {
         type: 'call_waiting',
         callId: call.callId,
         callType: updated.callType,
         status: updated.state,
         ...(position > 0 ? { position } : {}),
         ...estimateField(estimate),
-      });
+      };
+      // A connection of another node is told by its node, which keeps the position it was told,
+      // or the next publication of the queue would tell it the same position again.
+      if (conn !== undefined) conn.send(waiting);
+      else if (!this.hub.positionRemote(connId, waiting)) this.hub.sendTo(connId, waiting);
     }
     return true;
   }
@@ -588,10 +592,17 @@ export class CallService {
 
   /**
    * A visitor of this node whose queued call another node published: it is told its position
-   * unless this node told it that already (see {@link publishQueue}).
+   * unless this node told it that already (see {@link publishQueue}). Or whose call another node
+   * resumed onto it (see {@link resume}): it is told where the call waits, which this node keeps.
    */
-  positionFromAnotherNode(connId: string, message: ServerMessageOf<'queue_position'>): void {
+  positionFromAnotherNode(connId: string, message: PlaceMessage): void {
     const link = this.hub.get(connId)?.calls.get(message.callId);
+    if (message.type === 'call_waiting') {
+      if (link !== undefined && message.position !== undefined)
+        link.lastPosition = message.position;
+      this.hub.sendTo(connId, message);
+      return;
+    }
     if (link === undefined || link.lastPosition === message.position) return;
     link.lastPosition = message.position;
     this.hub.sendTo(connId, message);
