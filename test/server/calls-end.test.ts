@@ -259,7 +259,9 @@ t.test('metrics count transitions and the answered gauge goes up then back to 0'
 t.test('no timer is left armed after calls end in every way', async (t) => {
   const srv = await buildServer(t, {
     ringTimeoutMs: 200,
-    queueTimeoutMs: 250,
+    // Well past the grace: the last call, queued and then dropped, must be abandoned when its
+    // grace ends, not missed when its queue wait does (50 ms apart, a loaded machine missed).
+    queueTimeoutMs: 800,
     callReconnectGraceMs: 200,
     missedRingsBeforeAway: 0,
     // One visitor places seven calls here, past the default per minute.
