@@ -8,6 +8,8 @@ import { redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
 import { AGENT, join, loggedCall, processCluster, VISITOR } from './helpers.js';
 
+// Each scenario starts three node processes: far slower on a loaded machine than one file's default.
+t.setTimeout(300_000);
 const redisUrl = redisUrlOrSkip(t);
 
 if (redisUrl !== undefined) {
