@@ -111,12 +111,30 @@ export interface SignalingConfig {
 }
 
 /** Where the call log, companies and agents live. */
-export interface DatabaseConfig {
+/** Where companies, agents and the call log live (`DATABASE_URL`). */
+export type DatabaseConfig = SqliteConfig | PostgresConfig;
+
+/** One SQLite file (`sqlite:<path>`), shared by the processes of one machine. */
+export interface SqliteConfig {
   /** The normalised URL, e.g. `sqlite:./data/calldocker.db`. */
   readonly url: string;
   readonly dialect: 'sqlite';
   /** File path of the SQLite database (`:memory:` for a private in-memory one). */
   readonly path: string;
+}
+
+/** A PostgreSQL database (`postgres://...`), shared by every node and web host. */
+export interface PostgresConfig {
+  /** The URL as given, with any password replaced by `***` (it is logged). */
+  readonly url: string;
+  readonly dialect: 'postgres';
+  /** What the `pg` driver connects with: the URL without our own `schema` parameter. */
+  readonly connectionString: string;
+  /**
+   * The schema the tables live in (`?schema=name`); undefined uses the server's search path
+   * (normally `public`). Lets several deployments, or parallel test runs, share one database.
+   */
+  readonly schema: string | undefined;
 }
 
 /** What the web host needs besides its address. */
@@ -206,18 +224,57 @@ export function parseRedisConfig(env: Env): RedisConfig | undefined {
 /** The database used when `DATABASE_URL` is unset. */
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/calldocker.db';
 
+/** A PostgreSQL schema name we create and put in the search path: a plain identifier. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 /**
- * Parses `DATABASE_URL`: `sqlite:<path>` (or `sqlite://<path>`). PostgreSQL comes with the
- * scale-out work; until then a postgres URL is refused rather than silently ignored.
+ * Parses `DATABASE_URL`: `sqlite:<path>` (or `sqlite://<path>`), or
+ * `postgres://user:password@host:port/database[?schema=name]` (or `postgresql://`), any other
+ * parameter passed to the `pg` driver as is.
  */
 export function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
   const url = raw === undefined || raw.trim() === '' ? DEFAULT_DATABASE_URL : raw.trim();
   const match = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
   if (match !== null) return { url, dialect: 'sqlite', path: match[1]! };
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new ConfigError('DATABASE_URL', 'PostgreSQL is not supported yet; use sqlite:<path>');
+  if (/^postgres(ql)?:\/\//i.test(url)) return parsePostgresUrl(url);
+  throw new ConfigError(
+    'DATABASE_URL',
+    `expected sqlite:<path> or postgres://user@host:port/database, got "${url}"`,
+  );
+}
+
+function parsePostgresUrl(url: string): PostgresConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'expected postgres://user@host:port/database');
   }
-  throw new ConfigError('DATABASE_URL', `expected sqlite:<path>, got "${url}"`);
+  if (parsed.hostname === '' && !parsed.searchParams.has('host')) {
+    throw new ConfigError('DATABASE_URL', 'a postgres:// URL needs a host');
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/')) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'a postgres:// URL needs one database name after the host',
+    );
+  }
+  const schemas = parsed.searchParams.getAll('schema');
+  if (schemas.length > 1) throw new ConfigError('DATABASE_URL', 'schema is given more than once');
+  const schema = schemas[0];
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'schema must be 1 to 63 lower-case letters, digits or _, not starting with a digit',
+    );
+  }
+  parsed.searchParams.delete('schema');
+  // Given back to the driver as written when there was no schema to take out.
+  const connectionString = schema === undefined ? url : parsed.toString();
+  if (parsed.password !== '') parsed.password = '***';
+  if (schema !== undefined) parsed.searchParams.set('schema', schema);
+  return { url: parsed.toString(), dialect: 'postgres', connectionString, schema };
 }
 
 /** A secret good only for a laptop; refused when NODE_ENV=production. */

@@ -546,11 +546,52 @@ t.test('DATABASE_URL takes sqlite paths and refuses what it cannot serve', async
     dialect: 'sqlite',
     path: './data/calldocker.db',
   });
-  t.equal(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database.path, '/tmp/x.db');
-  t.equal(loadConfig({ DATABASE_URL: 'sqlite://rel/x.db' }).database.path, 'rel/x.db');
-  t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).database.path, ':memory:');
-  assertRejects(t, { DATABASE_URL: 'postgres://localhost/test' }, 'DATABASE_URL');
-  assertRejects(t, { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL');
+  const pathOf = (url: string) => {
+    const database = loadConfig({ DATABASE_URL: url }).database;
+    return database.dialect === 'sqlite' ? database.path : undefined;
+  };
+  t.equal(pathOf('sqlite:/tmp/x.db'), '/tmp/x.db');
+  t.equal(pathOf('sqlite://rel/x.db'), 'rel/x.db');
+  t.equal(pathOf('sqlite::memory:'), ':memory:');
+  for (const bad of ['mysql://x', 'x.db', 'sqlite:']) {
+    assertRejects(t, { DATABASE_URL: bad }, 'DATABASE_URL');
+  }
+});
+
+t.test('DATABASE_URL takes postgres URLs, with a schema of their own', async (t) => {
+  t.same(loadConfig({ DATABASE_URL: 'postgres://calls@db.internal:5432/calldocker' }).database, {
+    url: 'postgres://calls@db.internal:5432/calldocker',
+    dialect: 'postgres',
+    connectionString: 'postgres://calls@db.internal:5432/calldocker',
+    schema: undefined,
+  });
+  const withSchema = loadConfig({
+    DATABASE_URL:
+      'postgresql://calls:s3cret@db.internal/calldocker?schema=tenant_a&sslmode=require',
+  }).database;
+  t.same(
+    withSchema,
+    {
+      url: 'postgresql://calls:***@db.internal/calldocker?sslmode=require&schema=tenant_a',
+      dialect: 'postgres',
+      connectionString: 'postgresql://calls:s3cret@db.internal/calldocker?sslmode=require',
+      schema: 'tenant_a',
+    },
+    'the schema is ours, other parameters go to the driver, and the logged URL hides the password',
+  );
+  for (const bad of [
+    'postgres://db.internal', // no database
+    'postgres://db.internal/', // no database
+    'postgres://db.internal/a/b',
+    'postgres://db.internal/x?schema=Tenant', // not a plain lower-case identifier
+    'postgres://db.internal/x?schema=a;drop',
+    'postgres://db.internal/x?schema=1a',
+    'postgres://db.internal/x?schema=a&schema=b',
+    'postgres://db.internal/x?schema=',
+    'postgres://[bad/x',
+  ]) {
+    assertRejects(t, { DATABASE_URL: bad }, 'DATABASE_URL');
+  }
 });
 
 // --- Cluster ------------------------------------------------------------------------------
