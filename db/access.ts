@@ -7,7 +7,7 @@
  * change, and no change commits without its row. The signaling server and the web host poll the
  * journal (`auth/access.ts`) and drop what they cached of the company or agent it names.
  */
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { AccountError, MIN_PASSWORD_LENGTH, normaliseEmail } from './companies.js';
 import { hashPassword } from './passwords.js';
 import type { Agent, Schema } from './schema.js';
@@ -29,9 +29,18 @@ export interface AccessChange {
   readonly changedAt: number;
 }
 
+/** Any constant: the advisory lock that orders PostgreSQL's journal writers. */
+export const JOURNAL_LOCK_ID = 0x63646a6c; // "cdjl"
+
 /**
  * Writes the journal row of a change. Call it with the transaction that makes the change; rows
  * older than {@link ACCESS_JOURNAL_RETENTION_MS} are pruned on the way.
+ *
+ * Readers ask for "every seq after the last one I saw", so a seq must never commit after a
+ * higher one. SQLite has one writer at a time. PostgreSQL hands out a seq at insert and commits
+ * in any order, so there each writer first takes a transaction-scoped advisory lock, held until
+ * its commit: the next writer's seq is drawn only once the previous one is visible. Access
+ * changes are an administrator's actions, rare enough for taking turns to cost nothing.
  */
 export async function recordAccessChange(
   trx: Kysely<Schema>,
@@ -39,6 +48,9 @@ export async function recordAccessChange(
   agentId: string | null,
   now = Date.now(),
 ): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`select pg_advisory_xact_lock(${sql.lit(JOURNAL_LOCK_ID)})`.execute(trx);
+  }
   await trx
     .insertInto('access_changes')
     .values({ company_id: companyId, agent_id: agentId, changed_at: now })

@@ -149,7 +149,12 @@ async function insertUnique(
     await query.execute();
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    // SQLite's codes, and PostgreSQL's unique_violation.
+    if (
+      code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+      code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+      code === '23505'
+    ) {
       throw new AccountError('exists', message);
     }
     throw err;

@@ -1,13 +1,16 @@
 /**
- * Opens the database named by `DATABASE_URL` and brings its schema up to date. SQLite runs in
- * WAL mode, so the web host's reads never wait for the signaling server's writes.
+ * Opens the database named by `DATABASE_URL` and brings its schema up to date: one SQLite file
+ * (WAL mode, so the web host's reads never wait for the signaling server's writes), or a
+ * PostgreSQL database that every node and web host of a cluster shares. Both go through the
+ * same Kysely queries (`db/*.ts`) and the same migrations.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
-import type { DatabaseConfig } from '../config/config.js';
-import { MIGRATION_NAMES, migrationProvider } from './migrations.js';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig, PostgresConfig, SqliteConfig } from '../config/config.js';
+import { MIGRATION_NAMES, migrationProviderFor } from './migrations.js';
 import type { Schema } from './schema.js';
 
 /** An open database. */
@@ -65,13 +68,22 @@ export interface OpenOptions {
   /**
    * How long a write waits for another process's lock before failing with SQLITE_BUSY. The
    * signaling server keeps this short (its writes are retried off the event loop's back); the
-   * web host and scripts can wait longer.
+   * web host and scripts can wait longer. On PostgreSQL: how long a statement waits for a lock
+   * (`lock_timeout`).
    */
   busyTimeoutMs?: number;
+  /** PostgreSQL: the most connections this process opens (default 10). */
+  maxConnections?: number;
 }
 
 /** Opens (creating if needed) the database; call `migrate()` before use. */
 export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Database {
+  return config.dialect === 'postgres'
+    ? openPostgres(config, options)
+    : openSqlite(config, options);
+}
+
+function openSqlite(config: SqliteConfig, options: OpenOptions): Database {
   if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
   const sqlite = new SQLite(config.path);
   sqlite.pragma('journal_mode = WAL');
@@ -95,7 +107,7 @@ export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}):
       // migration roll back whole (SQLite's DDL is transactional).
       await beginImmediate(sqlite, MIGRATION_LOCK_TIMEOUT_MS);
       try {
-        const migrator = new Migrator({ db, provider: migrationProvider });
+        const migrator = new Migrator({ db, provider: migrationProviderFor('sqlite') });
         const { error, results } = await migrator.migrateToLatest();
         if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
         sqlite.exec('COMMIT');
@@ -104,6 +116,78 @@ export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}):
         if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
         throw err;
       }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * PostgreSQL's `int8` (bigint: our times in ms, `count(*)`, `sum` of integers) and `numeric`
+ * (`avg`) arrive as strings by default, because they can exceed a double's exact range. Ours
+ * cannot (times until the year 287,396; counts of calls), and the query layer expects numbers,
+ * as SQLite gives them: this pool's own parsers turn them into numbers, leaving the driver's
+ * global parsers untouched for anyone else in the process.
+ */
+function numericTypes(): pg.CustomTypesConfig {
+  const types = new pg.TypeOverrides();
+  const toNumber = (value: string) => Number(value);
+  types.setTypeParser(pg.types.builtins.INT8, toNumber);
+  types.setTypeParser(pg.types.builtins.NUMERIC, toNumber);
+  return types;
+}
+
+/** PostgreSQL error codes of a schema that another process created first. */
+const ALREADY_EXISTS = new Set(['42P06', '23505']);
+
+function openPostgres(config: PostgresConfig, options: OpenOptions): Database {
+  // At least 1 ms: PostgreSQL reads 0 as "wait for ever", SQLite as "do not wait".
+  const lockTimeoutMs = Math.max(1, Math.floor(options.busyTimeoutMs ?? 5000));
+  const settings = [`-c lock_timeout=${lockTimeoutMs}`];
+  // Unquoted on purpose: the config only lets plain identifiers through.
+  if (config.schema !== undefined) settings.push(`-c search_path=${config.schema}`);
+  const pool = new pg.Pool({
+    connectionString: config.connectionString,
+    max: options.maxConnections ?? 10,
+    options: settings.join(' '),
+    types: numericTypes(),
+    // A server that is down fails the first query within this, rather than the default never.
+    connectionTimeoutMillis: 10_000,
+    // Idle connections do not keep the process alive, as an open SQLite file does not: a
+    // script ends when its work does, a server lives on its own sockets.
+    allowExitOnIdle: true,
+  });
+  // An idle client's connection dropping (the server restarted) is reported here; without a
+  // listener it would crash the process. The pool replaces the client at its next use.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const schema = config.schema ?? 'public';
+  return {
+    db,
+    config,
+    async migrate() {
+      if (await upToDate(db)) return [];
+      if (config.schema !== undefined) {
+        // Two processes may start on a new schema together: the loser's error means "exists".
+        await sql`create schema if not exists ${sql.id(config.schema)}`
+          .execute(db)
+          .catch((err: unknown) => {
+            if (!ALREADY_EXISTS.has(String((err as { code?: unknown }).code))) throw err;
+          });
+      }
+      // Kysely's PostgreSQL adapter takes an advisory lock around the run and applies each
+      // migration in a transaction: a second process waits, then finds every migration done.
+      // The migration table is named with its schema, since Kysely looks for it across all
+      // schemas (another deployment's table in another schema is not ours).
+      const migrator = new Migrator({
+        db,
+        provider: migrationProviderFor('postgres'),
+        migrationTableSchema: schema,
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     },
     async close() {
       await db.destroy();

@@ -1,11 +1,16 @@
 /**
  * Versioned migrations, applied in name order at start-up by Kysely's Migrator (which records
- * them in `kysely_migration` and takes a lock, so two processes starting together are safe).
- * Never edit a migration that has shipped: add the next one.
+ * them in `kysely_migration`; `database.ts` makes two processes starting together safe). One
+ * set for both databases: where SQLite and PostgreSQL need different DDL, a migration asks
+ * `dialect`, and what SQLite gets never changes. Never edit a migration that has shipped: add
+ * the next one.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
-const migrations: Record<string, Migration> = {
+/** The databases the migrations are written for. */
+export type Dialect = 'sqlite' | 'postgres';
+
+const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0001_companies_agents_calls': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -32,7 +37,11 @@ const migrations: Record<string, Migration> = {
       // or agent exists only in a token (a deployment with its own identity provider).
       await db.schema
         .createTable('calls')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        // The id is the pagination cursor (`id < cursor`, newest first): byte order, which is
+        // SQLite's and time order for UUIDv7, whatever collation a PostgreSQL database has.
+        .addColumn('id', dialect === 'postgres' ? sql`text collate "C"` : 'text', (c) =>
+          c.primaryKey(),
+        )
         .addColumn('company_id', 'text', (c) => c.notNull())
         .addColumn('visitor_id', 'text', (c) => c.notNull())
         .addColumn('visitor_name', 'text', (c) => c.notNull())
@@ -101,11 +110,18 @@ const migrations: Record<string, Migration> = {
         .alterTable('agents')
         .addColumn('credentials_version', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
-      // AUTOINCREMENT: a seq is never reused, even after the newest rows are pruned, so a
-      // reader's "everything after seq N" never skips a change.
+      // AUTOINCREMENT (an identity column on PostgreSQL): a seq is never reused, even after the
+      // newest rows are pruned, so a reader's "everything after seq N" never skips a change.
+      // PostgreSQL hands out identities at insert and commits them in any order, so its
+      // writers take turns (`recordAccessChange`) for readers never to pass a seq not yet
+      // committed.
       await db.schema
         .createTable('access_changes')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('seq', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+          dialect === 'postgres'
+            ? c.primaryKey().generatedByDefaultAsIdentity()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('company_id', 'text', (c) => c.notNull())
         .addColumn('agent_id', 'text')
         .addColumn('changed_at', 'bigint', (c) => c.notNull())
@@ -116,14 +132,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('agents').dropColumn('credentials_version').execute();
     },
   },
-};
+});
 
-/** The migrations, for Kysely's Migrator. */
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
-  },
-};
+/** The migrations for `dialect`, for Kysely's Migrator. */
+export function migrationProviderFor(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return migrationsFor(dialect);
+    },
+  };
+}
 
 /** Names of every migration, in order (for tests). */
-export const MIGRATION_NAMES = Object.keys(migrations).sort();
+export const MIGRATION_NAMES = Object.keys(migrationsFor('sqlite')).sort();

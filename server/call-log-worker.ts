@@ -12,7 +12,11 @@ import { openDatabase } from '../db/database.js';
 if (parentPort === null) throw new Error('call-log-worker runs as a worker thread');
 const port = parentPort;
 const data = workerData as CallLogWorkerData;
-const database = openDatabase(data.database, { busyTimeoutMs: data.busyTimeoutMs });
+// Writes come one at a time: on PostgreSQL one connection serves them, a second covers its loss.
+const database = openDatabase(data.database, {
+  busyTimeoutMs: data.busyTimeoutMs,
+  maxConnections: 2,
+});
 // The main thread has migrated the file already (a no-op here then), but `:memory:` is a
 // private database per connection: this one needs its own tables.
 const ready = database.migrate();
