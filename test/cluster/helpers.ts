@@ -29,6 +29,7 @@ import {
 } from '../helpers.js';
 import { nodeOfConnId } from '../../server/hub.js';
 import { openRedis, prefixForTest } from '../redis-helpers.js';
+import { sharedDatabaseUrl } from '../support/test-database.js';
 
 /** The subset of tap's Test the helpers use. */
 interface TapTest {
@@ -137,19 +138,23 @@ export interface NodeProcess {
 export interface ProcessCluster {
   readonly prefix: string;
   readonly redisUrl: string;
-  /** The call log all nodes write (SQLite, one file). */
+  /**
+   * The database all nodes share: a PostgreSQL schema of the cluster's own when `DATABASE_URL`
+   * names a server (CI), else one SQLite file.
+   */
   readonly databaseUrl: string;
   /** Starts a node with `env` on top of the cluster's (ports: pass `SIGNALING_PORT`). */
   start(nodeId: string, port: number, env?: Record<string, string>): Promise<NodeProcess>;
 }
 
-/** A cluster of node processes on one Redis and one call-log file; all killed at teardown. */
+/** A cluster of node processes on one Redis and one database; all killed at teardown. */
 export async function processCluster(t: TapTest, redisUrl: string): Promise<ProcessCluster> {
   const admin = await openRedis(t, redisUrl);
   const prefix = prefixForTest(t, admin);
   const dir = mkdtempSync(joinPath(tmpdir(), 'calldocker-cluster-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const databaseUrl = `sqlite:${joinPath(dir, 'calls.db')}`;
+  // Registered before the nodes: teardowns run last first, so the schema outlives them.
+  const databaseUrl = sharedDatabaseUrl(t, dir);
   return {
     prefix,
     redisUrl,

@@ -1,19 +1,25 @@
 /**
  * Migrations against real SQLite files: from empty they create every table and index and record
  * themselves; running them again changes nothing; and two connections or two processes starting
- * on one new file at once (the signaling server and the web host do) both succeed.
+ * on one new file at once (the signaling server and the web host do) both succeed. The same for
+ * PostgreSQL: `postgres.test.ts`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import SQLite from 'better-sqlite3';
 import t from 'tap';
 import { parseDatabaseUrl } from '../../config/config.js';
+import type { DatabaseConfig } from '../../config/config.js';
 import { openDatabase } from '../../db/database.js';
 import { rowOf } from '../../db/calls.js';
 import { MIGRATION_NAMES } from '../../db/migrations.js';
-import { callRecord, openTestDatabase, tempDatabaseConfig, tempDir } from './helpers.js';
+import {
+  callRecord,
+  migratingProcess,
+  openTestDatabase,
+  tempDir,
+  tempSqliteConfig,
+} from './helpers.js';
 
 /** Tables and indexes of a database file, as `type name` lines, sorted (SQLite's own left out). */
 function schemaOf(path: string): { objects: string[]; sql: string[] } {
@@ -43,6 +49,12 @@ function recordedMigrations(path: string): string[] {
   }
 }
 
+/** The file of a SQLite configuration (what this file's tests open). */
+function sqlitePath(config: DatabaseConfig): string {
+  if (config.dialect !== 'sqlite') throw new Error('a SQLite test got a PostgreSQL database');
+  return config.path;
+}
+
 const EXPECTED_OBJECTS = [
   'index calls_company_agent',
   'index calls_company_created',
@@ -59,7 +71,7 @@ const EXPECTED_OBJECTS = [
 t.test(
   'migrating an empty file creates the tables and indexes and records the migrations',
   async (t) => {
-    const config = tempDatabaseConfig(t);
+    const config = tempSqliteConfig(t);
     t.notOk(existsSync(config.path), 'precondition: no file yet');
     const database = openDatabase(config);
     t.teardown(() => database.close());
@@ -73,7 +85,7 @@ t.test(
 
 t.test('the calls table has every column the call log writes', async (t) => {
   const database = await openTestDatabase(t);
-  const sqlite = new SQLite(database.config.path, { readonly: true });
+  const sqlite = new SQLite(sqlitePath(database.config), { readonly: true });
   t.teardown(() => sqlite.close());
   const columns = (sqlite.prepare('pragma table_info(calls)').all() as Array<{ name: string }>).map(
     (c) => c.name,
@@ -85,13 +97,13 @@ t.test('the calls table has every column the call log writes', async (t) => {
 
 t.test('the database file runs in WAL mode', async (t) => {
   const database = await openTestDatabase(t);
-  const sqlite = new SQLite(database.config.path, { readonly: true });
+  const sqlite = new SQLite(sqlitePath(database.config), { readonly: true });
   t.teardown(() => sqlite.close());
   t.equal(sqlite.pragma('journal_mode', { simple: true }), 'wal');
 });
 
 t.test('migrating an up-to-date file applies nothing and changes no table', async (t) => {
-  const config = tempDatabaseConfig(t);
+  const config = tempSqliteConfig(t);
   const first = await openTestDatabase(t, config);
   await first.db
     .insertInto('companies')
@@ -111,7 +123,7 @@ t.test('migrating an up-to-date file applies nothing and changes no table', asyn
 });
 
 t.test('two connections of one process migrating one new file at once both succeed', async (t) => {
-  const config = tempDatabaseConfig(t);
+  const config = tempSqliteConfig(t);
   const a = openDatabase(config);
   const b = openDatabase(config);
   t.teardown(() => Promise.all([a.close(), b.close()]));
@@ -124,50 +136,6 @@ t.test('two connections of one process migrating one new file at once both succe
   t.same(schemaOf(config.path).objects, EXPECTED_OBJECTS);
   t.same(recordedMigrations(config.path), MIGRATION_NAMES);
 });
-
-const DATABASE_MODULE = pathToFileURL(
-  fileURLToPath(new URL('../../db/database.ts', import.meta.url)),
-).href;
-const TSX_LOADER = import.meta.resolve('tsx');
-
-/**
- * A child process that opens `url`, waits for "go" on its IPC channel, migrates, reports what it
- * applied and exits (1 with the error's message on failure).
- */
-function migratingProcess(url: string) {
-  const source = `
-    const { openDatabase } = await import(${JSON.stringify(DATABASE_MODULE)});
-    const { parseDatabaseUrl } = await import(${JSON.stringify(
-      pathToFileURL(fileURLToPath(new URL('../../config/config.ts', import.meta.url))).href,
-    )});
-    const database = openDatabase(parseDatabaseUrl(${JSON.stringify(url)}));
-    process.send('ready');
-    process.once('message', async () => {
-      try {
-        const applied = await database.migrate();
-        await database.close();
-        process.send({ applied }, () => process.exit(0));
-      } catch (err) {
-        process.send({ error: String(err) }, () => process.exit(1));
-      }
-    });
-  `;
-  const child = spawn(
-    process.execPath,
-    ['--import', TSX_LOADER, '--input-type=module', '-e', source],
-    {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
-  const messages: unknown[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready`)));
-  });
-  child.on('message', (m) => messages.push(m));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, ready, exited, messages };
-}
 
 t.test('two processes migrating one new file at once both succeed', async (t) => {
   const dir = tempDir(t);
@@ -192,13 +160,13 @@ t.test('two processes migrating one new file at once both succeed', async (t) =>
     MIGRATION_NAMES,
     'each migration is applied by exactly one of them',
   );
-  const path = parseDatabaseUrl(url).path;
+  const path = sqlitePath(parseDatabaseUrl(url));
   t.same(schemaOf(path).objects, EXPECTED_OBJECTS);
   t.same(recordedMigrations(path), MIGRATION_NAMES);
 });
 
 t.test('migration waits for a write lock held by another connection, then succeeds', async (t) => {
-  const config = tempDatabaseConfig(t);
+  const config = tempSqliteConfig(t);
   const holder = new SQLite(config.path);
   t.teardown(() => holder.close());
   holder.pragma('journal_mode = WAL');

@@ -3,7 +3,6 @@
  * through a CallLogWriter and its worker thread into a real SQLite file. Every way a call can
  * end leaves its row; a locked database delays the log but loses no call and stops no relay.
  */
-import SQLite from 'better-sqlite3';
 import { pino } from 'pino';
 import t from 'tap';
 import { CallLogThread } from '../../server/call-log-thread.js';
@@ -11,7 +10,7 @@ import { CallLogWriter, type CallLogOptions } from '../../server/call-log.js';
 import type { SignalingConfig } from '../../config/config.js';
 import type { Database } from '../../db/database.js';
 import type { CallRow } from '../../db/schema.js';
-import { openTestDatabase } from '../db/helpers.js';
+import { holdWriteLock, openTestDatabase } from '../db/helpers.js';
 import {
   buildServer,
   connectAgent,
@@ -232,13 +231,7 @@ t.test('a locked database delays the log without losing the call or stopping rel
   const logged = await loggedServer(t, {}, { busyTimeoutMs: 20, retryBaseMs: 50, retryMaxMs: 200 });
   const { srv, database } = logged;
   // Another process's writer: holds the database's write lock until released below.
-  const holder = new SQLite(database.config.path);
-  t.teardown(() => holder.close());
-  holder.exec('BEGIN IMMEDIATE');
-  let locked = true;
-  t.teardown(() => {
-    if (locked) holder.exec('ROLLBACK');
-  });
+  const release = await holdWriteLock(t, database.config);
 
   const { agent, visitor, callId } = await establishCall(t, srv);
   visitor.send({ type: 'webrtc_offer', callId, offer: { type: 'offer', sdp: 'v=0' } });
@@ -264,8 +257,7 @@ t.test('a locked database delays the log without losing the call or stopping rel
   t.ok(otherId, 'and new calls still start');
   t.ok(logged.writer.pending >= 2, 'both calls wait in memory');
 
-  holder.exec('ROLLBACK');
-  locked = false;
+  await release();
   const row = await waitForRow(database, callId, (r) => r.state === 'ended');
   t.match(row, { end_reason: 'hangup', agent_id: 'agent-1', visitor_id: 'visitor-1' });
   t.ok(row.answered_at !== null && row.queued_at !== null, 'with its whole history');

@@ -1,6 +1,7 @@
 /**
- * Helpers for the web host's tests: a real SQLite file per test in a temporary directory, a
- * built (not listening) web host on it, seeding, and assertions on error bodies.
+ * Helpers for the web host's tests: a real SQLite file per test in a temporary directory (or,
+ * under `npm run test:postgres`, a PostgreSQL schema of its own), a built (not listening) web
+ * host on it, seeding, and assertions on error bodies.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,12 @@ import { createAgent, createCompany } from '../../db/companies.js';
 import { openDatabase, type Database } from '../../db/database.js';
 import type { Agent } from '../../db/schema.js';
 import { buildWebApp, type WebApp, type WebAppOptions } from '../../web/app.js';
+import {
+  copySchemaRows,
+  postgresSchemaConfig,
+  sweepAbandonedSchemas,
+  TEST_DIALECT,
+} from '../support/test-database.js';
 
 /** What the tests need of tap's `t`. */
 export interface Teardown {
@@ -32,10 +39,20 @@ export const TEST_JWT: JwtConfig = Object.freeze({
 });
 
 /**
- * Opens and migrates a SQLite file in its own temporary directory, gone at teardown: a fresh
- * one, or a copy of `template` (a closed database file, see {@link databaseTemplate}).
+ * Opens and migrates a database of its own, gone at teardown: a fresh one, or a copy of
+ * `template` (from {@link databaseTemplate}). A SQLite file in its own temporary directory, or
+ * under `npm run test:postgres` a schema of its own.
  */
 export async function openTestDatabase(t: Teardown, template?: string): Promise<Database> {
+  if (TEST_DIALECT === 'postgres') {
+    await sweepAbandonedSchemas();
+    const config = postgresSchemaConfig(t);
+    const database = openDatabase(config);
+    t.teardown(() => database.close().catch(() => undefined));
+    await database.migrate();
+    if (template !== undefined) await copySchemaRows(template, config.schema!);
+    return database;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'calldocker-web-'));
   const path = join(dir, 'test.db');
   if (template !== undefined) copyFileSync(template, path);
@@ -51,7 +68,9 @@ export async function openTestDatabase(t: Teardown, template?: string): Promise<
 /**
  * A database seeded once per test process, for tests to copy: hashing passwords with scrypt
  * costs about 100 ms an agent, too much to repeat in every test. Returns a function that
- * resolves to the closed template's path and what `seed` returned.
+ * resolves to where the template is (a closed SQLite file's path, or under
+ * `npm run test:postgres` a schema's name; give it to {@link openTestDatabase}) and what `seed`
+ * returned.
  */
 export function databaseTemplate<T>(
   seed: (database: Database) => Promise<T>,
@@ -59,6 +78,16 @@ export function databaseTemplate<T>(
   let template: Promise<{ path: string; seeded: T }> | undefined;
   return () => {
     template ??= (async () => {
+      if (TEST_DIALECT === 'postgres') {
+        await sweepAbandonedSchemas();
+        // Lives as long as this process; the sweep of a later run drops it.
+        const config = postgresSchemaConfig();
+        const database = openDatabase(config);
+        await database.migrate();
+        const seeded = await seed(database);
+        await database.close();
+        return { path: config.schema!, seeded };
+      }
       const dir = mkdtempSync(join(tmpdir(), 'calldocker-template-'));
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       const path = join(dir, 'template.db');
