@@ -245,6 +245,9 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
         reconnected: async () => {
           await rebuildFromConnections({ hub, store, presence, calls, log });
         },
+        fenced: () => {
+          for (const conn of hub.all()) conn.close(CloseCode.GoingAway, 'node restarting');
+        },
       });
       return new Promise<AddressInfo>((resolve, reject) => {
         httpServer.once('error', reject);

@@ -39,6 +39,12 @@ export interface NodeHandlers {
   lost(conn: LostConnection, deadNode: string): Promise<void>;
   /** Redis is back after a drop: put back what it may have lost of this node's state. */
   reconnected(): Promise<void>;
+  /**
+   * The other nodes took this one for dead (it stalled past its heartbeat's lifetime) and cleaned
+   * up after its connections: end them all, so that their clients reconnect and resume from what
+   * the cluster holds.
+   */
+  fenced(): void;
 }
 
 /** What a node counts of its traffic with the others (the server's `/metrics`). */
@@ -192,11 +198,18 @@ export class ClusterNode implements RemoteNodes {
     try {
       // The node's membership is renewed with its heartbeat: a Redis that restarted empty
       // learns of the node again within a second, so that its death would still be noticed.
-      await this.options.redis
+      // Taking the reaping lock away (DEL's count) both finds a reaping of this node and lets
+      // the next one happen, should this node stall again.
+      const replies = await this.options.redis
         .multi()
         .set(this.aliveKeyOf(this.nodeId), '1', 'PX', NODE_TTL_MS)
         .sadd(`${this.options.prefix}nodes`, this.nodeId)
+        .del(this.reaper.reapingKey(this.nodeId))
         .exec();
+      if (replies?.[2]?.[1] === 1) {
+        this.options.log.error('this node was taken for dead and reaped; ending its connections');
+        this.handlers?.fenced();
+      }
     } catch (err) {
       this.options.log.warn({ err }, 'cluster heartbeat failed');
     }

@@ -6,6 +6,11 @@
  * (or handed to the user's newer connection on another node), presence removed and announced.
  *
  * Each node keeps a record of its live connections in Redis for this: one hash per node.
+ *
+ * A node that was only stalled (a long pause of its process or machine) may come back after it
+ * was reaped. The reaping lock tells it: it outlives the reaping, and the node that finds it at
+ * its next heartbeat ends its connections (`ClusterNode`), so their clients reconnect to what the
+ * cluster now holds instead of staying on sockets the others have cleaned up after.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -60,6 +65,11 @@ export class Reaper {
     return `${this.options.prefix}nodes`;
   }
 
+  /** Set by the node that reaps `nodeId`, for one reaping (and for `nodeId` to find). */
+  reapingKey(nodeId: string): string {
+    return `${this.options.prefix}reaping:${nodeId}`;
+  }
+
   private connsKey(nodeId: string): string {
     return `${this.options.prefix}conns:${nodeId}`;
   }
@@ -107,9 +117,8 @@ export class Reaper {
       const nodes = await this.options.redis.smembers(this.nodesKey);
       for (const nodeId of nodes) {
         if (nodeId === this.options.nodeId || (await this.options.alive(nodeId))) continue;
-        const lock = `${this.options.prefix}reaping:${nodeId}`;
         const won = await this.options.redis.set(
-          lock,
+          this.reapingKey(nodeId),
           this.options.nodeId,
           'PX',
           REAPING_LOCK_MS,
