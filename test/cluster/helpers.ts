@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,44 +241,4 @@ export async function loggedCall(
   } finally {
     await database.close();
   }
-}
-
-/** A TCP relay to Redis that a test can cut: one node's Redis goes away, the others' stays. */
-export interface RedisLink {
-  /** `redis://127.0.0.1:<port>` of the relay: give it to one node as its `REDIS_URL`. */
-  readonly url: string;
-  /** Drops every relayed connection and refuses new ones. */
-  cut(): Promise<void>;
-}
-
-/** Opens a {@link RedisLink} to `redisUrl`'s server on a loopback port; closed at teardown. */
-export async function redisLink(t: TapTest, redisUrl: string): Promise<RedisLink> {
-  const target = new URL(redisUrl);
-  const sockets = new Set<Socket>();
-  const relay = createServer((client) => {
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => socket.destroy());
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const { port } = relay.address() as AddressInfo;
-  const cut = async () => {
-    const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
-  t.teardown(() => (relay.listening ? cut() : undefined));
-  // Whatever follows the authority (a database number, credentials) stays as it was.
-  const url = new URL(redisUrl);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  return { url: url.toString(), cut };
 }

@@ -18,10 +18,10 @@ import { PolicyReason } from '../../server/errors.js';
 import { NODE_SEPARATOR } from '../../server/hub.js';
 import { createClient, visitorToken } from '../client-lib/helpers.js';
 import { openClient, outcome, requestCall, signToken, until, type TestClient } from '../helpers.js';
-import { redisUrlOrSkip } from '../redis-helpers.js';
+import { redisProxy, redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
 import { haproxyOrSkip, startBalancer, type Balancer } from './haproxy.js';
-import { processCluster, redisLink, type NodeProcess, type ProcessCluster } from './helpers.js';
+import { processCluster, type NodeProcess, type ProcessCluster } from './helpers.js';
 
 // Ten node processes in all, each a few seconds to start (more on a busy machine).
 t.setTimeout(300_000);
@@ -193,7 +193,7 @@ if (redisUrl !== undefined && haproxyOrSkip(t)) {
 
   t.test('a node whose /readyz answers 503 gets no new connections', async (t) => {
     const cluster = await processCluster(t, redisUrl);
-    const link = await redisLink(t, redisUrl);
+    const link = await redisProxy(t, redisUrl);
     const unready = await cluster.start('node1', await freePort(), {
       ...NODE_ENV,
       REDIS_URL: link.url,
