@@ -451,7 +451,7 @@ export function openClient(
  */
 export async function connect(
   t: Teardown,
-  srv: TestServer,
+  srv: Pick<TestServer, 'wsUrl'>,
   claims: TestClaims = {},
   options?: ClientOptions,
 ): Promise<TestClient> {
@@ -463,14 +463,14 @@ export async function connect(
 }
 
 /** Connects an agent (role agent) of `company_id` acme unless given. */
-export function connectAgent(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
+export function connectAgent(t: Teardown, srv: Pick<TestServer, 'wsUrl'>, claims: TestClaims = {}) {
   return connect(t, srv, { sub: 'agent-1', role: 'agent', name: 'Alice Agent', ...claims });
 }
 
 /** Connects a visitor of acme unless given; `options` as {@link connect}'s. */
 export function connectVisitor(
   t: Teardown,
-  srv: TestServer,
+  srv: Pick<TestServer, 'wsUrl'>,
   claims: TestClaims = {},
   options?: ClientOptions,
 ) {
@@ -539,7 +539,7 @@ export async function establishCall(
 
 /** Fetches a path from the server's HTTP side. */
 export async function httpGet(
-  srv: TestServer,
+  srv: Pick<TestServer, 'httpUrl'>,
   path: string,
 ): Promise<{ status: number; body: string }> {
   const res = await fetch(`${srv.httpUrl}${path}`);
@@ -558,7 +558,10 @@ export function metricValue(body: string, series: string): number {
  * One sample of the server's `/metrics` (`name{labels}` exactly as rendered); throws when the
  * series is missing, so a renamed metric fails rather than reads 0.
  */
-export async function metricSample(srv: TestServer, series: string): Promise<number> {
+export async function metricSample(
+  srv: Pick<TestServer, 'httpUrl'>,
+  series: string,
+): Promise<number> {
   const { body } = await httpGet(srv, '/metrics');
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   if (line === undefined) throw new Error(`no ${series} in /metrics`);
@@ -672,7 +675,11 @@ export async function until(
 }
 
 /** Connects an agent and consumes the queue every agent gets on arrival. */
-export async function agentReady(t: Teardown, srv: TestServer, claims: TestClaims = {}) {
+export async function agentReady(
+  t: Teardown,
+  srv: Pick<TestServer, 'wsUrl'>,
+  claims: TestClaims = {},
+) {
   const agent = await connectAgent(t, srv, claims);
   await agent.next('queue_updated');
   return agent;

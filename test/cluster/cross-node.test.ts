@@ -1,7 +1,7 @@
 /**
- * Two signaling nodes on one Redis (issue 10): a visitor on one and an agent on the other see
- * exactly what they would on one node, and the races that one node's event loop used to settle
- * are settled by Redis.
+ * Two signaling nodes on one Redis (issue 10), each a real process of the product's entry: a
+ * visitor on one and an agent on the other see exactly what they would on one node, and the
+ * races that one node's event loop used to settle are settled by Redis.
  */
 import t, { type Test } from 'tap';
 import type { RelayType } from '../../client-lib/protocol.js';
@@ -14,11 +14,27 @@ import {
   requestCall,
   type TestClient,
 } from '../helpers.js';
-import { UNLIMITED_ANONYMOUS_LOAD } from '../../server/visitor-limits.js';
 import { redisUrlOrSkip } from '../redis-helpers.js';
-import { buildCluster } from './helpers.js';
+import { freePort } from '../support/stack.js';
+import { processCluster, type NodeProcess } from './helpers.js';
 
+// Two node processes per test: slower to start than servers in this process.
+t.setTimeout(300_000);
 const redisUrl = redisUrlOrSkip(t);
+
+/** Two node processes of one cluster (`env` on top of the cluster's), killed at teardown. */
+async function twoNodes(t: Test, env: Record<string, string> = {}): Promise<NodeProcess[]> {
+  const cluster = await processCluster(t, redisUrl!);
+  return Promise.all(['n1', 'n2'].map(async (id) => cluster.start(id, await freePort(), env)));
+}
+
+/** Far past the limits on anonymous load: the accept race sends 200 requests in seconds. */
+const UNLIMITED = {
+  MAX_VISITOR_CONNECTIONS_PER_ADDRESS: '1000000',
+  CALL_REQUESTS_PER_VISITOR_PER_MIN: '1000000',
+  CALL_REQUESTS_PER_ADDRESS_PER_MIN: '1000000',
+  MAX_QUEUED_CALLS_PER_COMPANY: '1000000',
+};
 
 const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 const CANDIDATE = 'candidate:842163049 1 udp 1677729535 192.0.2.7 54400 typ srflx';
@@ -56,7 +72,7 @@ if (redisUrl !== undefined) {
   t.test(
     'a visitor on one node and an agent on another: a queued call from request to end',
     async (t) => {
-      const [n1, n2] = await buildCluster(t, redisUrl, 2);
+      const [n1, n2] = await twoNodes(t);
       const agent = await agentReady(t, n2!, { sub: 'agent-1', name: 'Alice Agent' });
       const visitor = await connectVisitor(t, n1!, { sub: 'visitor-1', name: 'Victor Visitor' });
       t.match(
@@ -116,7 +132,7 @@ if (redisUrl !== undefined) {
   );
 
   t.test('a direct ring crosses nodes, and a decline comes back', async (t) => {
-    const [n1, n2] = await buildCluster(t, redisUrl, 2);
+    const [n1, n2] = await twoNodes(t);
     const agent = await agentReady(t, n2!, { sub: 'agent-7' });
     const visitor = await connectVisitor(t, n1!);
     const callId = await requestCall(visitor, { agentId: 'agent-7' });
@@ -126,7 +142,7 @@ if (redisUrl !== undefined) {
   });
 
   t.test('queue positions reach visitors on every node', async (t) => {
-    const [n1, n2] = await buildCluster(t, redisUrl, 2);
+    const [n1, n2] = await twoNodes(t);
     const agent = await agentReady(t, n1!);
     const first = await connectVisitor(t, n1!, { sub: 'visitor-1' });
     const second = await connectVisitor(t, n2!, { sub: 'visitor-2' });
@@ -142,8 +158,7 @@ if (redisUrl !== undefined) {
   });
 
   t.test('the accept race across nodes has exactly one winner, 200 times', async (t) => {
-    // 200 requests in a few seconds: far past the limits on anonymous load.
-    const [n1, n2] = await buildCluster(t, redisUrl, 2, UNLIMITED_ANONYMOUS_LOAD);
+    const [n1, n2] = await twoNodes(t, UNLIMITED);
     // Four lanes race side by side, each a visitor and two agents (one per node) that accept
     // only that visitor's calls: an agent in a call cannot accept another, so lanes must not mix.
     const LANES = 4;
