@@ -19,9 +19,6 @@ import type { ServerMemory, ServerProcess } from './lib/server-process.js';
 /** The benchmark's heading in reports. */
 const CLUSTER_IDLE_TITLE = 'Cluster: idle connections three nodes hold';
 
-/** The command its docs section names. */
-const CLUSTER_IDLE_COMMAND = 'npm run bench -- --only cluster-idle --write';
-
 /** The defaults: 3 nodes of 10,000 idle visitors, from 4 load processes: a few minutes. */
 const CLUSTER_IDLE_DEFAULTS = {
   nodes: 3,
@@ -274,7 +271,7 @@ function table(report: ClusterIdleReport): string {
   ].join('\n');
 }
 
-function docSection(report: ClusterIdleReport, machine: string): string {
+function docSection(report: ClusterIdleReport, machine: string, command: string): string {
   const o = report.options;
   const [start, end] = report.load;
   const loadNote =
@@ -286,7 +283,7 @@ function docSection(report: ClusterIdleReport, machine: string): string {
   return [
     `## ${CLUSTER_IDLE_TITLE}`,
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`${CLUSTER_IDLE_COMMAND}\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\`.`,
     `Machine: ${machine} Redis ${report.redisVersion}, started by the benchmark on a free ` +
       'loopback port (`--save "" --appendonly no`), pinned with the nodes.' +
       loadNote,
@@ -350,7 +347,7 @@ export const clusterIdleBenchmark: Benchmark = {
         fileLimit: fileLimit(),
       };
       const machine = machineLine(ctx.machine, ctx.servers().pinning);
-      return { figures: table(report), docSection: docSection(report, machine) };
+      return { figures: table(report), docSection: docSection(report, machine, ctx.command) };
     } finally {
       await Promise.all(fleet.map((load) => load.stop()));
       await redis.stop();
