@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
 import { CLIENT_BUNDLE, CLIENT_DIR } from '../scripts/build-client.mjs';
 import { buildPages } from '../scripts/build-pages.mjs';
-import { BENCH_COMMAND, machineLine, type Benchmark } from './lib/benchmark.js';
+import { machineLine, type Benchmark } from './lib/benchmark.js';
 import { ROOT } from './lib/build.js';
 
 /** The benchmark's heading in reports. */
@@ -427,7 +427,7 @@ export const bundleBenchmark: Benchmark = {
     const report = await runBundleBenchmark({ peers: true, log: ctx.log });
     return {
       figures: bundleTable(report),
-      docSection: bundleDocSection(report, machineLine(ctx.machine), BENCH_COMMAND),
+      docSection: bundleDocSection(report, machineLine(ctx.machine), ctx.command),
     };
   },
 };

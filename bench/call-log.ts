@@ -17,7 +17,7 @@ import { CallLogWriter, databaseSink } from '../server/call-log.js';
 import { parseDatabaseUrl } from '../config/config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import type { CallRecord } from '../server/state/store.js';
-import { BENCH_COMMAND, machineLine, type Benchmark } from './lib/benchmark.js';
+import { machineLine, type Benchmark } from './lib/benchmark.js';
 import { runAtRate, TimedSink, TransitionSource, type RateRun } from './lib/call-log-load.js';
 import { median, Samples } from './lib/stats.js';
 
@@ -335,7 +335,7 @@ export const callLogBenchmark: Benchmark = {
     });
     return {
       figures: callLogTable(report),
-      docSection: callLogDocSection(report, machineLine(ctx.machine, pinning), BENCH_COMMAND),
+      docSection: callLogDocSection(report, machineLine(ctx.machine, pinning), ctx.command),
     };
   },
 };

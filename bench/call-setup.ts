@@ -15,13 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signalingDefaults } from '../config/config.js';
-import {
-  BENCH_COMMAND,
-  machineLine,
-  serverOptions,
-  type BenchContext,
-  type Benchmark,
-} from './lib/benchmark.js';
+import { machineLine, serverOptions, type BenchContext, type Benchmark } from './lib/benchmark.js';
 import { connectCallPairs, settle, TokenIssuer, type Layout } from './lib/call-setup-clients.js';
 import { CallLoad, CANDIDATES_PER_SIDE, SDP_FRAME_BYTES } from './lib/call-setup-load.js';
 import { LOG_SETTLE_MS, measureCallRound, verifyCallLog } from './lib/call-setup-round.js';
@@ -389,7 +383,7 @@ export const callSetupBenchmark: Benchmark = {
     const machine = machineLine(ctx.machine, ctx.servers().pinning);
     return {
       figures: callSetupTable(report),
-      docSection: callSetupDocSection(report, machine, BENCH_COMMAND),
+      docSection: callSetupDocSection(report, machine, ctx.command),
     };
   },
   profile: (ctx) => profileCallSetup(callSetupOptions(ctx)),

@@ -23,9 +23,6 @@ import { RedisServer, redisServerVersion } from './lib/redis-server.js';
 /** The benchmark's heading in reports. */
 const CLUSTER_TITLE = 'Cluster: relay and call setup across nodes';
 
-/** The command its docs section names. */
-const CLUSTER_COMMAND = 'npm run bench -- --only cluster --write';
-
 /** The defaults: about 4 minutes in all. */
 const CLUSTER_DEFAULTS = {
   rounds: 3,
@@ -135,11 +132,11 @@ function loadNote(report: ClusterReport): string {
 }
 
 /** The docs/BENCHMARKS.md section: heading, how it was measured, the tables, how to read them. */
-function docSection(report: ClusterReport, machine: string): string {
+function docSection(report: ClusterReport, machine: string, command: string): string {
   return [
     `## ${CLUSTER_TITLE}`,
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`${CLUSTER_COMMAND}\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\`.`,
     `Machine: ${machine} Redis ${report.redisVersion}, started by the benchmark on a free ` +
       'loopback port (`--save "" --appendonly no`), pinned with the nodes.' +
       loadNote(report),
@@ -217,7 +214,7 @@ export const clusterBenchmark: Benchmark = {
         callsMeasureMs: callsTiming.measureMs,
       };
       const machine = machineLine(ctx.machine, ctx.servers().pinning);
-      return { figures: figures(report), docSection: docSection(report, machine) };
+      return { figures: figures(report), docSection: docSection(report, machine, ctx.command) };
     } finally {
       await redis.stop();
     }

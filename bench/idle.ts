@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
-import { BENCH_COMMAND, machineLine, serverOptions, type Benchmark } from './lib/benchmark.js';
+import { machineLine, serverOptions, type Benchmark } from './lib/benchmark.js';
 import {
   bareIdle,
   callDockerIdle,
@@ -302,7 +302,7 @@ export const idleBenchmark: Benchmark = {
     const machine = machineLine(ctx.machine, ctx.servers().pinning);
     return {
       figures: idleTable(report),
-      docSection: idleDocSection(report, machine, BENCH_COMMAND),
+      docSection: idleDocSection(report, machine, ctx.command),
     };
   },
 };

@@ -20,6 +20,7 @@ import { clusterBenchmark } from './cluster.js';
 import { clusterIdleBenchmark } from './cluster-idle.js';
 import { idleBenchmark } from './idle.js';
 import {
+  benchCommand,
   machineLine,
   type BenchContext,
   type Benchmark,
@@ -83,7 +84,9 @@ function positive(name: string, raw: string | undefined): number | undefined {
 }
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args,
     options: {
       write: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     servers,
     rounds: rounds === undefined ? undefined : Math.ceil(rounds),
     seconds: positive('seconds', values.seconds),
+    command: benchCommand(args),
     log,
   };
   log(`Machine: ${machineLine(machine)}`);

@@ -7,13 +7,7 @@
  * in context.
  */
 import { join } from 'node:path';
-import {
-  BENCH_COMMAND,
-  machineLine,
-  serverOptions,
-  type BenchContext,
-  type Benchmark,
-} from './lib/benchmark.js';
+import { machineLine, serverOptions, type BenchContext, type Benchmark } from './lib/benchmark.js';
 import { profileInto } from './lib/cpuprofile.js';
 import { runRelayLoad, type LoadOptions } from './lib/relay-load.js';
 import {
@@ -293,7 +287,7 @@ export const relayBenchmark: Benchmark = {
     const machine = machineLine(ctx.machine, ctx.servers().pinning);
     return {
       figures: relayTable(report),
-      docSection: relayDocSection(report, machine, BENCH_COMMAND),
+      docSection: relayDocSection(report, machine, ctx.command),
     };
   },
   profile(ctx) {

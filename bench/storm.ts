@@ -19,13 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  BENCH_COMMAND,
-  machineLine,
-  serverOptions,
-  type BenchContext,
-  type Benchmark,
-} from './lib/benchmark.js';
+import { machineLine, serverOptions, type BenchContext, type Benchmark } from './lib/benchmark.js';
 import { profileInto } from './lib/cpuprofile.js';
 import { ServerProcess } from './lib/server-process.js';
 import {
@@ -646,7 +640,7 @@ export const stormBenchmark: Benchmark = {
     const machine = machineLine(ctx.machine, ctx.servers().pinning);
     return {
       figures: stormTable(report),
-      docSection: stormDocSection(report, machine, BENCH_COMMAND),
+      docSection: stormDocSection(report, machine, ctx.command),
     };
   },
   profile(ctx) {

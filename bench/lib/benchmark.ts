@@ -24,6 +24,11 @@ export interface BenchContext {
   readonly rounds: number | undefined;
   /** Measured seconds per round, when given on the command line. */
   readonly seconds: number | undefined;
+  /**
+   * The command this run was started with (see {@link benchCommand}), which a docs section names
+   * as the one that measured it: a section written by `--only relay,idle --write` says so.
+   */
+  readonly command: string;
   readonly log: (line: string) => void;
 }
 
@@ -58,8 +63,10 @@ export interface Benchmark {
   profile?(ctx: BenchContext): Promise<string>;
 }
 
-/** The command a docs section says it was measured with, unless it names its own. */
-export const BENCH_COMMAND = 'npm run bench -- --write';
+/** The command a run's arguments (after `--`) amount to, as its docs sections name it. */
+export function benchCommand(args: readonly string[]): string {
+  return args.length === 0 ? 'npm run bench' : `npm run bench -- ${args.join(' ')}`;
+}
 
 /**
  * The machine as a docs section states it: CPUs, model and Node, and how the run was pinned
