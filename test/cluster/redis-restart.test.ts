@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import {
+  type TestClient,
   connectAgent,
   connectVisitor,
   outcome,
@@ -18,7 +19,7 @@ import {
   until,
 } from '../helpers.js';
 import { freePort } from '../support/stack.js';
-import { buildCluster } from './helpers.js';
+import { AGENT, buildCluster, join, processCluster, VISITOR } from './helpers.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -119,5 +120,80 @@ if (!hasRedisServer) {
     );
     t.equal(outcome(await agent.request({ type: 'call_accept', callId: next })), 'ack');
     t.match(await waiting.next('call_started'), { callId: next }, 'and is answered across nodes');
+  });
+
+  t.test('a Redis restart under load: no node crashes, and every call carries on', async (t) => {
+    t.setTimeout(300_000);
+    const port = await freePort();
+    let redis = await startRedis(port);
+    t.teardown(() => stopRedis(redis));
+    const cluster = await processCluster(t, `redis://127.0.0.1:${port}`);
+    const nodes = [
+      await cluster.start('n1', await freePort()),
+      await cluster.start('n2', await freePort()),
+    ];
+    // PAIRS calls, each between a visitor on one node and an agent on the other, all relaying
+    // as fast as their acks come back while Redis goes and returns.
+    const PAIRS = 12;
+    const pairs = await Promise.all(
+      Array.from({ length: PAIRS }, async (_, i) => {
+        const agent = await join(t, nodes[i % 2]!, { ...AGENT, sub: `agent-${i}` });
+        await agent.next('queue_updated');
+        const visitor = await join(t, nodes[(i + 1) % 2]!, { ...VISITOR, sub: `visitor-${i}` });
+        const callId = await requestCall(visitor, { agentId: `agent-${i}` });
+        await agent.next('call_incoming');
+        t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
+        await visitor.next('call_started');
+        return { agent, visitor, callId };
+      }),
+    );
+    let loading = true;
+    let sent = 0;
+    const load = pairs.map(async ({ visitor, callId }) => {
+      while (loading) {
+        // During the outage a relay across nodes may fail or time out: the load goes on.
+        await visitor
+          .request({ type: 'chat_message', callId, text: `load ${sent++}` }, 1000)
+          .catch(() => undefined);
+      }
+    });
+
+    await until(() => sent >= PAIRS * 40, 15_000); // in full swing before Redis goes
+    await stopRedis(redis);
+    for (const node of nodes) await until(async () => (await readyz(node.httpUrl)) === 503, 10_000);
+    redis = await startRedis(port);
+    for (const node of nodes) await until(async () => (await readyz(node.httpUrl)) === 200, 15_000);
+    loading = false;
+    await Promise.all(load);
+    t.ok(sent > PAIRS, `the load ran throughout (${sent} relays sent)`);
+    t.same(
+      nodes.map((n) => n.child.exitCode),
+      [null, null],
+      'no node crashed',
+    );
+
+    const relayed = async (from: TestClient, to: TestClient, callId: string, text: string) => {
+      const sent = await from.request({ type: 'chat_message', callId, text }, 5000);
+      if (outcome(sent) !== 'ack') return false;
+      await to.next('chat_message', 5000, (m) => m.text === text);
+      return true;
+    };
+    let carried = 0;
+    for (const { agent, visitor, callId } of pairs) {
+      // Until each node has put its calls back into the empty Redis.
+      await until(() => relayed(visitor, agent, callId, `after ${callId}`), 15_000);
+      if (!(await relayed(agent, visitor, callId, `back ${callId}`))) continue;
+      if (outcome(await agent.request({ type: 'call_ended', callId })) !== 'ack') continue;
+      await visitor.next('call_ended', 5000, (m) => m.callId === callId);
+      carried++;
+    }
+    t.equal(carried, PAIRS, 'every call relays both ways after the restart, and ends as usual');
+
+    const next = await requestCall(pairs[0]!.visitor, { agentId: 'agent-1' });
+    t.match(
+      await pairs[1]!.agent.next('call_incoming', 5000, (m) => m.callId === next),
+      { callId: next },
+      'and a new call rings an agent on the other node',
+    );
   });
 }
