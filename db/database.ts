@@ -144,13 +144,17 @@ const ALREADY_EXISTS = new Set(['42P06', '23505']);
 function openPostgres(config: PostgresConfig, options: OpenOptions): Database {
   // At least 1 ms: PostgreSQL reads 0 as "wait for ever", SQLite as "do not wait".
   const lockTimeoutMs = Math.max(1, Math.floor(options.busyTimeoutMs ?? 5000));
-  const settings = [`-c lock_timeout=${lockTimeoutMs}`];
+  // The driver lets an `options` parameter of the URL replace the one given beside it: ours go
+  // after the URL's own, in the one setting it sends.
+  const url = new URL(config.connectionString);
+  const settings = [url.searchParams.get('options') ?? '', `-c lock_timeout=${lockTimeoutMs}`];
+  url.searchParams.delete('options');
   // Unquoted on purpose: the config only lets plain identifiers through.
   if (config.schema !== undefined) settings.push(`-c search_path=${config.schema}`);
   const pool = new pg.Pool({
-    connectionString: config.connectionString,
+    connectionString: url.toString(),
     max: options.maxConnections ?? 10,
-    options: settings.join(' '),
+    options: settings.join(' ').trim(),
     types: numericTypes(),
     // A server that is down fails the first query within this, rather than the default never.
     connectionTimeoutMillis: 10_000,

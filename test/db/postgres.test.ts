@@ -5,6 +5,7 @@
  * never lets a reader pass a change not yet committed; a server that is away is a clear error.
  * Everything else the storage layer does runs on PostgreSQL too, under `npm run test:postgres`.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import t from 'tap';
 import type { PostgresConfig } from '../../config/config.js';
@@ -169,6 +170,21 @@ t.test('schemas keep two deployments on one database apart', async (t) => {
     names.map((n) => n.name),
     ['Acme', 'Acme of b'],
   );
+});
+
+t.test("the URL's own options reach the server beside ours", async (t) => {
+  const config = postgresSchemaConfig(t);
+  const url = new URL(config.connectionString);
+  url.searchParams.set('options', '-c statement_timeout=12345');
+  url.searchParams.set('schema', config.schema!);
+  const database = open(t, parseDatabaseUrl(url.toString()) as PostgresConfig);
+  await database.migrate();
+  const show = async (setting: string) =>
+    (await sql<{ value: string }>`select current_setting(${setting}) as value`.execute(database.db))
+      .rows[0]!.value;
+  t.equal(await show('statement_timeout'), '12345ms', "the URL's option");
+  t.equal(await show('search_path'), config.schema, 'the schema');
+  t.equal(await show('lock_timeout'), '5s', 'the lock timeout');
 });
 
 t.test('times, counts and averages come back as numbers, as on SQLite', async (t) => {
