@@ -14,7 +14,6 @@ import type {
   AckResultOf,
   CallState,
   ClientMessageOf,
-  QueueEntry,
   ServerMessage,
   ServerMessageOf,
 } from '../../client-lib/protocol.js';
@@ -28,7 +27,6 @@ import type { SignalingMetrics } from '../metrics.js';
 import {
   callDurationSec,
   isFinalCallState,
-  type CallPatch,
   type CallRecord,
   type Party,
   type RoomMember,
@@ -36,7 +34,17 @@ import {
 } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../../common/text.js';
+import {
+  ANSWERED,
+  CallContext,
+  sideOf,
+  UNANSWERED,
+  withConn,
+  type CallServiceHooks,
+  type Side,
+} from './call-context.js';
 import { dropLinks, mirrorCall, mirrorLocal } from './call-links.js';
+import { CallQueue } from './call-queue.js';
 import {
   ALL_TIMERS,
   LocalCallTimers,
@@ -46,47 +54,21 @@ import {
   type TimerKind,
 } from './call-timers.js';
 import type { PresenceService } from './presence.js';
-import { estimateField, waitEstimator } from './wait-estimate.js';
+import { estimateField } from './wait-estimate.js';
 
-/** Told of every call transition, e.g. to write the call log. Must not throw. */
-export type CallObserver = (call: CallRecord) => void;
-
-/** What a {@link CallService} is told and asks beyond its collaborators. */
-export interface CallServiceHooks {
-  /** Told of every transition (the call log). */
-  readonly observer?: CallObserver;
-  /** The clock, ms since the epoch: call times and queue waits are read from it. */
-  readonly now: () => number;
-  /**
-   * Resolves once the call's newest transition told to `observer` is durable (the call log's
-   * commit); `call_finished` waits for it. Without it, `call_finished` goes out at once.
-   */
-  readonly logged?: (callId: string) => Promise<void>;
-  /** Makes the call timers from what fires them; defaults to this process's own. */
-  readonly timers?: (fired: TimerFired) => CallTimers;
-}
-
-const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
-const ANSWERED: readonly CallState[] = ['answered'];
-
-type Side = 'visitor' | 'agent';
-
-/** The patch that binds one side of a call to a connection (or to none). */
-function withConn(call: CallRecord, side: Side, connId: string | null): CallPatch {
-  return side === 'visitor'
-    ? { visitor: { ...call.visitor, connId } }
-    : { agent: { ...call.agent!, connId } };
-}
+export type { CallObserver, CallServiceHooks } from './call-context.js';
 
 export class CallService {
   /** Ring and queue timeouts and reconnect graces: this node's, or the cluster's. */
   private readonly timers: CallTimers;
+  private readonly ctx: CallContext;
+  private readonly queue: CallQueue;
 
   constructor(
     private readonly store: StateStore,
     private readonly hub: Hub,
     private readonly presence: PresenceService,
-    private readonly coalescer: Coalescer,
+    coalescer: Coalescer,
     private readonly config: SignalingConfig,
     private readonly metrics: SignalingMetrics,
     private readonly log: Logger,
@@ -94,6 +76,8 @@ export class CallService {
   ) {
     const fired: TimerFired = (kind, callId) => this.timerFired(kind, callId);
     this.timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
+    this.ctx = new CallContext(store, hub, presence, config, metrics, log, hooks, this.timers);
+    this.queue = new CallQueue(this.ctx, coalescer);
   }
 
   private now(): number {
@@ -158,15 +142,15 @@ export class CallService {
         this.metrics.limitRefusals.inc(LimitName.QueuedCallsPerCompany);
         throw SignalingError.queueFull('too many callers are waiting; try again in a few minutes');
       }
-      this.transitioned(call);
+      this.ctx.transitioned(call);
       // The ack tells the visitor its position; the queue's publication will not repeat it.
       const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
       mirrorCall(this.hub, call, conn);
       // What this socket was told, not call state: node-local (see call-links.ts).
       conn.calls.get(call.callId)!.lastPosition = position;
       this.timers.arm('queue', call.callId, this.config.queueTimeoutMs);
-      await this.queueChanged(conn.companyId);
-      const estimate = await this.estimator(conn.companyId);
+      await this.queue.queueChanged(conn.companyId);
+      const estimate = await this.queue.estimator(conn.companyId);
       return {
         callId: call.callId,
         status: 'queued' as const,
@@ -211,7 +195,7 @@ export class CallService {
       await this.store.releaseRing(conn.companyId, agentId, call.callId);
       throw err;
     }
-    this.transitioned(call);
+    this.ctx.transitioned(call);
     mirrorCall(this.hub, call, conn);
     this.timers.arm('ring', call.callId, this.config.ringTimeoutMs);
     this.hub.sendToMany(rungConnIds, {
@@ -227,7 +211,7 @@ export class CallService {
 
   async accept(conn: Connection, callId: string): Promise<void> {
     if (!conn.isAgent) throw SignalingError.forbidden('only agents accept calls');
-    const call = await this.visibleCall(conn, callId);
+    const call = await this.ctx.visibleCall(conn, callId);
     if (!UNANSWERED.includes(call.state)) throw SignalingError.conflict(`call is ${call.state}`);
     if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
       throw SignalingError.forbidden('call is ringing another agent');
@@ -256,7 +240,7 @@ export class CallService {
       });
     }
     this.timers.clear(WAIT_TIMERS, callId);
-    this.transitioned(answered);
+    this.ctx.transitioned(answered);
 
     mirrorCall(this.hub, answered, conn);
     const { callType } = answered;
@@ -278,7 +262,7 @@ export class CallService {
 
     if (call.state === 'queued') {
       await this.store.dequeue(conn.companyId, callId);
-      await this.queueChanged(conn.companyId);
+      await this.queue.queueChanged(conn.companyId);
     } else {
       this.hub.sendToMany(
         answered.rungConnIds,
@@ -296,7 +280,7 @@ export class CallService {
 
   async decline(conn: Connection, callId: string): Promise<void> {
     if (!conn.isAgent) throw SignalingError.forbidden('only agents decline calls');
-    const call = await this.visibleCall(conn, callId);
+    const call = await this.ctx.visibleCall(conn, callId);
     if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
       throw SignalingError.forbidden('call is ringing another agent');
     }
@@ -311,7 +295,7 @@ export class CallService {
   }
 
   async cancel(conn: Connection, callId: string): Promise<void> {
-    const call = await this.visibleCall(conn, callId);
+    const call = await this.ctx.visibleCall(conn, callId);
     if (call.visitor.id !== conn.userId) throw SignalingError.forbidden('not your call');
     if (!UNANSWERED.includes(call.state)) {
       throw SignalingError.conflict(`call is ${call.state}; end an answered call with call_ended`);
@@ -322,8 +306,8 @@ export class CallService {
   }
 
   async end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
-    const call = await this.visibleCall(conn, callId);
-    const side = this.sideOf(call, conn.userId);
+    const call = await this.ctx.visibleCall(conn, callId);
+    const side = sideOf(call, conn.userId);
     if (side === undefined) throw SignalingError.forbidden('not a participant of this call');
     // A visitor hanging up before anyone answered is a cancel; accept it under either name.
     if (side === 'visitor' && UNANSWERED.includes(call.state)) return this.cancel(conn, callId);
@@ -346,7 +330,7 @@ export class CallService {
     for (const link of conn.calls.values()) {
       const call = await this.store.getCall(link.callId);
       if (call === undefined) continue;
-      const side = this.sideOf(call, conn.userId);
+      const side = sideOf(call, conn.userId);
       if (side === undefined || call[side]?.connId !== conn.id) continue;
       await this.unbind(call, side, () => this.newerConnection(conn), conn.barred);
     }
@@ -359,7 +343,7 @@ export class CallService {
    */
   async connectionLost(lost: LostConnection, deadNode: string): Promise<void> {
     for (const call of await this.store.callsOf(lost.companyId, lost.userId)) {
-      const side = this.sideOf(call, lost.userId);
+      const side = sideOf(call, lost.userId);
       if (side === undefined || call[side]?.connId !== lost.connId) continue;
       await this.unbind(call, side, async () => {
         // Cluster ids are time-ordered: the one opened last is the newest.
@@ -401,7 +385,7 @@ export class CallService {
   /** A new connection: take over the user's calls whose side is disconnected. */
   async connectionOpened(conn: Connection): Promise<void> {
     for (const call of await this.store.callsOf(conn.companyId, conn.userId)) {
-      const side = this.sideOf(call, conn.userId);
+      const side = sideOf(call, conn.userId);
       if (side === undefined || call[side]?.connId !== null) continue;
       await this.resume(conn, call, side);
     }
@@ -473,7 +457,8 @@ export class CallService {
       // after the await: the call may have moved on, and its link with it.
       const link = conn?.calls.get(call.callId);
       if (position > 0 && link !== undefined) link.lastPosition = position;
-      const estimate = position > 0 ? (await this.estimator(call.companyId))(position) : undefined;
+      const estimate =
+        position > 0 ? (await this.queue.estimator(call.companyId))(position) : undefined;
       const waiting: ServerMessageOf<'call_waiting'> = {
         type: 'call_waiting',
         callId: call.callId,
@@ -521,27 +506,16 @@ export class CallService {
   }
 
   /** Sends an agent the current queue (on connect and on joining agent-room). */
-  async sendQueue(conn: Connection): Promise<void> {
-    const { snapshot, total } = await this.queueSnapshot(
-      conn.companyId,
-      0,
-      this.config.queueAnnounceMax,
-    );
-    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry), total });
+  sendQueue(conn: Connection): Promise<void> {
+    return this.queue.sendQueue(conn);
   }
 
   /** A page of the company queue for an agent (`queue_list`), beyond what is announced. */
-  async listQueue(
+  listQueue(
     conn: Connection,
     msg: ClientMessageOf<'queue_list'>,
   ): Promise<AckResultOf<'queue_list'>> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents and admins see the queue');
-    const { snapshot, total } = await this.queueSnapshot(
-      conn.companyId,
-      msg.offset ?? 0,
-      msg.limit ?? this.config.queueAnnounceMax,
-    );
-    return { calls: snapshot.map((s) => s.entry), total };
+    return this.queue.listQueue(conn, msg);
   }
 
   /**
@@ -557,7 +531,7 @@ export class CallService {
       await this.store.enqueue(call.companyId, call.callId);
       const left = (call.queuedAt ?? now) + this.config.queueTimeoutMs - now;
       this.timers.arm('queue', call.callId, Math.max(0, left));
-      await this.queueChanged(call.companyId);
+      await this.queue.queueChanged(call.companyId);
     } else if (call.state === 'ringing' && call.targetAgentId !== undefined) {
       await this.store.claimRing(call.companyId, call.targetAgentId, call.callId);
       const left = (call.ringingAt ?? now) + this.config.ringTimeoutMs - now;
@@ -590,22 +564,9 @@ export class CallService {
     this.timers.forget(settledTimers(call), call.callId);
   }
 
-  /**
-   * A visitor of this node whose queued call another node published: it is told its position
-   * unless this node told it that already (see {@link publishQueue}). Or whose call another node
-   * resumed onto it (see {@link resume}): it is told where the call waits, which this node keeps.
-   */
+  /** A queue position or a resumed call's place, sent by another node for a visitor of this one. */
   positionFromAnotherNode(connId: string, message: PlaceMessage): void {
-    const link = this.hub.get(connId)?.calls.get(message.callId);
-    if (message.type === 'call_waiting') {
-      if (link !== undefined && message.position !== undefined)
-        link.lastPosition = message.position;
-      this.hub.sendTo(connId, message);
-      return;
-    }
-    if (link === undefined || link.lastPosition === message.position) return;
-    link.lastPosition = message.position;
-    this.hub.sendTo(connId, message);
+    this.queue.positionFromAnotherNode(connId, message);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -670,21 +631,6 @@ export class CallService {
   // Helpers
   // -------------------------------------------------------------------------------------------
 
-  /** The call if the connection's company owns it; other companies' calls do not exist. */
-  private async visibleCall(conn: Connection, callId: string): Promise<CallRecord> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined || call.companyId !== conn.companyId) {
-      throw SignalingError.notFound('no such call');
-    }
-    return call;
-  }
-
-  private sideOf(call: CallRecord, userId: string): Side | undefined {
-    if (call.visitor.id === userId) return 'visitor';
-    if (call.agent?.id === userId) return 'agent';
-    return undefined;
-  }
-
   /**
    * Moves a call to a final state (if it is still in one of `from`), tidies queue, timers and
    * links, gives the agent its status back, and forgets the call.
@@ -702,7 +648,7 @@ export class CallService {
     });
     if (done === undefined) return undefined;
     this.timers.clear(ALL_TIMERS, call.callId);
-    this.transitioned(done);
+    this.ctx.transitioned(done);
     this.announceFinished(done);
     mirrorCall(this.hub, done);
     // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
@@ -711,7 +657,7 @@ export class CallService {
     }
     await this.store.deleteCall(call.callId);
     if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
-      await this.queueChanged(call.companyId);
+      await this.queue.queueChanged(call.companyId);
     }
     if (done.agent !== undefined && call.state === 'answered') {
       await this.presence.restoreAfterCall(done.companyId, done.agent.id);
@@ -760,81 +706,6 @@ export class CallService {
         this.log.error({ err, callId: call.callId }, 'call_finished failed'),
       );
   }
-
-  private transitioned(call: CallRecord): void {
-    this.metrics.callTransitions.inc(call.state);
-    this.log.debug(
-      { callId: call.callId, companyId: call.companyId, state: call.state },
-      'call transition',
-    );
-    if (this.hooks.observer !== undefined) {
-      try {
-        this.hooks.observer(call);
-      } catch (err) {
-        this.log.error({ err, callId: call.callId }, 'call observer failed');
-      }
-    }
-  }
-
-  /**
-   * The company's queue from `offset` on, at most `limit` entries, oldest first: each entry as
-   * agents see it, with its call; and the whole queue's length.
-   */
-  private async queueSnapshot(companyId: string, offset = 0, limit = Infinity) {
-    const snapshot: Array<{ entry: QueueEntry; call: CallRecord }> = [];
-    const ids = await this.store.queue(companyId);
-    for (const callId of ids.slice(offset, offset + limit)) {
-      const call = await this.store.getCall(callId);
-      if (call === undefined) continue;
-      const entry: QueueEntry = {
-        callId,
-        visitor: { id: call.visitor.id, name: call.visitor.name },
-        callType: call.callType,
-        ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
-        queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? this.now()).toISOString(),
-        position: offset + snapshot.length + 1,
-      };
-      snapshot.push({ entry, call });
-    }
-    return { snapshot, total: ids.length };
-  }
-
-  /** Estimates of the company's queue positions from its recent queue waits. */
-  private async estimator(companyId: string) {
-    return waitEstimator(await this.store.recentQueueWaits(companyId, this.now()));
-  }
-
-  /** The company's queue changed: it is published at the end of the tick (latest wins). */
-  private queueChanged(companyId: string): Promise<void> {
-    return this.coalescer.schedule(`queue\u0000${companyId}`, () => this.publishQueue(companyId));
-  }
-
-  /**
-   * Sends the company's agent-room the queue's oldest entries and its length, and each visitor
-   * whose position changed its new position.
-   */
-  private async publishQueue(companyId: string): Promise<void> {
-    const { snapshot, total } = await this.queueSnapshot(companyId);
-    // Bounded however long the queue (issue 11): every agent pays for every change.
-    const calls = snapshot.slice(0, this.config.queueAnnounceMax).map((s) => s.entry);
-    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls, total });
-    let estimate: ((position: number) => number | undefined) | undefined;
-    for (const { entry, call } of snapshot) {
-      const { connId } = call.visitor;
-      if (this.hub.remoteNodeOf(connId) !== undefined) {
-        // Its node knows what it told the visitor, and decides (positionFromAnotherNode).
-        estimate ??= await this.estimator(companyId);
-        this.hub.positionRemote(connId!, positionMessage(entry, estimate));
-        continue;
-      }
-      // Only a new position is news: a changed estimate alone is not worth a frame per visitor.
-      const link = this.hub.get(connId)?.calls.get(entry.callId);
-      if (link === undefined || link.lastPosition === entry.position) continue;
-      link.lastPosition = entry.position;
-      estimate ??= await this.estimator(companyId);
-      this.hub.sendTo(connId, positionMessage(entry, estimate));
-    }
-  }
 }
 
 /** The timers that `call`'s record shows settled: none of them may fire for it any more. */
@@ -844,17 +715,4 @@ function settledTimers(call: CallRecord): readonly TimerKind[] {
   if (call.visitor.connId !== null) settled.push('grace-visitor');
   if (call.agent !== undefined && call.agent.connId !== null) settled.push('grace-agent');
   return settled;
-}
-
-/** A visitor's `queue_position` for its queue entry. */
-function positionMessage(
-  entry: QueueEntry,
-  estimate: (position: number) => number | undefined,
-): ServerMessageOf<'queue_position'> {
-  return {
-    type: 'queue_position',
-    callId: entry.callId,
-    position: entry.position,
-    ...estimateField(estimate(entry.position)),
-  };
 }
