@@ -9,10 +9,8 @@
  */
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { AGENT_ROOM } from '../../client-lib/constants.js';
 import type {
   AckResultOf,
-  CallState,
   ClientMessageOf,
   ServerMessage,
   ServerMessageOf,
@@ -24,18 +22,10 @@ import { SignalingError } from '../errors.js';
 import { nodeOfConnId, openedAfter, type Hub, type PlaceMessage } from '../hub.js';
 import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
-import {
-  callDurationSec,
-  isFinalCallState,
-  type CallRecord,
-  type Party,
-  type RoomMember,
-  type StateStore,
-} from '../state/store.js';
+import { isFinalCallState, type CallRecord, type Party, type StateStore } from '../state/store.js';
 import { LimitName } from '../visitor-limits.js';
 import { normalisePurpose } from '../../common/text.js';
 import {
-  ANSWERED,
   CallContext,
   sideOf,
   UNANSWERED,
@@ -44,6 +34,7 @@ import {
   type Side,
 } from './call-context.js';
 import { dropLinks, mirrorCall, mirrorLocal } from './call-links.js';
+import { CallEndings } from './call-endings.js';
 import { CallQueue } from './call-queue.js';
 import {
   ALL_TIMERS,
@@ -63,6 +54,7 @@ export class CallService {
   private readonly timers: CallTimers;
   private readonly ctx: CallContext;
   private readonly queue: CallQueue;
+  private readonly endings: CallEndings;
 
   constructor(
     private readonly store: StateStore,
@@ -74,10 +66,12 @@ export class CallService {
     private readonly log: Logger,
     private readonly hooks: CallServiceHooks,
   ) {
-    const fired: TimerFired = (kind, callId) => this.timerFired(kind, callId);
+    // Every timer ends a call, or finds it already settled.
+    const fired: TimerFired = (kind, callId) => this.endings.timerFired(kind, callId);
     this.timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
     this.ctx = new CallContext(store, hub, presence, config, metrics, log, hooks, this.timers);
     this.queue = new CallQueue(this.ctx, coalescer);
+    this.endings = new CallEndings(this.ctx, this.queue);
   }
 
   private now(): number {
@@ -278,43 +272,19 @@ export class CallService {
     if (call.state === 'ringing') await this.store.releaseRing(conn.companyId, conn.userId, callId);
   }
 
-  async decline(conn: Connection, callId: string): Promise<void> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents decline calls');
-    const call = await this.ctx.visibleCall(conn, callId);
-    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
-      throw SignalingError.forbidden('call is ringing another agent');
-    }
-    if (call.state !== 'ringing')
-      throw SignalingError.conflict(`call is ${call.state}, not ringing`);
-    const declined = await this.finish(call, ['ringing'], 'declined', 'declined');
-    if (declined === undefined) throw SignalingError.conflict('call was taken or ended');
-    const message: ServerMessage = { type: 'call_declined', callId };
-    this.hub.sendTo(declined.visitor.connId, message);
-    this.hub.sendToMany(declined.rungConnIds, message);
-    await this.presence.ringAnswered(conn.companyId, conn.userId);
+  /** `call_decline`: the agent being rung will not answer. */
+  decline(conn: Connection, callId: string): Promise<void> {
+    return this.endings.decline(conn, callId);
   }
 
-  async cancel(conn: Connection, callId: string): Promise<void> {
-    const call = await this.ctx.visibleCall(conn, callId);
-    if (call.visitor.id !== conn.userId) throw SignalingError.forbidden('not your call');
-    if (!UNANSWERED.includes(call.state)) {
-      throw SignalingError.conflict(`call is ${call.state}; end an answered call with call_ended`);
-    }
-    const ended = await this.finish(call, UNANSWERED, 'abandoned', 'cancelled');
-    if (ended === undefined) throw SignalingError.conflict('call was taken or ended');
-    this.notifyEnded(ended, ended.rungConnIds);
+  /** `call_cancel`: the visitor gives up a call not yet answered. */
+  cancel(conn: Connection, callId: string): Promise<void> {
+    return this.endings.cancel(conn, callId);
   }
 
-  async end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
-    const call = await this.ctx.visibleCall(conn, callId);
-    const side = sideOf(call, conn.userId);
-    if (side === undefined) throw SignalingError.forbidden('not a participant of this call');
-    // A visitor hanging up before anyone answered is a cancel; accept it under either name.
-    if (side === 'visitor' && UNANSWERED.includes(call.state)) return this.cancel(conn, callId);
-    if (call.state !== 'answered') throw SignalingError.conflict(`call is ${call.state}`);
-    const ended = await this.finish(call, ANSWERED, 'ended', reason ?? 'hangup');
-    if (ended === undefined) throw SignalingError.conflict('call already ended');
-    this.notifyEnded(ended);
+  /** `call_ended`: a participant hangs up. */
+  end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
+    return this.endings.end(conn, callId, reason);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -377,7 +347,7 @@ export class CallService {
     }
     const next = await successor();
     if (next === undefined || !(await this.resume(next, updated, side))) {
-      if (barred) await this.graceExpired(call.callId, side);
+      if (barred) await this.endings.graceExpired(call.callId, side);
       else this.timers.arm(`grace-${side}`, call.callId, this.config.callReconnectGraceMs);
     }
   }
@@ -567,144 +537,6 @@ export class CallService {
   /** A queue position or a resumed call's place, sent by another node for a visitor of this one. */
   positionFromAnotherNode(connId: string, message: PlaceMessage): void {
     this.queue.positionFromAnotherNode(connId, message);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Timeouts
-  // -------------------------------------------------------------------------------------------
-
-  private timerFired(kind: TimerKind, callId: string): Promise<void> {
-    switch (kind) {
-      case 'ring':
-        return this.ringTimedOut(callId);
-      case 'queue':
-        return this.queueTimedOut(callId);
-      case 'grace-visitor':
-        return this.graceExpired(callId, 'visitor');
-      case 'grace-agent':
-        return this.graceExpired(callId, 'agent');
-      default: {
-        const never: never = kind;
-        throw new Error(`unknown timer ${String(never)}`);
-      }
-    }
-  }
-
-  private async ringTimedOut(callId: string): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined) return;
-    const missed = await this.finish(call, ['ringing'], 'missed', 'ring_timeout');
-    if (missed === undefined) return;
-    const message: ServerMessage = { type: 'call_missed', callId, reason: 'ring_timeout' };
-    this.hub.sendTo(missed.visitor.connId, message);
-    this.hub.sendToMany(missed.rungConnIds, message);
-    if (missed.targetAgentId !== undefined) {
-      await this.presence.ringMissed(missed.companyId, missed.targetAgentId, missed);
-    }
-  }
-
-  private async queueTimedOut(callId: string): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined) return;
-    const missed = await this.finish(call, ['queued'], 'missed', 'queue_timeout');
-    if (missed === undefined) return;
-    this.hub.sendTo(missed.visitor.connId, {
-      type: 'call_missed',
-      callId,
-      reason: 'queue_timeout',
-    });
-  }
-
-  private async graceExpired(callId: string, side: Side): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined || call[side]?.connId !== null) return;
-    if (call.state === 'answered') {
-      const ended = await this.finish(call, ANSWERED, 'ended', 'disconnected');
-      if (ended !== undefined) this.notifyEnded(ended);
-    } else if (UNANSWERED.includes(call.state) && side === 'visitor') {
-      const ended = await this.finish(call, UNANSWERED, 'abandoned', 'disconnected');
-      if (ended !== undefined) this.notifyEnded(ended, ended.rungConnIds);
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Helpers
-  // -------------------------------------------------------------------------------------------
-
-  /**
-   * Moves a call to a final state (if it is still in one of `from`), tidies queue, timers and
-   * links, gives the agent its status back, and forgets the call.
-   */
-  private async finish(
-    call: CallRecord,
-    from: readonly CallState[],
-    state: CallState,
-    reason: string,
-  ): Promise<CallRecord | undefined> {
-    const done = await this.store.updateCall(call.callId, from, {
-      state,
-      endedAt: this.now(),
-      endReason: reason,
-    });
-    if (done === undefined) return undefined;
-    this.timers.clear(ALL_TIMERS, call.callId);
-    this.ctx.transitioned(done);
-    this.announceFinished(done);
-    mirrorCall(this.hub, done);
-    // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
-    if (done.targetAgentId !== undefined) {
-      await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
-    }
-    await this.store.deleteCall(call.callId);
-    if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
-      await this.queue.queueChanged(call.companyId);
-    }
-    if (done.agent !== undefined && call.state === 'answered') {
-      await this.presence.restoreAfterCall(done.companyId, done.agent.id);
-    }
-    return done;
-  }
-
-  /** Sends `call_ended` to both participants (and any extra connections, e.g. rung agents). */
-  private notifyEnded(call: CallRecord, extra: readonly string[] = []): void {
-    const targets = new Set<string>(extra);
-    if (call.visitor.connId !== null) targets.add(call.visitor.connId);
-    if (call.agent?.connId) targets.add(call.agent.connId);
-    this.hub.sendToMany(targets, {
-      type: 'call_ended',
-      callId: call.callId,
-      reason: call.endReason ?? 'hangup',
-      durationSec: callDurationSec(call) ?? 0,
-    });
-  }
-
-  /**
-   * Tells the company's agent-room that a call is over, once the call log has it, so that a
-   * dashboard re-reading the statistics on receipt finds the call counted.
-   */
-  private announceFinished(call: CallRecord): void {
-    const message: ServerMessage = {
-      type: 'call_finished',
-      callId: call.callId,
-      state: call.state as ServerMessageOf<'call_finished'>['state'],
-      ...(call.agent !== undefined ? { agentId: call.agent.id } : {}),
-    };
-    // Only those whose call log shows the call (as `GET /api/calls` decides): admins see every
-    // call, an agent the calls it answered or that rang it. Everyone else would only pay for it:
-    // in a company of 100 agents, a frame to each for every call cost two thirds of the
-    // call-setup rate.
-    const concerned = (member: RoomMember) =>
-      member.role === 'admin' ||
-      member.userId === call.agent?.id ||
-      member.userId === call.targetAgentId;
-    const send = () =>
-      this.hub.broadcast(call.companyId, [AGENT_ROOM], message, (m) => !concerned(m), true);
-    const logged = this.hooks.logged?.(call.callId) ?? Promise.resolve();
-    logged
-      .then(send)
-      .catch((err: unknown) =>
-        this.log.error({ err, callId: call.callId }, 'call_finished failed'),
-      );
   }
 }
 
