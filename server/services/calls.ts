@@ -8,7 +8,6 @@
  * never edited here: each is mirrored from the record a transition returned (`call-links.ts`).
  */
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
 import type {
   AckResultOf,
   ClientMessageOf,
@@ -18,24 +17,15 @@ import type {
 import type { Coalescer } from '../coalescer.js';
 import type { SignalingConfig } from '../../config/config.js';
 import type { Connection } from '../connection.js';
-import { SignalingError } from '../errors.js';
 import { nodeOfConnId, openedAfter, type Hub, type PlaceMessage } from '../hub.js';
 import type { LostConnection } from '../cluster/reaper.js';
 import type { SignalingMetrics } from '../metrics.js';
-import { isFinalCallState, type CallRecord, type Party, type StateStore } from '../state/store.js';
-import { LimitName } from '../visitor-limits.js';
-import { normalisePurpose } from '../../common/text.js';
-import {
-  CallContext,
-  sideOf,
-  UNANSWERED,
-  withConn,
-  type CallServiceHooks,
-  type Side,
-} from './call-context.js';
+import { isFinalCallState, type CallRecord, type StateStore } from '../state/store.js';
+import { CallContext, sideOf, withConn, type CallServiceHooks, type Side } from './call-context.js';
 import { dropLinks, mirrorCall, mirrorLocal } from './call-links.js';
 import { CallEndings } from './call-endings.js';
 import { CallQueue } from './call-queue.js';
+import { CallSetup } from './call-setup.js';
 import {
   ALL_TIMERS,
   LocalCallTimers,
@@ -54,6 +44,7 @@ export class CallService {
   private readonly timers: CallTimers;
   private readonly ctx: CallContext;
   private readonly queue: CallQueue;
+  private readonly setup: CallSetup;
   private readonly endings: CallEndings;
 
   constructor(
@@ -62,8 +53,8 @@ export class CallService {
     private readonly presence: PresenceService,
     coalescer: Coalescer,
     private readonly config: SignalingConfig,
-    private readonly metrics: SignalingMetrics,
-    private readonly log: Logger,
+    metrics: SignalingMetrics,
+    log: Logger,
     private readonly hooks: CallServiceHooks,
   ) {
     // Every timer ends a call, or finds it already settled.
@@ -71,6 +62,7 @@ export class CallService {
     this.timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
     this.ctx = new CallContext(store, hub, presence, config, metrics, log, hooks, this.timers);
     this.queue = new CallQueue(this.ctx, coalescer);
+    this.setup = new CallSetup(this.ctx, this.queue);
     this.endings = new CallEndings(this.ctx, this.queue);
   }
 
@@ -87,189 +79,14 @@ export class CallService {
   // Requests from clients
   // -------------------------------------------------------------------------------------------
 
-  async request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
-    if (conn.isAgent) throw SignalingError.forbidden('only visitors request calls');
-    const callId = uuidv7();
-    // So two tabs cannot both pass the conflict check below; the store decides, for tabs on two
-    // nodes of a cluster as for tabs on one.
-    if (!(await this.store.claimCallRequest(conn.companyId, conn.userId, callId))) {
-      throw SignalingError.conflict('a call request is under way');
-    }
-    try {
-      if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
-        throw SignalingError.conflict('a call is already in progress');
-      }
-      const now = this.now();
-      const visitor: Party = {
-        id: conn.userId,
-        role: 'visitor',
-        name: conn.principal.name,
-        connId: conn.id,
-      };
-      const base = {
-        callId,
-        companyId: conn.companyId,
-        callType: msg.callType,
-        // What agents, the queue and the call log see: never the raw text (common/text.ts).
-        purpose: normalisePurpose(msg.purpose),
-        visitor,
-        agent: undefined,
-        answeredAt: undefined,
-        endedAt: undefined,
-        endReason: undefined,
-        callerAddress: conn.address,
-      };
-      if (msg.agentId !== undefined) return await this.ring(conn, base, msg.agentId, now);
-
-      const call: CallRecord = {
-        ...base,
-        state: 'queued',
-        targetAgentId: undefined,
-        queuedAt: now,
-        ringingAt: undefined,
-        rungConnIds: [],
-      };
-      await this.store.createCall(call);
-      const { maxQueuedCallsPerCompany } = this.config;
-      if (!(await this.store.enqueue(conn.companyId, call.callId, maxQueuedCallsPerCompany))) {
-        await this.store.deleteCall(call.callId);
-        this.metrics.limitRefusals.inc(LimitName.QueuedCallsPerCompany);
-        throw SignalingError.queueFull('too many callers are waiting; try again in a few minutes');
-      }
-      this.ctx.transitioned(call);
-      // The ack tells the visitor its position; the queue's publication will not repeat it.
-      const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-      mirrorCall(this.hub, call, conn);
-      // What this socket was told, not call state: node-local (see call-links.ts).
-      conn.calls.get(call.callId)!.lastPosition = position;
-      this.timers.arm('queue', call.callId, this.config.queueTimeoutMs);
-      await this.queue.queueChanged(conn.companyId);
-      const estimate = await this.queue.estimator(conn.companyId);
-      return {
-        callId: call.callId,
-        status: 'queued' as const,
-        position,
-        ...estimateField(estimate(position)),
-      };
-    } finally {
-      // A claim left behind expires: the request's own answer matters more.
-      await this.store
-        .releaseCallRequest(conn.companyId, conn.userId, callId)
-        .catch((err: unknown) => this.log.warn({ err, callId }, 'call request claim not released'));
-    }
+  /** `call_request`: queues the call, or rings the agent it names. */
+  request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
+    return this.setup.request(conn, msg);
   }
 
-  private async ring(
-    conn: Connection,
-    base: Omit<CallRecord, 'state' | 'targetAgentId' | 'queuedAt' | 'ringingAt' | 'rungConnIds'>,
-    agentId: string,
-    now: number,
-  ) {
-    const agent = await this.store.getAgent(conn.companyId, agentId);
-    if (agent === undefined || agent.status !== 'online') {
-      throw SignalingError.unavailable('that agent is not online');
-    }
-    // One ring per agent (issue 11): a second ring would only stack up and time out, counting
-    // towards setting the agent away. The store decides, so simultaneous requests ring once.
-    if (!(await this.store.claimRing(conn.companyId, agentId, base.callId))) {
-      throw SignalingError.busy('that agent is being rung by another call');
-    }
-    const rungConnIds = await this.store.connectionsOf(conn.companyId, agentId);
-    const call: CallRecord = {
-      ...base,
-      state: 'ringing',
-      targetAgentId: agentId,
-      queuedAt: undefined,
-      ringingAt: now,
-      rungConnIds,
-    };
-    try {
-      await this.store.createCall(call);
-    } catch (err) {
-      await this.store.releaseRing(conn.companyId, agentId, call.callId);
-      throw err;
-    }
-    this.ctx.transitioned(call);
-    mirrorCall(this.hub, call, conn);
-    this.timers.arm('ring', call.callId, this.config.ringTimeoutMs);
-    this.hub.sendToMany(rungConnIds, {
-      type: 'call_incoming',
-      callId: call.callId,
-      visitor: { id: call.visitor.id, name: call.visitor.name },
-      callType: call.callType,
-      ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
-      expiresAt: new Date(now + this.config.ringTimeoutMs).toISOString(),
-    });
-    return { callId: call.callId, status: 'ringing' as const };
-  }
-
-  async accept(conn: Connection, callId: string): Promise<void> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents accept calls');
-    const call = await this.ctx.visibleCall(conn, callId);
-    if (!UNANSWERED.includes(call.state)) throw SignalingError.conflict(`call is ${call.state}`);
-    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
-      throw SignalingError.forbidden('call is ringing another agent');
-    }
-    const mine = await this.store.callsOf(conn.companyId, conn.userId);
-    if (mine.some((c) => c.state === 'answered')) {
-      throw SignalingError.conflict('already in a call');
-    }
-    const agent: Party = {
-      id: conn.userId,
-      role: conn.principal.role,
-      name: conn.principal.name,
-      connId: conn.id,
-    };
-    const answeredAt = this.now();
-    const answered = await this.store.updateCall(callId, [call.state], {
-      state: 'answered',
-      agent,
-      answeredAt,
-    });
-    if (answered === undefined) throw SignalingError.conflict('call was taken or ended');
-    if (call.state === 'queued' && call.queuedAt !== undefined) {
-      await this.store.recordQueueWait(conn.companyId, {
-        at: answeredAt,
-        waitMs: Math.max(0, answeredAt - call.queuedAt),
-      });
-    }
-    this.timers.clear(WAIT_TIMERS, callId);
-    this.ctx.transitioned(answered);
-
-    mirrorCall(this.hub, answered, conn);
-    const { callType } = answered;
-    this.hub.sendTo(answered.visitor.connId, {
-      type: 'call_started',
-      callId,
-      callType,
-      peer: { id: agent.id, role: agent.role, name: agent.name },
-    });
-    conn.send({
-      type: 'call_started',
-      callId,
-      callType,
-      peer: { id: answered.visitor.id, role: 'visitor', name: answered.visitor.name },
-    });
-    if (!this.hub.reachable(answered.visitor.connId)) {
-      conn.send({ type: 'peer_disconnected', callId });
-    }
-
-    if (call.state === 'queued') {
-      await this.store.dequeue(conn.companyId, callId);
-      await this.queue.queueChanged(conn.companyId);
-    } else {
-      this.hub.sendToMany(
-        answered.rungConnIds,
-        { type: 'call_answered_elsewhere', callId },
-        conn.id,
-      );
-    }
-    // Any answered call shows the agent is at its desk: the missed-ring streak is broken.
-    await this.presence.ringAnswered(conn.companyId, conn.userId);
-    await this.presence.markBusy(conn.companyId, conn.userId);
-    // Only now, with the agent busy, may the ring go: no instant in which a direct call finds
-    // the agent both online and free to ring.
-    if (call.state === 'ringing') await this.store.releaseRing(conn.companyId, conn.userId, callId);
+  /** `call_accept`: the agent answers a queued call, or the call ringing it. */
+  accept(conn: Connection, callId: string): Promise<void> {
+    return this.setup.accept(conn, callId);
   }
 
   /** `call_decline`: the agent being rung will not answer. */
