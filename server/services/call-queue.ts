@@ -52,8 +52,9 @@ export class CallQueue {
 
   /**
    * A visitor of this node whose queued call another node published: it is told its position
-   * unless this node told it that already (see {@link CallQueue.publishQueue}). Or whose call another node
-   * resumed onto it (see `CallRecovery.resume`): it is told where the call waits, which this node keeps.
+   * unless this node told it that already (see {@link publishQueue}). Or whose call another node
+   * resumed onto it (see `CallRecovery.resume`): it is told where the call waits, which this node
+   * keeps.
    */
   positionFromAnotherNode(connId: string, message: PlaceMessage): void {
     const link = this.ctx.hub.get(connId)?.calls.get(message.callId);
