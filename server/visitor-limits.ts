@@ -8,8 +8,9 @@
  * - `call_request`s per visitor and per address a minute (`CALL_REQUESTS_PER_VISITOR_PER_MIN`,
  *   `CALL_REQUESTS_PER_ADDRESS_PER_MIN`).
  *
- * The queue's own cap is the store's (`MAX_QUEUED_CALLS_PER_COMPANY`, see `services/calls.ts`).
- * These counts are this node's: with several nodes each allows its own share.
+ * The queue's own cap is the store's (`MAX_QUEUED_CALLS_PER_COMPANY`, see
+ * `services/call-setup.ts`). These counts are this node's: with several nodes each allows its own
+ * share.
  */
 import type { Principal } from '../auth/verify.js';
 import type { SignalingConfig } from '../config/config.js';

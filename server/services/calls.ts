@@ -6,576 +6,141 @@
  * hang-up racing a timeout, resolve to exactly one outcome. Connection-local links (which call
  * a socket may relay for, and to whom), which keep the relay hot path free of store lookups, are
  * never edited here: each is mirrored from the record a transition returned (`call-links.ts`).
+ *
+ * {@link CallService} is what the rest of the server uses. It builds the parts that do the work,
+ * all on one {@link CallContext} (`call-context.ts`): `call-setup.ts` (request, ring, accept),
+ * `call-endings.ts` (decline, cancel, end, every timeout), `call-recovery.ts` (closed and lost
+ * connections, resuming, restoring after the store lost a call) and `call-queue.ts` (what agents
+ * and queued visitors are told of the queue).
  */
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
-import { AGENT_ROOM } from '../../client-lib/constants.js';
-import type {
-  AckResultOf,
-  CallState,
-  ClientMessageOf,
-  QueueEntry,
-  ServerMessage,
-  ServerMessageOf,
-} from '../../client-lib/protocol.js';
-import type { Coalescer } from '../coalescer.js';
+import type { AckResultOf, ClientMessageOf } from '../../client-lib/protocol.js';
 import type { SignalingConfig } from '../../config/config.js';
+import type { Coalescer } from '../coalescer.js';
 import type { Connection } from '../connection.js';
-import { SignalingError } from '../errors.js';
-import { nodeOfConnId, openedAfter, type Hub, type PlaceMessage } from '../hub.js';
 import type { LostConnection } from '../cluster/reaper.js';
+import type { PlaceMessage, Hub } from '../hub.js';
 import type { SignalingMetrics } from '../metrics.js';
-import {
-  callDurationSec,
-  isFinalCallState,
-  type CallPatch,
-  type CallRecord,
-  type Party,
-  type RoomMember,
-  type StateStore,
-} from '../state/store.js';
-import { LimitName } from '../visitor-limits.js';
-import { normalisePurpose } from '../../common/text.js';
-import { dropLinks, mirrorCall, mirrorLocal } from './call-links.js';
+import { isFinalCallState, type CallRecord, type StateStore } from '../state/store.js';
+import { CallContext, type CallServiceHooks } from './call-context.js';
+import { CallEndings } from './call-endings.js';
+import { mirrorLocal } from './call-links.js';
+import { CallQueue } from './call-queue.js';
+import { CallRecovery } from './call-recovery.js';
+import { CallSetup } from './call-setup.js';
 import {
   ALL_TIMERS,
   LocalCallTimers,
   WAIT_TIMERS,
-  type CallTimers,
   type TimerFired,
   type TimerKind,
 } from './call-timers.js';
 import type { PresenceService } from './presence.js';
-import { estimateField, waitEstimator } from './wait-estimate.js';
 
-/** Told of every call transition, e.g. to write the call log. Must not throw. */
-export type CallObserver = (call: CallRecord) => void;
+export type { CallObserver, CallServiceHooks } from './call-context.js';
 
-/** What a {@link CallService} is told and asks beyond its collaborators. */
-export interface CallServiceHooks {
-  /** Told of every transition (the call log). */
-  readonly observer?: CallObserver;
-  /** The clock, ms since the epoch: call times and queue waits are read from it. */
-  readonly now: () => number;
-  /**
-   * Resolves once the call's newest transition told to `observer` is durable (the call log's
-   * commit); `call_finished` waits for it. Without it, `call_finished` goes out at once.
-   */
-  readonly logged?: (callId: string) => Promise<void>;
-  /** Makes the call timers from what fires them; defaults to this process's own. */
-  readonly timers?: (fired: TimerFired) => CallTimers;
-}
-
-const UNANSWERED: readonly CallState[] = ['queued', 'ringing'];
-const ANSWERED: readonly CallState[] = ['answered'];
-
-type Side = 'visitor' | 'agent';
-
-/** The patch that binds one side of a call to a connection (or to none). */
-function withConn(call: CallRecord, side: Side, connId: string | null): CallPatch {
-  return side === 'visitor'
-    ? { visitor: { ...call.visitor, connId } }
-    : { agent: { ...call.agent!, connId } };
-}
-
+/** The calls of one node: every call message, connection event and timer goes through here. */
 export class CallService {
-  /** Ring and queue timeouts and reconnect graces: this node's, or the cluster's. */
-  private readonly timers: CallTimers;
+  private readonly ctx: CallContext;
+  private readonly queue: CallQueue;
+  private readonly setup: CallSetup;
+  private readonly endings: CallEndings;
+  private readonly recovery: CallRecovery;
 
   constructor(
-    private readonly store: StateStore,
-    private readonly hub: Hub,
-    private readonly presence: PresenceService,
-    private readonly coalescer: Coalescer,
-    private readonly config: SignalingConfig,
-    private readonly metrics: SignalingMetrics,
-    private readonly log: Logger,
-    private readonly hooks: CallServiceHooks,
+    store: StateStore,
+    hub: Hub,
+    presence: PresenceService,
+    coalescer: Coalescer,
+    config: SignalingConfig,
+    metrics: SignalingMetrics,
+    log: Logger,
+    hooks: CallServiceHooks,
   ) {
-    const fired: TimerFired = (kind, callId) => this.timerFired(kind, callId);
-    this.timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
-  }
-
-  private now(): number {
-    return this.hooks.now();
+    // Every timer ends a call, or finds it already settled.
+    const fired: TimerFired = (kind, callId) => this.endings.timerFired(kind, callId);
+    const timers = hooks.timers?.(fired) ?? new LocalCallTimers(fired, log);
+    this.ctx = new CallContext(store, hub, presence, config, metrics, log, hooks, timers);
+    this.queue = new CallQueue(this.ctx, coalescer);
+    this.setup = new CallSetup(this.ctx, this.queue);
+    this.endings = new CallEndings(this.ctx, this.queue);
+    this.recovery = new CallRecovery(this.ctx, this.queue, this.endings);
   }
 
   /** Timers this node armed that are still pending (for `/metrics` and leak checks). */
   get timerCount(): number {
-    return this.timers.count;
+    return this.ctx.timers.count;
   }
 
   // -------------------------------------------------------------------------------------------
   // Requests from clients
   // -------------------------------------------------------------------------------------------
 
-  async request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
-    if (conn.isAgent) throw SignalingError.forbidden('only visitors request calls');
-    const callId = uuidv7();
-    // So two tabs cannot both pass the conflict check below; the store decides, for tabs on two
-    // nodes of a cluster as for tabs on one.
-    if (!(await this.store.claimCallRequest(conn.companyId, conn.userId, callId))) {
-      throw SignalingError.conflict('a call request is under way');
-    }
-    try {
-      if ((await this.store.callsOf(conn.companyId, conn.userId)).length > 0) {
-        throw SignalingError.conflict('a call is already in progress');
-      }
-      const now = this.now();
-      const visitor: Party = {
-        id: conn.userId,
-        role: 'visitor',
-        name: conn.principal.name,
-        connId: conn.id,
-      };
-      const base = {
-        callId,
-        companyId: conn.companyId,
-        callType: msg.callType,
-        // What agents, the queue and the call log see: never the raw text (common/text.ts).
-        purpose: normalisePurpose(msg.purpose),
-        visitor,
-        agent: undefined,
-        answeredAt: undefined,
-        endedAt: undefined,
-        endReason: undefined,
-        callerAddress: conn.address,
-      };
-      if (msg.agentId !== undefined) return await this.ring(conn, base, msg.agentId, now);
-
-      const call: CallRecord = {
-        ...base,
-        state: 'queued',
-        targetAgentId: undefined,
-        queuedAt: now,
-        ringingAt: undefined,
-        rungConnIds: [],
-      };
-      await this.store.createCall(call);
-      const { maxQueuedCallsPerCompany } = this.config;
-      if (!(await this.store.enqueue(conn.companyId, call.callId, maxQueuedCallsPerCompany))) {
-        await this.store.deleteCall(call.callId);
-        this.metrics.limitRefusals.inc(LimitName.QueuedCallsPerCompany);
-        throw SignalingError.queueFull('too many callers are waiting; try again in a few minutes');
-      }
-      this.transitioned(call);
-      // The ack tells the visitor its position; the queue's publication will not repeat it.
-      const position = (await this.store.queue(conn.companyId)).indexOf(call.callId) + 1;
-      mirrorCall(this.hub, call, conn);
-      // What this socket was told, not call state: node-local (see call-links.ts).
-      conn.calls.get(call.callId)!.lastPosition = position;
-      this.timers.arm('queue', call.callId, this.config.queueTimeoutMs);
-      await this.queueChanged(conn.companyId);
-      const estimate = await this.estimator(conn.companyId);
-      return {
-        callId: call.callId,
-        status: 'queued' as const,
-        position,
-        ...estimateField(estimate(position)),
-      };
-    } finally {
-      // A claim left behind expires: the request's own answer matters more.
-      await this.store
-        .releaseCallRequest(conn.companyId, conn.userId, callId)
-        .catch((err: unknown) => this.log.warn({ err, callId }, 'call request claim not released'));
-    }
+  /** `call_request`: queues the call, or rings the agent it names. */
+  request(conn: Connection, msg: ClientMessageOf<'call_request'>) {
+    return this.setup.request(conn, msg);
   }
 
-  private async ring(
+  /** `call_accept`: the agent answers a queued call, or the call ringing it. */
+  accept(conn: Connection, callId: string): Promise<void> {
+    return this.setup.accept(conn, callId);
+  }
+
+  /** `call_decline`: the agent being rung will not answer. */
+  decline(conn: Connection, callId: string): Promise<void> {
+    return this.endings.decline(conn, callId);
+  }
+
+  /** `call_cancel`: the visitor gives up a call not yet answered. */
+  cancel(conn: Connection, callId: string): Promise<void> {
+    return this.endings.cancel(conn, callId);
+  }
+
+  /** `call_ended`: a participant hangs up. */
+  end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
+    return this.endings.end(conn, callId, reason);
+  }
+
+  /** Sends an agent the current queue (on connect and on joining agent-room). */
+  sendQueue(conn: Connection): Promise<void> {
+    return this.queue.sendQueue(conn);
+  }
+
+  /** A page of the company queue for an agent (`queue_list`), beyond what is announced. */
+  listQueue(
     conn: Connection,
-    base: Omit<CallRecord, 'state' | 'targetAgentId' | 'queuedAt' | 'ringingAt' | 'rungConnIds'>,
-    agentId: string,
-    now: number,
-  ) {
-    const agent = await this.store.getAgent(conn.companyId, agentId);
-    if (agent === undefined || agent.status !== 'online') {
-      throw SignalingError.unavailable('that agent is not online');
-    }
-    // One ring per agent (issue 11): a second ring would only stack up and time out, counting
-    // towards setting the agent away. The store decides, so simultaneous requests ring once.
-    if (!(await this.store.claimRing(conn.companyId, agentId, base.callId))) {
-      throw SignalingError.busy('that agent is being rung by another call');
-    }
-    const rungConnIds = await this.store.connectionsOf(conn.companyId, agentId);
-    const call: CallRecord = {
-      ...base,
-      state: 'ringing',
-      targetAgentId: agentId,
-      queuedAt: undefined,
-      ringingAt: now,
-      rungConnIds,
-    };
-    try {
-      await this.store.createCall(call);
-    } catch (err) {
-      await this.store.releaseRing(conn.companyId, agentId, call.callId);
-      throw err;
-    }
-    this.transitioned(call);
-    mirrorCall(this.hub, call, conn);
-    this.timers.arm('ring', call.callId, this.config.ringTimeoutMs);
-    this.hub.sendToMany(rungConnIds, {
-      type: 'call_incoming',
-      callId: call.callId,
-      visitor: { id: call.visitor.id, name: call.visitor.name },
-      callType: call.callType,
-      ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
-      expiresAt: new Date(now + this.config.ringTimeoutMs).toISOString(),
-    });
-    return { callId: call.callId, status: 'ringing' as const };
-  }
-
-  async accept(conn: Connection, callId: string): Promise<void> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents accept calls');
-    const call = await this.visibleCall(conn, callId);
-    if (!UNANSWERED.includes(call.state)) throw SignalingError.conflict(`call is ${call.state}`);
-    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
-      throw SignalingError.forbidden('call is ringing another agent');
-    }
-    const mine = await this.store.callsOf(conn.companyId, conn.userId);
-    if (mine.some((c) => c.state === 'answered')) {
-      throw SignalingError.conflict('already in a call');
-    }
-    const agent: Party = {
-      id: conn.userId,
-      role: conn.principal.role,
-      name: conn.principal.name,
-      connId: conn.id,
-    };
-    const answeredAt = this.now();
-    const answered = await this.store.updateCall(callId, [call.state], {
-      state: 'answered',
-      agent,
-      answeredAt,
-    });
-    if (answered === undefined) throw SignalingError.conflict('call was taken or ended');
-    if (call.state === 'queued' && call.queuedAt !== undefined) {
-      await this.store.recordQueueWait(conn.companyId, {
-        at: answeredAt,
-        waitMs: Math.max(0, answeredAt - call.queuedAt),
-      });
-    }
-    this.timers.clear(WAIT_TIMERS, callId);
-    this.transitioned(answered);
-
-    mirrorCall(this.hub, answered, conn);
-    const { callType } = answered;
-    this.hub.sendTo(answered.visitor.connId, {
-      type: 'call_started',
-      callId,
-      callType,
-      peer: { id: agent.id, role: agent.role, name: agent.name },
-    });
-    conn.send({
-      type: 'call_started',
-      callId,
-      callType,
-      peer: { id: answered.visitor.id, role: 'visitor', name: answered.visitor.name },
-    });
-    if (!this.hub.reachable(answered.visitor.connId)) {
-      conn.send({ type: 'peer_disconnected', callId });
-    }
-
-    if (call.state === 'queued') {
-      await this.store.dequeue(conn.companyId, callId);
-      await this.queueChanged(conn.companyId);
-    } else {
-      this.hub.sendToMany(
-        answered.rungConnIds,
-        { type: 'call_answered_elsewhere', callId },
-        conn.id,
-      );
-    }
-    // Any answered call shows the agent is at its desk: the missed-ring streak is broken.
-    await this.presence.ringAnswered(conn.companyId, conn.userId);
-    await this.presence.markBusy(conn.companyId, conn.userId);
-    // Only now, with the agent busy, may the ring go: no instant in which a direct call finds
-    // the agent both online and free to ring.
-    if (call.state === 'ringing') await this.store.releaseRing(conn.companyId, conn.userId, callId);
-  }
-
-  async decline(conn: Connection, callId: string): Promise<void> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents decline calls');
-    const call = await this.visibleCall(conn, callId);
-    if (call.state === 'ringing' && call.targetAgentId !== conn.userId) {
-      throw SignalingError.forbidden('call is ringing another agent');
-    }
-    if (call.state !== 'ringing')
-      throw SignalingError.conflict(`call is ${call.state}, not ringing`);
-    const declined = await this.finish(call, ['ringing'], 'declined', 'declined');
-    if (declined === undefined) throw SignalingError.conflict('call was taken or ended');
-    const message: ServerMessage = { type: 'call_declined', callId };
-    this.hub.sendTo(declined.visitor.connId, message);
-    this.hub.sendToMany(declined.rungConnIds, message);
-    await this.presence.ringAnswered(conn.companyId, conn.userId);
-  }
-
-  async cancel(conn: Connection, callId: string): Promise<void> {
-    const call = await this.visibleCall(conn, callId);
-    if (call.visitor.id !== conn.userId) throw SignalingError.forbidden('not your call');
-    if (!UNANSWERED.includes(call.state)) {
-      throw SignalingError.conflict(`call is ${call.state}; end an answered call with call_ended`);
-    }
-    const ended = await this.finish(call, UNANSWERED, 'abandoned', 'cancelled');
-    if (ended === undefined) throw SignalingError.conflict('call was taken or ended');
-    this.notifyEnded(ended, ended.rungConnIds);
-  }
-
-  async end(conn: Connection, callId: string, reason: string | undefined): Promise<void> {
-    const call = await this.visibleCall(conn, callId);
-    const side = this.sideOf(call, conn.userId);
-    if (side === undefined) throw SignalingError.forbidden('not a participant of this call');
-    // A visitor hanging up before anyone answered is a cancel; accept it under either name.
-    if (side === 'visitor' && UNANSWERED.includes(call.state)) return this.cancel(conn, callId);
-    if (call.state !== 'answered') throw SignalingError.conflict(`call is ${call.state}`);
-    const ended = await this.finish(call, ANSWERED, 'ended', reason ?? 'hangup');
-    if (ended === undefined) throw SignalingError.conflict('call already ended');
-    this.notifyEnded(ended);
+    msg: ClientMessageOf<'queue_list'>,
+  ): Promise<AckResultOf<'queue_list'>> {
+    return this.queue.listQueue(conn, msg);
   }
 
   // -------------------------------------------------------------------------------------------
   // Connections coming and going
   // -------------------------------------------------------------------------------------------
 
-  /**
-   * A connection closed: each call it carried moves to a newer live connection of the same
-   * user if there is one (a client that reconnected before the server noticed the old socket
-   * was dead), else keeps the participant for the reconnect grace.
-   */
-  async connectionClosed(conn: Connection): Promise<void> {
-    for (const link of conn.calls.values()) {
-      const call = await this.store.getCall(link.callId);
-      if (call === undefined) continue;
-      const side = this.sideOf(call, conn.userId);
-      if (side === undefined || call[side]?.connId !== conn.id) continue;
-      await this.unbind(call, side, () => this.newerConnection(conn), conn.barred);
-    }
-    dropLinks(conn);
+  /** A connection closed: its calls move to the user's newer connection or wait for it. */
+  connectionClosed(conn: Connection): Promise<void> {
+    return this.recovery.connectionClosed(conn);
   }
 
-  /**
-   * A connection of a node that died (see `cluster/reaper.ts`): each call it carried is handed to
-   * the user's newer connection on a live node, or waits out its reconnect grace, as on a close.
-   */
-  async connectionLost(lost: LostConnection, deadNode: string): Promise<void> {
-    for (const call of await this.store.callsOf(lost.companyId, lost.userId)) {
-      const side = this.sideOf(call, lost.userId);
-      if (side === undefined || call[side]?.connId !== lost.connId) continue;
-      await this.unbind(call, side, async () => {
-        // Cluster ids are time-ordered: the one opened last is the newest.
-        let newest: string | undefined;
-        for (const id of await this.store.connectionsOf(lost.companyId, lost.userId)) {
-          if (!openedAfter(id, lost.connId) || nodeOfConnId(id) === deadNode) continue;
-          if (newest === undefined || openedAfter(id, newest)) newest = id;
-        }
-        return this.hub.get(newest) ?? newest;
-      });
-    }
-  }
-
-  /**
-   * Unbinds `side` of `call` from its connection, which is gone: the peer hears so, and the call
-   * moves to the user's newer connection if `successor` finds one, else waits out the grace
-   * (ends at once for a barred user, who cannot come back).
-   */
-  private async unbind(
-    call: CallRecord,
-    side: Side,
-    successor: () => Promise<Connection | string | undefined>,
-    barred = false,
-  ): Promise<void> {
-    const updated = await this.rebind(call, side, null);
-    if (updated === undefined) return;
-    mirrorCall(this.hub, updated);
-    if (updated.state === 'answered') {
-      const peerConnId = side === 'visitor' ? updated.agent?.connId : updated.visitor.connId;
-      this.hub.sendTo(peerConnId, { type: 'peer_disconnected', callId: call.callId });
-    }
-    const next = await successor();
-    if (next === undefined || !(await this.resume(next, updated, side))) {
-      if (barred) await this.graceExpired(call.callId, side);
-      else this.timers.arm(`grace-${side}`, call.callId, this.config.callReconnectGraceMs);
-    }
+  /** A connection of a node that died: its calls are handled as on a close. */
+  connectionLost(lost: LostConnection, deadNode: string): Promise<void> {
+    return this.recovery.connectionLost(lost, deadNode);
   }
 
   /** A new connection: take over the user's calls whose side is disconnected. */
-  async connectionOpened(conn: Connection): Promise<void> {
-    for (const call of await this.store.callsOf(conn.companyId, conn.userId)) {
-      const side = this.sideOf(call, conn.userId);
-      if (side === undefined || call[side]?.connId !== null) continue;
-      await this.resume(conn, call, side);
-    }
+  connectionOpened(conn: Connection): Promise<void> {
+    return this.recovery.connectionOpened(conn);
   }
 
-  /**
-   * The user's newest live connection opened after `conn`, if any: on this node, or in a
-   * cluster on another (its id, whose time-ordered part tells when it opened).
-   */
-  private async newerConnection(conn: Connection): Promise<Connection | string | undefined> {
-    let newest: Connection | undefined;
-    let newestRemote: string | undefined;
-    for (const connId of await this.store.connectionsOf(conn.companyId, conn.userId)) {
-      if (this.hub.remoteNodeOf(connId) !== undefined) {
-        if (
-          openedAfter(connId, conn.id) &&
-          (newestRemote === undefined || openedAfter(connId, newestRemote))
-        ) {
-          newestRemote = connId;
-        }
-        continue;
-      }
-      const other = this.hub.get(connId);
-      if (other === undefined || other === conn || other.closing) continue;
-      if (other.openedAt <= conn.openedAt) continue;
-      if (newest === undefined || other.openedAt > newest.openedAt) newest = other;
-    }
-    // Both kinds only in a cluster, where every id tells when it opened.
-    if (newest !== undefined && newestRemote !== undefined) {
-      return openedAfter(newestRemote, newest.id) ? newestRemote : newest;
-    }
-    return newest ?? newestRemote;
+  /** Puts back a live call that the shared store lost, from this node's mirror of it. */
+  restore(call: CallRecord): Promise<void> {
+    return this.recovery.restore(call);
   }
 
-  /**
-   * Binds a disconnected side of `call` to `successor` (a connection of this node, or the id of
-   * one on another node) and tells both sides.
-   */
-  private async resume(
-    successor: Connection | string,
-    call: CallRecord,
-    side: Side,
-  ): Promise<boolean> {
-    const conn = typeof successor === 'string' ? undefined : successor;
-    const connId = typeof successor === 'string' ? successor : successor.id;
-    const updated = await this.rebind(call, side, connId);
-    if (updated === undefined) return false;
-    this.timers.clear([side === 'visitor' ? 'grace-visitor' : 'grace-agent'], call.callId);
-    mirrorCall(this.hub, updated, conn);
-    const send = (message: ServerMessage) =>
-      conn !== undefined ? conn.send(message) : this.hub.sendTo(connId, message);
-    const peer = side === 'visitor' ? updated.agent : updated.visitor;
-    if (updated.state === 'answered' && peer !== undefined) {
-      send({
-        type: 'call_resumed',
-        callId: call.callId,
-        callType: updated.callType,
-        peer: { id: peer.id, role: peer.role, name: peer.name },
-        role: side === 'visitor' ? 'caller' : 'callee',
-      });
-      if (this.hub.reachable(peer.connId)) {
-        this.hub.sendTo(peer.connId, { type: 'peer_reconnected', callId: call.callId });
-      } else {
-        send({ type: 'peer_disconnected', callId: call.callId });
-      }
-    } else if (updated.state === 'queued' || updated.state === 'ringing') {
-      const position = (await this.store.queue(call.companyId)).indexOf(call.callId) + 1;
-      // What this socket was told, not call state: node-local (see call-links.ts). Looked up
-      // after the await: the call may have moved on, and its link with it.
-      const link = conn?.calls.get(call.callId);
-      if (position > 0 && link !== undefined) link.lastPosition = position;
-      const estimate = position > 0 ? (await this.estimator(call.companyId))(position) : undefined;
-      const waiting: ServerMessageOf<'call_waiting'> = {
-        type: 'call_waiting',
-        callId: call.callId,
-        callType: updated.callType,
-        status: updated.state,
-        ...(position > 0 ? { position } : {}),
-        ...estimateField(estimate),
-      };
-      // A connection of another node is told by its node, which keeps the position it was told,
-      // or the next publication of the queue would tell it the same position again.
-      if (conn !== undefined) conn.send(waiting);
-      else if (!this.hub.positionRemote(connId, waiting)) this.hub.sendTo(connId, waiting);
-    }
-    return true;
-  }
-
-  /**
-   * Binds `side` of `call` to `connId` (null: to no connection), provided the side is still bound
-   * as `call` says and the call is live; the updated record, or undefined.
-   *
-   * The write is a compare-and-set on the call's state, and the state may move on between the
-   * read and the write: in a cluster an agent on another node answers the call of a visitor whose
-   * close this node is cleaning up. A failed write is then tried again from the fresh record, or
-   * the close would leave the answered call bound to a dead connection, with no reconnect grace.
-   * Each retry needs the state to have moved on, and a call's state only moves forward.
-   */
-  private async rebind(
-    call: CallRecord,
-    side: Side,
-    connId: string | null,
-  ): Promise<CallRecord | undefined> {
-    const bound = call[side]?.connId;
-    for (let current = call; ;) {
-      const updated = await this.store.updateCall(
-        current.callId,
-        [current.state],
-        withConn(current, side, connId),
-      );
-      if (updated !== undefined) return updated;
-      const fresh = await this.store.getCall(call.callId);
-      if (fresh === undefined || isFinalCallState(fresh.state)) return undefined;
-      if (fresh.state === current.state || fresh[side]?.connId !== bound) return undefined;
-      current = fresh;
-    }
-  }
-
-  /** Sends an agent the current queue (on connect and on joining agent-room). */
-  async sendQueue(conn: Connection): Promise<void> {
-    const { snapshot, total } = await this.queueSnapshot(
-      conn.companyId,
-      0,
-      this.config.queueAnnounceMax,
-    );
-    conn.send({ type: 'queue_updated', calls: snapshot.map((s) => s.entry), total });
-  }
-
-  /** A page of the company queue for an agent (`queue_list`), beyond what is announced. */
-  async listQueue(
-    conn: Connection,
-    msg: ClientMessageOf<'queue_list'>,
-  ): Promise<AckResultOf<'queue_list'>> {
-    if (!conn.isAgent) throw SignalingError.forbidden('only agents and admins see the queue');
-    const { snapshot, total } = await this.queueSnapshot(
-      conn.companyId,
-      msg.offset ?? 0,
-      msg.limit ?? this.config.queueAnnounceMax,
-    );
-    return { calls: snapshot.map((s) => s.entry), total };
-  }
-
-  /**
-   * Puts back a live call that the shared store lost (a cluster's Redis restarted empty), from
-   * the record this node last mirrored: the record, its place in the queue or its ring, its
-   * agent busy, and its timers with what was left of them.
-   */
-  async restore(call: CallRecord): Promise<void> {
-    if ((await this.store.getCall(call.callId)) !== undefined) return;
-    await this.store.createCall(call);
-    const now = this.now();
-    if (call.state === 'queued') {
-      await this.store.enqueue(call.companyId, call.callId);
-      const left = (call.queuedAt ?? now) + this.config.queueTimeoutMs - now;
-      this.timers.arm('queue', call.callId, Math.max(0, left));
-      await this.queueChanged(call.companyId);
-    } else if (call.state === 'ringing' && call.targetAgentId !== undefined) {
-      await this.store.claimRing(call.companyId, call.targetAgentId, call.callId);
-      const left = (call.ringingAt ?? now) + this.config.ringTimeoutMs - now;
-      this.timers.arm('ring', call.callId, Math.max(0, left));
-    } else if (call.state === 'answered' && call.agent !== undefined) {
-      await this.presence.markBusy(call.companyId, call.agent.id);
-    }
-    for (const side of ['visitor', 'agent'] as const) {
-      if (call[side]?.connId === null) {
-        this.timers.arm(`grace-${side}`, call.callId, this.config.callReconnectGraceMs);
-      }
-    }
-  }
-
-  /** Stops every timer (server shutdown). */
-  stop(): void {
-    this.timers.stop();
-  }
+  // -------------------------------------------------------------------------------------------
+  // Other nodes
+  // -------------------------------------------------------------------------------------------
 
   /**
    * Another node changed `call` (the record it mirrors here, see `call-links.ts`): this node's
@@ -586,254 +151,18 @@ export class CallService {
    * pending here for its whole 10 minutes.
    */
   mirrored(call: CallRecord): void {
-    mirrorLocal(this.hub, call);
-    this.timers.forget(settledTimers(call), call.callId);
+    mirrorLocal(this.ctx.hub, call);
+    this.ctx.timers.forget(settledTimers(call), call.callId);
   }
 
-  /**
-   * A visitor of this node whose queued call another node published: it is told its position
-   * unless this node told it that already (see {@link publishQueue}). Or whose call another node
-   * resumed onto it (see {@link resume}): it is told where the call waits, which this node keeps.
-   */
+  /** A queue position or a resumed call's place, sent by another node for a visitor of this one. */
   positionFromAnotherNode(connId: string, message: PlaceMessage): void {
-    const link = this.hub.get(connId)?.calls.get(message.callId);
-    if (message.type === 'call_waiting') {
-      if (link !== undefined && message.position !== undefined)
-        link.lastPosition = message.position;
-      this.hub.sendTo(connId, message);
-      return;
-    }
-    if (link === undefined || link.lastPosition === message.position) return;
-    link.lastPosition = message.position;
-    this.hub.sendTo(connId, message);
+    this.queue.positionFromAnotherNode(connId, message);
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Timeouts
-  // -------------------------------------------------------------------------------------------
-
-  private timerFired(kind: TimerKind, callId: string): Promise<void> {
-    switch (kind) {
-      case 'ring':
-        return this.ringTimedOut(callId);
-      case 'queue':
-        return this.queueTimedOut(callId);
-      case 'grace-visitor':
-        return this.graceExpired(callId, 'visitor');
-      case 'grace-agent':
-        return this.graceExpired(callId, 'agent');
-      default: {
-        const never: never = kind;
-        throw new Error(`unknown timer ${String(never)}`);
-      }
-    }
-  }
-
-  private async ringTimedOut(callId: string): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined) return;
-    const missed = await this.finish(call, ['ringing'], 'missed', 'ring_timeout');
-    if (missed === undefined) return;
-    const message: ServerMessage = { type: 'call_missed', callId, reason: 'ring_timeout' };
-    this.hub.sendTo(missed.visitor.connId, message);
-    this.hub.sendToMany(missed.rungConnIds, message);
-    if (missed.targetAgentId !== undefined) {
-      await this.presence.ringMissed(missed.companyId, missed.targetAgentId, missed);
-    }
-  }
-
-  private async queueTimedOut(callId: string): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined) return;
-    const missed = await this.finish(call, ['queued'], 'missed', 'queue_timeout');
-    if (missed === undefined) return;
-    this.hub.sendTo(missed.visitor.connId, {
-      type: 'call_missed',
-      callId,
-      reason: 'queue_timeout',
-    });
-  }
-
-  private async graceExpired(callId: string, side: Side): Promise<void> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined || call[side]?.connId !== null) return;
-    if (call.state === 'answered') {
-      const ended = await this.finish(call, ANSWERED, 'ended', 'disconnected');
-      if (ended !== undefined) this.notifyEnded(ended);
-    } else if (UNANSWERED.includes(call.state) && side === 'visitor') {
-      const ended = await this.finish(call, UNANSWERED, 'abandoned', 'disconnected');
-      if (ended !== undefined) this.notifyEnded(ended, ended.rungConnIds);
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Helpers
-  // -------------------------------------------------------------------------------------------
-
-  /** The call if the connection's company owns it; other companies' calls do not exist. */
-  private async visibleCall(conn: Connection, callId: string): Promise<CallRecord> {
-    const call = await this.store.getCall(callId);
-    if (call === undefined || call.companyId !== conn.companyId) {
-      throw SignalingError.notFound('no such call');
-    }
-    return call;
-  }
-
-  private sideOf(call: CallRecord, userId: string): Side | undefined {
-    if (call.visitor.id === userId) return 'visitor';
-    if (call.agent?.id === userId) return 'agent';
-    return undefined;
-  }
-
-  /**
-   * Moves a call to a final state (if it is still in one of `from`), tidies queue, timers and
-   * links, gives the agent its status back, and forgets the call.
-   */
-  private async finish(
-    call: CallRecord,
-    from: readonly CallState[],
-    state: CallState,
-    reason: string,
-  ): Promise<CallRecord | undefined> {
-    const done = await this.store.updateCall(call.callId, from, {
-      state,
-      endedAt: this.now(),
-      endReason: reason,
-    });
-    if (done === undefined) return undefined;
-    this.timers.clear(ALL_TIMERS, call.callId);
-    this.transitioned(done);
-    this.announceFinished(done);
-    mirrorCall(this.hub, done);
-    // A ring that ended (declined, missed, cancelled) frees the agent to be rung again.
-    if (done.targetAgentId !== undefined) {
-      await this.store.releaseRing(done.companyId, done.targetAgentId, call.callId);
-    }
-    await this.store.deleteCall(call.callId);
-    if (call.state === 'queued' && (await this.store.dequeue(call.companyId, call.callId))) {
-      await this.queueChanged(call.companyId);
-    }
-    if (done.agent !== undefined && call.state === 'answered') {
-      await this.presence.restoreAfterCall(done.companyId, done.agent.id);
-    }
-    return done;
-  }
-
-  /** Sends `call_ended` to both participants (and any extra connections, e.g. rung agents). */
-  private notifyEnded(call: CallRecord, extra: readonly string[] = []): void {
-    const targets = new Set<string>(extra);
-    if (call.visitor.connId !== null) targets.add(call.visitor.connId);
-    if (call.agent?.connId) targets.add(call.agent.connId);
-    this.hub.sendToMany(targets, {
-      type: 'call_ended',
-      callId: call.callId,
-      reason: call.endReason ?? 'hangup',
-      durationSec: callDurationSec(call) ?? 0,
-    });
-  }
-
-  /**
-   * Tells the company's agent-room that a call is over, once the call log has it, so that a
-   * dashboard re-reading the statistics on receipt finds the call counted.
-   */
-  private announceFinished(call: CallRecord): void {
-    const message: ServerMessage = {
-      type: 'call_finished',
-      callId: call.callId,
-      state: call.state as ServerMessageOf<'call_finished'>['state'],
-      ...(call.agent !== undefined ? { agentId: call.agent.id } : {}),
-    };
-    // Only those whose call log shows the call (as `GET /api/calls` decides): admins see every
-    // call, an agent the calls it answered or that rang it. Everyone else would only pay for it:
-    // in a company of 100 agents, a frame to each for every call cost two thirds of the
-    // call-setup rate.
-    const concerned = (member: RoomMember) =>
-      member.role === 'admin' ||
-      member.userId === call.agent?.id ||
-      member.userId === call.targetAgentId;
-    const send = () =>
-      this.hub.broadcast(call.companyId, [AGENT_ROOM], message, (m) => !concerned(m), true);
-    const logged = this.hooks.logged?.(call.callId) ?? Promise.resolve();
-    logged
-      .then(send)
-      .catch((err: unknown) =>
-        this.log.error({ err, callId: call.callId }, 'call_finished failed'),
-      );
-  }
-
-  private transitioned(call: CallRecord): void {
-    this.metrics.callTransitions.inc(call.state);
-    this.log.debug(
-      { callId: call.callId, companyId: call.companyId, state: call.state },
-      'call transition',
-    );
-    if (this.hooks.observer !== undefined) {
-      try {
-        this.hooks.observer(call);
-      } catch (err) {
-        this.log.error({ err, callId: call.callId }, 'call observer failed');
-      }
-    }
-  }
-
-  /**
-   * The company's queue from `offset` on, at most `limit` entries, oldest first: each entry as
-   * agents see it, with its call; and the whole queue's length.
-   */
-  private async queueSnapshot(companyId: string, offset = 0, limit = Infinity) {
-    const snapshot: Array<{ entry: QueueEntry; call: CallRecord }> = [];
-    const ids = await this.store.queue(companyId);
-    for (const callId of ids.slice(offset, offset + limit)) {
-      const call = await this.store.getCall(callId);
-      if (call === undefined) continue;
-      const entry: QueueEntry = {
-        callId,
-        visitor: { id: call.visitor.id, name: call.visitor.name },
-        callType: call.callType,
-        ...(call.purpose !== undefined ? { purpose: call.purpose } : {}),
-        queuedAt: new Date(call.queuedAt ?? call.ringingAt ?? this.now()).toISOString(),
-        position: offset + snapshot.length + 1,
-      };
-      snapshot.push({ entry, call });
-    }
-    return { snapshot, total: ids.length };
-  }
-
-  /** Estimates of the company's queue positions from its recent queue waits. */
-  private async estimator(companyId: string) {
-    return waitEstimator(await this.store.recentQueueWaits(companyId, this.now()));
-  }
-
-  /** The company's queue changed: it is published at the end of the tick (latest wins). */
-  private queueChanged(companyId: string): Promise<void> {
-    return this.coalescer.schedule(`queue\u0000${companyId}`, () => this.publishQueue(companyId));
-  }
-
-  /**
-   * Sends the company's agent-room the queue's oldest entries and its length, and each visitor
-   * whose position changed its new position.
-   */
-  private async publishQueue(companyId: string): Promise<void> {
-    const { snapshot, total } = await this.queueSnapshot(companyId);
-    // Bounded however long the queue (issue 11): every agent pays for every change.
-    const calls = snapshot.slice(0, this.config.queueAnnounceMax).map((s) => s.entry);
-    await this.hub.broadcast(companyId, [AGENT_ROOM], { type: 'queue_updated', calls, total });
-    let estimate: ((position: number) => number | undefined) | undefined;
-    for (const { entry, call } of snapshot) {
-      const { connId } = call.visitor;
-      if (this.hub.remoteNodeOf(connId) !== undefined) {
-        // Its node knows what it told the visitor, and decides (positionFromAnotherNode).
-        estimate ??= await this.estimator(companyId);
-        this.hub.positionRemote(connId!, positionMessage(entry, estimate));
-        continue;
-      }
-      // Only a new position is news: a changed estimate alone is not worth a frame per visitor.
-      const link = this.hub.get(connId)?.calls.get(entry.callId);
-      if (link === undefined || link.lastPosition === entry.position) continue;
-      link.lastPosition = entry.position;
-      estimate ??= await this.estimator(companyId);
-      this.hub.sendTo(connId, positionMessage(entry, estimate));
-    }
+  /** Stops every timer (server shutdown). */
+  stop(): void {
+    this.ctx.timers.stop();
   }
 }
 
@@ -844,17 +173,4 @@ function settledTimers(call: CallRecord): readonly TimerKind[] {
   if (call.visitor.connId !== null) settled.push('grace-visitor');
   if (call.agent !== undefined && call.agent.connId !== null) settled.push('grace-agent');
   return settled;
-}
-
-/** A visitor's `queue_position` for its queue entry. */
-function positionMessage(
-  entry: QueueEntry,
-  estimate: (position: number) => number | undefined,
-): ServerMessageOf<'queue_position'> {
-  return {
-    type: 'queue_position',
-    callId: entry.callId,
-    position: entry.position,
-    ...estimateField(estimate(entry.position)),
-  };
 }

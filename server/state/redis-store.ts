@@ -38,32 +38,21 @@
  */
 import type { ClientContext, Redis, RedisValue, Result } from 'ioredis';
 import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
-import { decodeId, encodeId, RedisKeys } from './redis-keys.js';
-import {
-  agentFields,
-  agentFromFields,
-  callFields,
-  callFromFields,
-  objectFieldMap,
-  queueWaitFromJson,
-  replyArrays,
-  replyFieldMap,
-  replyInteger,
-  replyStrings,
-  roomMemberFromJson,
-} from './redis-records.js';
+import { RedisCalls } from './redis-calls.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisPresence } from './redis-presence.js';
+import { RedisQueue } from './redis-queue.js';
+import { replyFieldMap, replyInteger, replyStrings } from './redis-records.js';
+import { RedisRooms } from './redis-rooms.js';
 import { SCRIPTS, type ScriptCommand } from './redis-scripts.js';
-import {
-  isFinalCallState,
-  LIVE_CALL_STATES,
-  QUEUE_WAIT_HISTORY,
-  type AgentRecord,
-  type CallPatch,
-  type CallRecord,
-  type MissedRing,
-  type QueueWaitSample,
-  type RoomMember,
-  type StateStore,
+import type {
+  AgentRecord,
+  CallPatch,
+  CallRecord,
+  MissedRing,
+  QueueWaitSample,
+  RoomMember,
+  StateStore,
 } from './store.js';
 
 type ScriptCommands<Context extends ClientContext> = {
@@ -96,33 +85,18 @@ export interface RedisStoreOptions {
 }
 
 /**
- * How long a visitor's call request claim lasts unless released: far longer than a request takes
- * (a few round trips), and short enough that a node dying mid-request keeps the visitor from
- * calling for a moment only.
+ * State in Redis, shared by every node that uses the same Redis and prefix.
+ *
+ * Each section of {@link StateStore} is a part of its own (`redis-presence.ts`, `redis-rooms.ts`,
+ * `redis-queue.ts`, `redis-calls.ts`) on the same client and keys; this class checks the options,
+ * defines the scripts, hands each operation to its part, and reads the counters for `stats()`.
  */
-const CALL_REQUEST_CLAIM_TTL_MS = 10_000;
-
-/** Call properties a patch may remove (set to undefined); the others are required. */
-const REMOVABLE_CALL_FIELDS: ReadonlySet<string> = new Set([
-  'agent',
-  'answeredAt',
-  'endedAt',
-  'endReason',
-]);
-const PATCH_FIELDS = [
-  'state',
-  'visitor',
-  'agent',
-  'answeredAt',
-  'endedAt',
-  'endReason',
-  'rungConnIds',
-] as const satisfies readonly (keyof CallPatch)[];
-
-/** State in Redis, shared by every node that uses the same Redis and prefix. */
 export class RedisStore implements StateStore {
   private readonly keys: RedisKeys;
-  private readonly ringClaimTtlMs: number;
+  private readonly presence: RedisPresence;
+  private readonly rooms: RedisRooms;
+  private readonly queues: RedisQueue;
+  private readonly calls: RedisCalls;
 
   /**
    * @param redis A connected client that the caller owns (and closes); the store defines its
@@ -140,271 +114,141 @@ export class RedisStore implements StateStore {
       throw new RangeError('ringClaimTtlMs must be a positive whole number of ms');
     }
     this.keys = new RedisKeys(options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX);
-    this.ringClaimTtlMs = options.ringClaimTtlMs;
     for (const [name, script] of Object.entries(SCRIPTS)) redis.defineCommand(name, script);
+    this.presence = new RedisPresence(redis, this.keys, options.ringClaimTtlMs);
+    this.rooms = new RedisRooms(redis, this.keys);
+    this.queues = new RedisQueue(redis, this.keys);
+    this.calls = new RedisCalls(redis, this.keys);
   }
 
   // Presence --------------------------------------------------------------------------------
 
-  async addConnection(companyId: string, userId: string, connId: string): Promise<number> {
-    const key = this.keys.connections(companyId, userId);
-    const reply = await this.redis.calldockerAddConnection(key, encodeId(connId));
-    return replyInteger(reply, 'addConnection');
+  addConnection(companyId: string, userId: string, connId: string): Promise<number> {
+    return this.presence.addConnection(companyId, userId, connId);
   }
 
-  async removeConnection(companyId: string, userId: string, connId: string): Promise<number> {
-    const key = this.keys.connections(companyId, userId);
-    const reply = await this.redis.calldockerRemoveConnection(key, encodeId(connId));
-    return replyInteger(reply, 'removeConnection');
+  removeConnection(companyId: string, userId: string, connId: string): Promise<number> {
+    return this.presence.removeConnection(companyId, userId, connId);
   }
 
-  async connectionsOf(companyId: string, userId: string): Promise<readonly string[]> {
-    const ids = await this.redis.lrange(this.keys.connections(companyId, userId), 0, -1);
-    return ids.map(decodeId);
+  connectionsOf(companyId: string, userId: string): Promise<readonly string[]> {
+    return this.presence.connectionsOf(companyId, userId);
   }
 
-  async agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord> {
-    const record: AgentRecord = {
-      id: agent.id,
-      name: agent.name,
-      status: 'online',
-      statusBeforeCall: null,
-      missedRings: 0,
-    };
-    const reply = await this.redis.calldockerAgentPresent(
-      this.keys.agent(companyId, agent.id),
-      this.keys.agents(companyId),
-      encodeId(agent.id),
-      ...agentFields(record),
-    );
-    return agentFromFields(replyFieldMap(reply, 'agentPresent'));
+  agentPresent(companyId: string, agent: { id: string; name: string }): Promise<AgentRecord> {
+    return this.presence.agentPresent(companyId, agent);
   }
 
-  async setAgentStatus(
+  setAgentStatus(
     companyId: string,
     agentId: string,
     status: AgentStatus,
     statusBeforeCall: AgentStatus | null,
   ): Promise<AgentRecord | undefined> {
-    const reply = await this.redis.calldockerSetAgentStatus(
-      this.keys.agent(companyId, agentId),
-      JSON.stringify(status),
-      JSON.stringify(statusBeforeCall),
-    );
-    return reply === null ? undefined : agentFromFields(replyFieldMap(reply, 'setAgentStatus'));
+    return this.presence.setAgentStatus(companyId, agentId, status, statusBeforeCall);
   }
 
-  async countMissedRing(
+  countMissedRing(
     companyId: string,
     agentId: string,
-    reset = false,
+    reset?: boolean,
     ring?: MissedRing,
   ): Promise<number> {
-    const reply = await this.redis.calldockerCountMissedRing(
-      this.keys.agent(companyId, agentId),
-      reset ? '1' : '0',
-      ring === undefined ? '0' : '1',
-      encodeId(ring?.address ?? ''),
-      String(ring?.at ?? 0),
-      String(ring?.burstWindowMs ?? 0),
-      ring === undefined ? '' : JSON.stringify({ address: ring.address, at: ring.at }),
-    );
-    return replyInteger(reply, 'countMissedRing');
+    return this.presence.countMissedRing(companyId, agentId, reset, ring);
   }
 
-  async claimRing(companyId: string, agentId: string, callId: string): Promise<boolean> {
-    const key = this.keys.ring(companyId, agentId);
-    const reply = await this.redis.set(key, encodeId(callId), 'PX', this.ringClaimTtlMs, 'NX');
-    return reply === 'OK';
+  claimRing(companyId: string, agentId: string, callId: string): Promise<boolean> {
+    return this.presence.claimRing(companyId, agentId, callId);
   }
 
-  async releaseRing(companyId: string, agentId: string, callId: string): Promise<void> {
-    await this.redis.calldockerReleaseClaim(this.keys.ring(companyId, agentId), encodeId(callId));
+  releaseRing(companyId: string, agentId: string, callId: string): Promise<void> {
+    return this.presence.releaseRing(companyId, agentId, callId);
   }
 
-  async claimCallRequest(companyId: string, visitorId: string, callId: string): Promise<boolean> {
-    const key = this.keys.callRequest(companyId, visitorId);
-    const reply = await this.redis.set(
-      key,
-      encodeId(callId),
-      'PX',
-      CALL_REQUEST_CLAIM_TTL_MS,
-      'NX',
-    );
-    return reply === 'OK';
+  claimCallRequest(companyId: string, visitorId: string, callId: string): Promise<boolean> {
+    return this.presence.claimCallRequest(companyId, visitorId, callId);
   }
 
-  async releaseCallRequest(companyId: string, visitorId: string, callId: string): Promise<void> {
-    const key = this.keys.callRequest(companyId, visitorId);
-    await this.redis.calldockerReleaseClaim(key, encodeId(callId));
+  releaseCallRequest(companyId: string, visitorId: string, callId: string): Promise<void> {
+    return this.presence.releaseCallRequest(companyId, visitorId, callId);
   }
 
-  async agentGone(companyId: string, agentId: string): Promise<void> {
-    await this.redis.calldockerAgentGone(
-      this.keys.agent(companyId, agentId),
-      this.keys.agents(companyId),
-      encodeId(agentId),
-    );
+  agentGone(companyId: string, agentId: string): Promise<void> {
+    return this.presence.agentGone(companyId, agentId);
   }
 
-  async getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined> {
-    const fields = await this.redis.hgetall(this.keys.agent(companyId, agentId));
-    return Object.keys(fields).length === 0 ? undefined : agentFromFields(objectFieldMap(fields));
+  getAgent(companyId: string, agentId: string): Promise<AgentRecord | undefined> {
+    return this.presence.getAgent(companyId, agentId);
   }
 
-  async listAgents(companyId: string): Promise<readonly AgentRecord[]> {
-    const reply = await this.redis.calldockerListAgents(
-      this.keys.agents(companyId),
-      this.keys.company(companyId),
-    );
-    return replyArrays(reply, 'listAgents').map((f) =>
-      agentFromFields(replyFieldMap(f, 'listAgents')),
-    );
+  listAgents(companyId: string): Promise<readonly AgentRecord[]> {
+    return this.presence.listAgents(companyId);
   }
 
   // Rooms -----------------------------------------------------------------------------------
 
-  async joinRoom(companyId: string, roomId: string, member: RoomMember): Promise<boolean> {
-    const reply = await this.redis.calldockerJoinRoom(
-      this.keys.room(companyId, roomId),
-      this.keys.roomStaff(companyId, roomId),
-      this.keys.roomCount,
-      encodeId(member.connId),
-      JSON.stringify(member),
-      member.role === 'visitor' ? '0' : '1',
-    );
-    return replyInteger(reply, 'joinRoom') === 1;
+  joinRoom(companyId: string, roomId: string, member: RoomMember): Promise<boolean> {
+    return this.rooms.joinRoom(companyId, roomId, member);
   }
 
-  async leaveRoom(companyId: string, roomId: string, connId: string): Promise<boolean> {
-    const reply = await this.redis.calldockerLeaveRoom(
-      this.keys.room(companyId, roomId),
-      this.keys.roomStaff(companyId, roomId),
-      this.keys.roomCount,
-      encodeId(connId),
-    );
-    return replyInteger(reply, 'leaveRoom') === 1;
+  leaveRoom(companyId: string, roomId: string, connId: string): Promise<boolean> {
+    return this.rooms.leaveRoom(companyId, roomId, connId);
   }
 
-  async roomMembers(
+  roomMembers(
     companyId: string,
     roomId: string,
-    staffOnly = false,
+    staffOnly?: boolean,
   ): Promise<readonly RoomMember[]> {
-    const key = staffOnly
-      ? this.keys.roomStaff(companyId, roomId)
-      : this.keys.room(companyId, roomId);
-    return (await this.redis.hvals(key)).map(roomMemberFromJson);
+    return this.rooms.roomMembers(companyId, roomId, staffOnly);
   }
 
   // Queue -----------------------------------------------------------------------------------
 
-  async enqueue(companyId: string, callId: string, maxLength = Infinity): Promise<boolean> {
-    const reply = await this.redis.calldockerEnqueue(
-      this.keys.queue(companyId),
-      encodeId(callId),
-      Number.isFinite(maxLength) ? String(maxLength) : '',
-    );
-    return replyInteger(reply, 'enqueue') === 1;
+  enqueue(companyId: string, callId: string, maxLength?: number): Promise<boolean> {
+    return this.queues.enqueue(companyId, callId, maxLength);
   }
 
-  async dequeue(companyId: string, callId: string): Promise<boolean> {
-    return (await this.redis.zrem(this.keys.queue(companyId), encodeId(callId))) === 1;
+  dequeue(companyId: string, callId: string): Promise<boolean> {
+    return this.queues.dequeue(companyId, callId);
   }
 
-  async queue(companyId: string): Promise<readonly string[]> {
-    return (await this.redis.zrange(this.keys.queue(companyId), 0, -1)).map(decodeId);
+  queue(companyId: string): Promise<readonly string[]> {
+    return this.queues.queue(companyId);
   }
 
-  async recordQueueWait(companyId: string, sample: QueueWaitSample): Promise<void> {
-    await this.redis.calldockerRecordQueueWait(
-      this.keys.queueWaits(companyId),
-      JSON.stringify({ at: sample.at, waitMs: sample.waitMs }),
-      QUEUE_WAIT_HISTORY.maxSamples,
-    );
+  recordQueueWait(companyId: string, sample: QueueWaitSample): Promise<void> {
+    return this.queues.recordQueueWait(companyId, sample);
   }
 
-  async recentQueueWaits(companyId: string, now: number): Promise<readonly QueueWaitSample[]> {
-    const reply = await this.redis.calldockerRecentQueueWaits(
-      this.keys.queueWaits(companyId),
-      String(now - QUEUE_WAIT_HISTORY.maxAgeMs),
-    );
-    return replyStrings(reply, 'recentQueueWaits').map(queueWaitFromJson);
+  recentQueueWaits(companyId: string, now: number): Promise<readonly QueueWaitSample[]> {
+    return this.queues.recentQueueWaits(companyId, now);
   }
 
   // Calls -----------------------------------------------------------------------------------
 
-  async createCall(call: CallRecord): Promise<void> {
-    await this.redis.calldockerCreateCall(
-      this.keys.call(call.callId),
-      this.keys.callCounts,
-      encodeId(call.callId),
-      this.keys.company(call.companyId),
-      encodeId(call.visitor.id),
-      call.agent === undefined ? '0' : '1',
-      encodeId(call.agent?.id ?? ''),
-      call.state,
-      ...callFields(call),
-    );
+  createCall(call: CallRecord): Promise<void> {
+    return this.calls.createCall(call);
   }
 
-  async getCall(callId: string): Promise<CallRecord | undefined> {
-    const fields = await this.redis.hgetall(this.keys.call(callId));
-    return Object.keys(fields).length === 0 ? undefined : callFromFields(objectFieldMap(fields));
+  getCall(callId: string): Promise<CallRecord | undefined> {
+    return this.calls.getCall(callId);
   }
 
-  async updateCall(
+  updateCall(
     callId: string,
     from: readonly CallState[],
     patch: CallPatch,
   ): Promise<CallRecord | undefined> {
-    const sets: string[] = [];
-    const deletes: string[] = [];
-    for (const field of PATCH_FIELDS) {
-      if (!(field in patch)) continue;
-      const value = patch[field];
-      if (value !== undefined) sets.push(field, JSON.stringify(value));
-      else if (REMOVABLE_CALL_FIELDS.has(field)) deletes.push(field);
-    }
-    const agentChange = !('agent' in patch) ? '' : patch.agent === undefined ? '-' : '=';
-    const visitorChange = patch.visitor === undefined ? '' : '=';
-    const reply = await this.redis.calldockerUpdateCall(
-      this.keys.call(callId),
-      this.keys.callCounts,
-      encodeId(callId),
-      LIVE_CALL_STATES.length,
-      ...LIVE_CALL_STATES,
-      from.length,
-      ...from,
-      patch.state ?? '',
-      visitorChange,
-      encodeId(patch.visitor?.id ?? ''),
-      agentChange,
-      encodeId(patch.agent?.id ?? ''),
-      sets.length / 2,
-      ...sets,
-      deletes.length,
-      ...deletes,
-    );
-    return reply === null ? undefined : callFromFields(replyFieldMap(reply, 'updateCall'));
+    return this.calls.updateCall(callId, from, patch);
   }
 
-  async deleteCall(callId: string): Promise<void> {
-    await this.redis.calldockerDeleteCall(
-      this.keys.call(callId),
-      this.keys.callCounts,
-      encodeId(callId),
-    );
+  deleteCall(callId: string): Promise<void> {
+    return this.calls.deleteCall(callId);
   }
 
-  async callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]> {
-    const reply = await this.redis.calldockerCallsOf(
-      this.keys.userCalls(companyId, userId),
-      this.keys.callBase,
-    );
-    return replyArrays(reply, 'callsOf')
-      .map((fields) => callFromFields(replyFieldMap(fields, 'callsOf')))
-      .filter((call) => !isFinalCallState(call.state));
+  callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]> {
+    return this.calls.callsOf(companyId, userId);
   }
 
   // Introspection ---------------------------------------------------------------------------
