@@ -41,7 +41,11 @@ export async function rebuildFromConnections(ctx: RebuildContext): Promise<numbe
     hub.recordConnection(conn);
     count++;
   }
-  for (const call of [...hub.mirrored.values()]) await ctx.calls.restore(call);
+  for (const callId of [...hub.mirrored.keys()]) {
+    // The newest copy, and none for a call that ended while the ones before were put back.
+    const call = hub.mirrored.get(callId);
+    if (call !== undefined) await ctx.calls.restore(call);
+  }
   ctx.log.info({ connections: count, calls: hub.mirrored.size }, 'shared state rebuilt');
   return count;
 }

@@ -212,8 +212,9 @@ export class CallRecovery {
    * agent busy, and its timers with what was left of them.
    */
   async restore(call: CallRecord): Promise<void> {
-    if ((await this.ctx.store.getCall(call.callId)) !== undefined) return;
-    await this.ctx.store.createCall(call);
+    // The store decides: a call still there, or one that ended since this node's copy (another
+    // node ended it while this one was rebuilding), is left as it is.
+    if (!(await this.ctx.store.restoreCall(call))) return;
     const now = this.ctx.now();
     if (call.state === 'queued') {
       await this.ctx.store.enqueue(call.companyId, call.callId);

@@ -13,6 +13,7 @@ import {
 } from '../compact-set.js';
 import type { AgentStatus, CallState } from '../../client-lib/protocol.js';
 import {
+  CALL_TOMBSTONE_MS,
   isFinalCallState,
   QUEUE_WAIT_HISTORY,
   type AgentRecord,
@@ -47,6 +48,8 @@ export class MemoryStore implements StateStore {
   /** Each company's recent queue waits, oldest first, at most `maxSamples`. */
   private readonly queueWaits = new Map<string, QueueWaitSample[]>();
   private readonly calls = new Map<string, CallRecord>();
+  /** Calls deleted lately, and until when a restore must leave them deleted. */
+  private readonly ended = new Map<string, number>();
   private readonly callsByUser = new Map<string, Set<string>>();
 
   async addConnection(companyId: string, userId: string, connId: string): Promise<number> {
@@ -273,10 +276,25 @@ export class MemoryStore implements StateStore {
   }
 
   async deleteCall(callId: string): Promise<void> {
+    const now = Date.now();
+    // Marks expire in the order they were set: drop the expired ones from the front.
+    for (const [id, until] of this.ended) {
+      if (until > now) break;
+      this.ended.delete(id);
+    }
+    this.ended.delete(callId);
+    this.ended.set(callId, now + CALL_TOMBSTONE_MS);
     const existing = this.calls.get(callId);
     if (existing === undefined) return;
     this.calls.delete(callId);
     this.unindexCall(existing);
+  }
+
+  async restoreCall(call: CallRecord): Promise<boolean> {
+    const ended = this.ended.get(call.callId);
+    if (this.calls.has(call.callId) || (ended !== undefined && ended > Date.now())) return false;
+    await this.createCall(call);
+    return true;
   }
 
   async callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]> {

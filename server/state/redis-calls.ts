@@ -15,8 +15,10 @@ import {
   objectFieldMap,
   replyArrays,
   replyFieldMap,
+  replyInteger,
 } from './redis-records.js';
 import {
+  CALL_TOMBSTONE_MS,
   isFinalCallState,
   LIVE_CALL_STATES,
   type CallPatch,
@@ -44,7 +46,7 @@ const PATCH_FIELDS = [
 /** The operations of the `Calls` section of {@link StateStore}. */
 export type CallOperations = Pick<
   StateStore,
-  'createCall' | 'getCall' | 'updateCall' | 'deleteCall' | 'callsOf'
+  'createCall' | 'getCall' | 'updateCall' | 'deleteCall' | 'restoreCall' | 'callsOf'
 >;
 
 /** Call records in Redis. */
@@ -56,7 +58,23 @@ export class RedisCalls implements CallOperations {
   ) {}
 
   async createCall(call: CallRecord): Promise<void> {
-    await this.redis.calldockerCreateCall(
+    await this.redis.calldockerCreateCall(...this.writeCall(call));
+  }
+
+  async restoreCall(call: CallRecord): Promise<boolean> {
+    const [callKey, countsKey, ...args] = this.writeCall(call);
+    const written = await this.redis.calldockerRestoreCall(
+      callKey,
+      countsKey,
+      this.keys.callEnded(call.callId),
+      ...args,
+    );
+    return replyInteger(written, 'restoreCall') === 1;
+  }
+
+  /** The two keys, then the arguments, of a script that writes `call` (`WRITE_CALL`). */
+  private writeCall(call: CallRecord): string[] {
+    return [
       this.keys.call(call.callId),
       this.keys.callCounts,
       encodeId(call.callId),
@@ -66,7 +84,7 @@ export class RedisCalls implements CallOperations {
       encodeId(call.agent?.id ?? ''),
       call.state,
       ...callFields(call),
-    );
+    ];
   }
 
   async getCall(callId: string): Promise<CallRecord | undefined> {
@@ -114,7 +132,9 @@ export class RedisCalls implements CallOperations {
     await this.redis.calldockerDeleteCall(
       this.keys.call(callId),
       this.keys.callCounts,
+      this.keys.callEnded(callId),
       encodeId(callId),
+      CALL_TOMBSTONE_MS,
     );
   }
 

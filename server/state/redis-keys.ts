@@ -113,4 +113,9 @@ export class RedisKeys {
   call(callId: string): string {
     return `${this.callBase}${encodeId(callId)}`;
   }
+
+  /** Set for a while when a call is deleted: a restore must not bring it back. */
+  callEnded(callId: string): string {
+    return `${this.prefix}ended:${encodeId(callId)}`;
+  }
 }

@@ -32,6 +32,23 @@ export interface ScriptDefinition {
 }
 
 /** Every script, by the name of the client command it is defined as. */
+/**
+ * Writes a call record (KEYS and ARGV of `calldockerCreateCall`), replacing one of that id:
+ * counted by state and indexed under its visitor and agent.
+ */
+const WRITE_CALL = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  count(KEYS[2], stateOf(KEYS[1]), -1)
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], ':base', ARGV[2], ':visitor', ARGV[3], unpack(ARGV, 7))
+count(KEYS[2], ARGV[6], 1)
+redis.call('SADD', userCalls(ARGV[2], ARGV[3]), ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[1], ':agent', ARGV[5])
+  redis.call('SADD', userCalls(ARGV[2], ARGV[5]), ARGV[1])
+end`;
+
 export const SCRIPTS = {
   /** KEYS: connections list. ARGV: connId. Appends unless present; the count. */
   calldockerAddConnection: {
@@ -208,18 +225,20 @@ return {}`,
   calldockerCreateCall: {
     numberOfKeys: 2,
     lua: `${CALL_HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  count(KEYS[2], stateOf(KEYS[1]), -1)
-  redis.call('DEL', KEYS[1])
-end
-redis.call('HSET', KEYS[1], ':base', ARGV[2], ':visitor', ARGV[3], unpack(ARGV, 7))
-count(KEYS[2], ARGV[6], 1)
-redis.call('SADD', userCalls(ARGV[2], ARGV[3]), ARGV[1])
-if ARGV[4] == '1' then
-  redis.call('HSET', KEYS[1], ':agent', ARGV[5])
-  redis.call('SADD', userCalls(ARGV[2], ARGV[5]), ARGV[1])
-end
+${WRITE_CALL}
 return 0`,
+  },
+
+  /**
+   * KEYS and ARGV as `calldockerCreateCall`'s, then the call's ended marker. Writes the call as
+   * it does, unless it is there or ended lately: 1 when written.
+   */
+  calldockerRestoreCall: {
+    numberOfKeys: 3,
+    lua: `${CALL_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+${WRITE_CALL}
+return 1`,
   },
 
   /**
@@ -267,10 +286,14 @@ if agent then redis.call(index, userCalls(base, agent), ARGV[1]) end
 return redis.call('HGETALL', KEYS[1])`,
   },
 
-  /** KEYS: call hash, calls-by-state hash. ARGV: callId. Deletes, uncounts and unindexes it. */
+  /**
+   * KEYS: call hash, calls-by-state hash, the call's ended marker. ARGV: callId, how long the
+   * marker lives (ms). Deletes, uncounts and unindexes it, and marks it ended.
+   */
   calldockerDeleteCall: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `${CALL_HELPERS}
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 count(KEYS[2], stateOf(KEYS[1]), -1)
 local base, agent = redis.call('HGET', KEYS[1], ':base'), redis.call('HGET', KEYS[1], ':agent')

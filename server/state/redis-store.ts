@@ -18,6 +18,7 @@
  * | `{p}c:{company}:queue`             | sorted set | queued call ids, in the order they came |
  * | `{p}c:{company}:waits`             | list       | recent queue waits (JSON), oldest first |
  * | `{p}call:{call}`                   | hash       | a call's record, a field per property   |
+ * | `{p}ended:{call}`                  | string     | a call deleted lately (`restoreCall`)   |
  * | `{p}stats:rooms`                   | string     | rooms with at least one member          |
  * | `{p}stats:calls`                   | hash       | stored calls by state                   |
  *
@@ -245,6 +246,10 @@ export class RedisStore implements StateStore {
 
   deleteCall(callId: string): Promise<void> {
     return this.calls.deleteCall(callId);
+  }
+
+  restoreCall(call: CallRecord): Promise<boolean> {
+    return this.calls.restoreCall(call);
   }
 
   callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]> {

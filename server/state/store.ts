@@ -12,6 +12,13 @@
 import type { AgentStatus, CallState, CallType, Role } from '../../client-lib/protocol.js';
 
 /** A connection's membership in a room. */
+
+/**
+ * How long a store remembers a deleted call against {@link StateStore.restoreCall}: far longer
+ * than a rebuild after Redis returns takes.
+ */
+export const CALL_TOMBSTONE_MS = 120_000;
+
 export interface RoomMember {
   readonly connId: string;
   readonly userId: string;
@@ -232,8 +239,18 @@ export interface StateStore {
     from: readonly CallState[],
     patch: CallPatch,
   ): Promise<CallRecord | undefined>;
-  /** Forgets a call that reached a final state. */
+  /**
+   * Forgets a call that reached a final state, and remembers for {@link CALL_TOMBSTONE_MS} that
+   * it did, so that {@link restoreCall} cannot bring it back.
+   */
   deleteCall(callId: string): Promise<void>;
+  /**
+   * Puts back a call that the store lost (a cluster's Redis restarted empty, and a node rebuilds
+   * from what it mirrored): writes it as {@link createCall} does, unless the store holds it or
+   * deleted it within {@link CALL_TOMBSTONE_MS}. Returns whether it wrote it. Two nodes restore
+   * from their own copies while the calls go on: a call that ended meanwhile must stay ended.
+   */
+  restoreCall(call: CallRecord): Promise<boolean>;
   /** Calls not yet final in which the user takes part (as visitor or answering agent). */
   callsOf(companyId: string, userId: string): Promise<readonly CallRecord[]>;
 

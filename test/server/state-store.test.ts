@@ -500,6 +500,32 @@ function contract(t: Test, open: Open): void {
     t.strictSame((await peer.stats()).callsByState, { queued: 1 }, 'deleting twice is harmless');
   });
 
+  t.test('restoreCall puts back a lost call, never one there or deleted lately', async (t) => {
+    const [store, peer] = await open(t);
+    const answered = call({ state: 'answered', agent: agent() });
+    t.equal(await store.restoreCall(answered), true, 'a call the store does not know is written');
+    t.strictSame(await peer.getCall('call-1'), answered);
+    t.strictSame(ids(await peer.callsOf('acme', 'agent-1')), ['call-1'], 'and indexed');
+    t.strictSame((await peer.stats()).callsByState, { answered: 1 }, 'and counted');
+    const stale = call({ state: 'queued' });
+    t.equal(await peer.restoreCall(stale), false, 'a call the store holds is left as it is');
+    t.equal((await store.getCall('call-1'))?.state, 'answered');
+    await peer.deleteCall('call-1');
+    t.equal(
+      await store.restoreCall(answered),
+      false,
+      'a call deleted since (it ended on another node) stays deleted',
+    );
+    t.equal(await store.getCall('call-1'), undefined);
+    t.strictSame((await peer.stats()).callsByState, {});
+    await store.deleteCall('never-created');
+    t.equal(
+      await peer.restoreCall(call({ callId: 'never-created' })),
+      false,
+      'a delete of a call the store lost still marks it',
+    );
+  });
+
   t.test('the same ids in two companies never mix', async (t) => {
     const [store, peer] = await open(t);
     for (const company of ['acme', 'globex']) {
@@ -638,16 +664,19 @@ t.test('RedisStore', async (t) => {
     await store.enqueue('acme', 'call-1');
     await store.recordQueueWait('acme', { at: 1, waitMs: 1 });
     await store.createCall(call({ agent: agent('u'), state: 'answered' }));
+    await store.createCall(call({ callId: 'call-2' }));
+    await store.deleteCall('call-2');
     const shapes = [
       /^c:acme:u:[^:]+:(conns|calls)$/,
       /^c:acme:(agent|ring|request|room):[^:]+$/,
       /^c:acme:room:[^:]+:staff$/,
       /^c:acme:(agents|queue|waits)$/,
       /^call:[^:]+$/,
+      /^ended:[^:]+$/,
       /^stats:(rooms|calls)$/,
     ];
     const keys = (await keysUnder(one, prefix)).map((k) => k.slice(prefix.length)).sort();
-    t.equal(keys.length, 14, keys.join(' '));
+    t.equal(keys.length, 15, keys.join(' '));
     for (const key of keys)
       t.ok(
         shapes.some((shape) => shape.test(key)),
