@@ -124,7 +124,15 @@ export function buildSignalingServer(options: SignalingServerOptions): Signaling
   });
   const rooms = new RoomService(store, hub, (conn) => calls.sendQueue(conn));
   const limits = new VisitorLimits(config, metrics);
-  const ctx: DispatchContext = { hub, metrics, presence, rooms, calls, limits };
+  const ctx: DispatchContext = {
+    hub,
+    metrics,
+    presence,
+    rooms,
+    calls,
+    limits,
+    sharedStateReady: cluster === undefined ? undefined : () => cluster.ready,
+  };
 
   let shuttingDown = false;
   let closePromise: Promise<void> | undefined;

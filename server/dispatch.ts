@@ -36,6 +36,12 @@ export interface DispatchContext {
   readonly rooms: RoomService;
   readonly calls: CallService;
   readonly limits: VisitorLimits;
+  /**
+   * False while the shared state cannot be trusted (a cluster's Redis away, or being rebuilt
+   * after it returned): requests that read or change it get `unavailable`, to try again, while
+   * relays between this node's connections go on. Absent on a single node.
+   */
+  readonly sharedStateReady?: () => boolean;
 }
 
 type Result = Record<string, unknown> | void;
@@ -234,6 +240,9 @@ export function dispatch(
       conn.send({ type: 'pong', ts });
       return { ts };
     }
+  }
+  if (ctx.sharedStateReady?.() === false) throw SignalingError.unavailable('try again in a moment');
+  switch (msg.type) {
     case 'join_room':
       return ctx.rooms.join(conn, msg.roomId).then(() => ({ roomId: msg.roomId }));
     case 'leave_room':

@@ -90,6 +90,8 @@ export class ClusterNode implements RemoteNodes {
   private observer: ClusterObserver | undefined;
   /** Set when the command connection dropped; the next `ready` is a reconnection. */
   private redisDropped = false;
+  /** Set while this node puts back what Redis lost, after it returned. */
+  private rebuilding = false;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -139,10 +141,12 @@ export class ClusterNode implements RemoteNodes {
     this.options.redis.on('ready', () => {
       if (!this.redisDropped) return;
       this.redisDropped = false;
+      this.rebuilding = true;
       this.options.log.warn('redis is back');
       void this.beat()
         .then(() => this.handlers?.reconnected())
-        .catch((err: unknown) => this.options.log.error({ err }, 'rebuild after redis failed'));
+        .catch((err: unknown) => this.options.log.error({ err }, 'rebuild after redis failed'))
+        .finally(() => (this.rebuilding = false));
     });
     this.subscriber.on('message', (_channel: string, payload: string) => this.received(payload));
     // A duplicate of a lazy client is lazy too, and queues nothing while it is not connected.
@@ -154,9 +158,19 @@ export class ClusterNode implements RemoteNodes {
     await this.reaper.start();
   }
 
-  /** Whether both Redis connections are up: the node can reach shared state and its peers. */
+  /**
+   * Whether both Redis connections are up and what Redis holds can be trusted: the node can
+   * reach shared state and its peers, and has put back what a restart of Redis lost. While it
+   * has not, a call another node's copy will restore could look unknown, or a visitor's call
+   * absent: answers from that state would be wrong, not only late.
+   */
   get ready(): boolean {
-    return this.options.redis.status === 'ready' && this.subscriber.status === 'ready';
+    return (
+      this.options.redis.status === 'ready' &&
+      this.subscriber.status === 'ready' &&
+      !this.redisDropped &&
+      !this.rebuilding
+    );
   }
 
   deliver(nodeId: string, connIds: readonly string[], type: ServerMessageType, data: string): void {

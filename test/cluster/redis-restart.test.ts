@@ -140,6 +140,15 @@ if (!hasRedisServer) {
         const agent = await join(t, nodes[i % 2]!, { ...AGENT, sub: `agent-${i}` });
         await agent.next('queue_updated');
         const visitor = await join(t, nodes[(i + 1) % 2]!, { ...VISITOR, sub: `visitor-${i}` });
+        // The agent's presence reaches the other node soon after its connection does.
+        const online = (a: { id?: string; agentId?: string; status: string }) =>
+          (a.id ?? a.agentId) === `agent-${i}` && a.status === 'online';
+        await until(
+          () =>
+            visitor.all('agent_list').some((list) => list.agents.some(online)) ||
+            visitor.all('agent_status_changed').some(online),
+          10_000,
+        );
         const callId = await requestCall(visitor, { agentId: `agent-${i}` });
         await agent.next('call_incoming');
         t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
