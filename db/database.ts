@@ -189,9 +189,18 @@ function openPostgres(config: PostgresConfig, options: OpenOptions): Database {
         provider: migrationProviderFor('postgres'),
         migrationTableSchema: schema,
       });
-      const { error, results } = await migrator.migrateToLatest();
-      if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
-      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      for (let attempt = 1; ; attempt++) {
+        const { error, results } = await migrator.migrateToLatest();
+        if (error === undefined) {
+          return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+        }
+        // Kysely looks for its table by listing every schema's tables: a schema that another
+        // deployment (or test) drops meanwhile fails that listing with invalid_schema_name,
+        // before anything of ours ran. Looking again is safe.
+        const code = (error as { code?: unknown }).code;
+        if (attempt < 5 && code === '3F000' && !String(error).includes(`"${schema}"`)) continue;
+        throw error instanceof Error ? error : new Error(String(error));
+      }
     },
     async close() {
       await db.destroy();
