@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import type { Test } from 'tap';
 import type { ServerMessage } from '../../client-lib/protocol.js';
 import { signalingDefaults, type SignalingConfig } from '../../config/config.js';
 import { buildSignalingServer, type SignalingServerOptions } from '../../server/app.js';
@@ -20,6 +21,8 @@ import { parseDatabaseUrl } from '../../config/config.js';
 import { openDatabase } from '../../db/database.js';
 import {
   openClient,
+  outcome,
+  requestCall,
   signToken,
   TEST_SECRET,
   until,
@@ -218,6 +221,25 @@ export async function join(
   t.teardown(() => client.close());
   await client.established();
   return client;
+}
+
+/**
+ * The agent joins `agentNode` and the visitor `visitorNode`; the visitor's call is queued and
+ * the agent answers it (an ack, asserted). Resolves once both parties heard `call_started`.
+ */
+export async function answeredCall(
+  t: Test,
+  visitorNode: NodeProcess,
+  agentNode: NodeProcess,
+): Promise<{ agent: TestClient; visitor: TestClient; callId: string }> {
+  const agent = await join(t, agentNode, AGENT);
+  await agent.next('queue_updated');
+  const visitor = await join(t, visitorNode, VISITOR);
+  const callId = await requestCall(visitor);
+  t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
+  await visitor.next('call_started');
+  await agent.next('call_started');
+  return { agent, visitor, callId };
 }
 
 /** The call's row in the call log the nodes share, once `done` holds for it. */

@@ -4,10 +4,10 @@
  * entry (helpers in `helpers.ts`).
  */
 import t from 'tap';
-import { outcome, requestCall } from '../helpers.js';
+import { outcome } from '../helpers.js';
 import { redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
-import { AGENT, join, processCluster, VISITOR } from './helpers.js';
+import { answeredCall, join, processCluster, VISITOR } from './helpers.js';
 
 // Each scenario starts three node processes: far slower on a loaded machine than one file's default.
 t.setTimeout(300_000);
@@ -22,13 +22,7 @@ if (redisUrl !== undefined) {
       const cluster = await processCluster(t, redisUrl);
       const n1 = await cluster.start('n1', await freePort());
       const n2 = await cluster.start('n2', await freePort());
-      const agent = await join(t, n1, AGENT);
-      await agent.next('queue_updated');
-      const visitor = await join(t, n2, VISITOR);
-      const callId = await requestCall(visitor);
-      t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
-      await visitor.next('call_started');
-      await agent.next('call_started');
+      const { agent, callId } = await answeredCall(t, n2, n1);
 
       await n2.kill();
       const back = await join(t, n1, VISITOR);

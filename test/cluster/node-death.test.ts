@@ -4,10 +4,10 @@
  * one Redis and one call-log file (helpers in `helpers.ts`).
  */
 import t from 'tap';
-import { outcome, requestCall } from '../helpers.js';
+import { outcome } from '../helpers.js';
 import { redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
-import { AGENT, join, loggedCall, processCluster, VISITOR } from './helpers.js';
+import { AGENT, answeredCall, join, loggedCall, processCluster, VISITOR } from './helpers.js';
 
 // Each scenario starts three node processes: far slower on a loaded machine than one file's default.
 t.setTimeout(300_000);
@@ -20,13 +20,11 @@ if (redisUrl !== undefined) {
       const n1 = await cluster.start('n1', await freePort());
       const n2 = await cluster.start('n2', await freePort());
       const n3 = await cluster.start('n3', await freePort());
-      const agent = await join(t, dying === 'agent' ? n1 : n2, AGENT);
-      await agent.next('queue_updated');
-      const visitor = await join(t, dying === 'visitor' ? n1 : n2, VISITOR);
-      const callId = await requestCall(visitor);
-      t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
-      await visitor.next('call_started');
-      await agent.next('call_started');
+      const { agent, visitor, callId } = await answeredCall(
+        t,
+        dying === 'visitor' ? n1 : n2,
+        dying === 'agent' ? n1 : n2,
+      );
 
       const [lost, kept] = dying === 'visitor' ? [visitor, agent] : [agent, visitor];
       const claims = dying === 'visitor' ? VISITOR : AGENT;

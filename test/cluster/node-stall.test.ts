@@ -6,10 +6,10 @@
  */
 import WebSocket from 'ws';
 import t from 'tap';
-import { outcome, requestCall } from '../helpers.js';
+import { outcome } from '../helpers.js';
 import { redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
-import { AGENT, join, loggedCall, processCluster, VISITOR } from './helpers.js';
+import { answeredCall, join, loggedCall, processCluster, VISITOR } from './helpers.js';
 
 t.setTimeout(300_000);
 const redisUrl = redisUrlOrSkip(t);
@@ -29,13 +29,7 @@ if (redisUrl !== undefined) {
     // No ping sweep during the test: a socket ended by the sweep would close without a code.
     const n1 = await cluster.start('n1', await freePort(), { HEARTBEAT_INTERVAL_MS: '600000' });
     const n2 = await cluster.start('n2', await freePort());
-    const agent = await join(t, n2, AGENT);
-    await agent.next('queue_updated');
-    const visitor = await join(t, n1, VISITOR);
-    const callId = await requestCall(visitor);
-    t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
-    await visitor.next('call_started');
-    await agent.next('call_started');
+    const { agent, visitor, callId } = await answeredCall(t, n1, n2);
 
     n1.child.kill('SIGSTOP');
     t.teardown(() => void n1.child.kill('SIGCONT'));

@@ -3,10 +3,10 @@
  * is going away, and their calls go on on another node. Each node is a real process.
  */
 import t from 'tap';
-import { outcome, requestCall } from '../helpers.js';
+import { outcome } from '../helpers.js';
 import { redisUrlOrSkip } from '../redis-helpers.js';
 import { freePort } from '../support/stack.js';
-import { AGENT, join, processCluster, VISITOR } from './helpers.js';
+import { answeredCall, join, processCluster, VISITOR } from './helpers.js';
 
 // Each scenario starts three node processes: far slower on a loaded machine than one file's default.
 t.setTimeout(300_000);
@@ -17,12 +17,7 @@ if (redisUrl !== undefined) {
     const cluster = await processCluster(t, redisUrl);
     const n1 = await cluster.start('n1', await freePort(), { CALL_RECONNECT_GRACE_MS: '20000' });
     const n2 = await cluster.start('n2', await freePort(), { CALL_RECONNECT_GRACE_MS: '20000' });
-    const agent = await join(t, n2, AGENT);
-    await agent.next('queue_updated');
-    const visitor = await join(t, n1, VISITOR);
-    const callId = await requestCall(visitor);
-    t.equal(outcome(await agent.request({ type: 'call_accept', callId })), 'ack');
-    await visitor.next('call_started');
+    const { agent, visitor, callId } = await answeredCall(t, n1, n2);
 
     n1.child.kill('SIGTERM');
     t.match(await visitor.closed, { code: 1001 }, 'the visitor is told the node is going away');
