@@ -176,3 +176,17 @@ export function migratingProcess(url: string) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, ready, exited, messages };
 }
+
+/** The tables and indexes the migrations create, on SQLite and PostgreSQL alike. */
+export const EXPECTED_OBJECTS = [
+  'index calls_company_agent',
+  'index calls_company_created',
+  'index calls_company_target',
+  'index calls_state',
+  'table access_changes',
+  'table agents',
+  'table calls',
+  'table companies',
+  'table kysely_migration',
+  'table kysely_migration_lock',
+];

@@ -15,6 +15,7 @@ import { rowOf } from '../../db/calls.js';
 import { MIGRATION_NAMES } from '../../db/migrations.js';
 import {
   callRecord,
+  EXPECTED_OBJECTS,
   migratingProcess,
   openTestDatabase,
   tempDir,
@@ -54,19 +55,6 @@ function sqlitePath(config: DatabaseConfig): string {
   if (config.dialect !== 'sqlite') throw new Error('a SQLite test got a PostgreSQL database');
   return config.path;
 }
-
-const EXPECTED_OBJECTS = [
-  'index calls_company_agent',
-  'index calls_company_created',
-  'index calls_company_target',
-  'index calls_state',
-  'table access_changes',
-  'table agents',
-  'table calls',
-  'table companies',
-  'table kysely_migration',
-  'table kysely_migration_lock',
-];
 
 t.test(
   'migrating an empty file creates the tables and indexes and records the migrations',

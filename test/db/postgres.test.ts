@@ -16,7 +16,7 @@ import { createCompany } from '../../db/companies.js';
 import { openDatabase, type Database } from '../../db/database.js';
 import { MIGRATION_NAMES } from '../../db/migrations.js';
 import { postgresSchemaConfig, sweepAbandonedSchemas } from '../support/test-database.js';
-import { ALICE, callRecord, migratingProcess } from './helpers.js';
+import { ALICE, callRecord, EXPECTED_OBJECTS, migratingProcess } from './helpers.js';
 
 const url = process.env['DATABASE_URL'];
 if (url === undefined || !/^postgres(ql)?:/i.test(url)) {
@@ -75,20 +75,6 @@ async function recordedMigrations(config: PostgresConfig): Promise<string[]> {
   );
   return rows.map((r) => r.name);
 }
-
-/** What the SQLite migrations create too (`migrations.test.ts`). */
-const EXPECTED_OBJECTS = [
-  'index calls_company_agent',
-  'index calls_company_created',
-  'index calls_company_target',
-  'index calls_state',
-  'table access_changes',
-  'table agents',
-  'table calls',
-  'table companies',
-  'table kysely_migration',
-  'table kysely_migration_lock',
-];
 
 t.test('migrating a new schema creates it, its tables and indexes, and records them', async (t) => {
   const config = postgresSchemaConfig(t);
